@@ -1,0 +1,113 @@
+# libhe — plain GNU make.  `make help` lists the targets.
+
+CC      ?= cc
+PREFIX  ?= /usr/local
+DESTDIR ?=
+BUILD   ?= build
+SAN     ?=
+
+VERSION := 0.1.0
+
+WARN     := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes -Wformat=2
+BASE     := -std=gnu11 -D_GNU_SOURCE -fPIC -pthread -DHE_VERSION=\"$(VERSION)\"
+OPT      ?= -O2 -g
+ifeq ($(SAN),asan)
+SANFLAGS := -fsanitize=address,undefined -fno-omit-frame-pointer -fno-sanitize-recover=undefined
+else ifeq ($(SAN),tsan)
+SANFLAGS := -fsanitize=thread -fno-omit-frame-pointer
+else
+SANFLAGS :=
+endif
+ALL_CFLAGS = $(BASE) $(WARN) $(OPT) $(SANFLAGS) $(CFLAGS)
+
+COMMON_SRCS   := common/addr.c common/log.c
+RESOLVER_SRCS := resolver/memo.c resolver/learn.c
+RACER_SRCS    := racer/race.c racer/order.c racer/options.c racer/strand.c racer/connector.c
+SHIM_SRCS     := shim/init.c shim/real.c shim/config.c shim/connect.c shim/getaddrinfo.c \
+                 shim/gethostbyname.c
+LIB_SRCS      := $(COMMON_SRCS) $(RESOLVER_SRCS) $(RACER_SRCS) $(SHIM_SRCS)
+LIB_OBJS      := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
+LIB           := $(BUILD)/libhe.so
+
+# Each unit test links only the objects of the module it tests.
+UNIT_TESTS := check_race check_memo check_config check_options
+check_race_OBJS    := racer/race.o racer/order.o common/addr.o
+check_memo_OBJS    := resolver/memo.o resolver/learn.o common/addr.o
+check_config_OBJS  := shim/config.o common/log.o
+check_options_OBJS := racer/options.o
+UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
+
+CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
+CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
+
+.PHONY: all deps demo check check-unit check-integration check-asan check-tsan bench \
+        install fuzz format clean help
+
+all: $(LIB)
+
+help:
+	@echo "make            build $(LIB)"
+	@echo "make deps       install the Debian packages the build and tests need"
+	@echo "make demo       show a program rescued from a dead address, without and with libhe"
+	@echo "make check      unit and integration tests"
+	@echo "make check-asan the same under AddressSanitizer + UBSan"
+	@echo "make check-tsan the threaded tests under ThreadSanitizer"
+	@echo "make bench      overhead and failover figures"
+	@echo "make install    PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
+
+$(BUILD)/obj/%.o: %.c
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -fvisibility=hidden -MMD -MP -c $< -o $@
+
+# Only the hooks are exported: everything else is hidden by -fvisibility.
+$(LIB): $(LIB_OBJS)
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-z,now -Wl,-z,defs -o $@ $^ -ldl
+
+-include $(LIB_OBJS:.o=.d)
+
+.SECONDEXPANSION:
+$(BUILD)/tests/%: tests/unit/%.c $$(addprefix $(BUILD)/obj/,$$($$*_OBJS))
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) $(CHECK_CFLAGS) -o $@ $^ $(CHECK_LIBS)
+
+deps:
+	@scripts/install-deps
+
+check: deps
+	$(MAKE) check-unit check-integration
+
+check-unit: $(UNIT_BINS)
+	@for t in $(UNIT_BINS); do CK_FORK=yes $$t || exit 1; done
+
+check-integration: $(LIB)
+	HE_LIB=$(abspath $(LIB)) HE_SAN=$(SAN) tests/integration/run.sh
+
+check-asan: deps
+	$(MAKE) BUILD=build/asan SAN=asan check-unit check-integration
+
+check-tsan: deps
+	$(MAKE) BUILD=build/tsan SAN=tsan check-unit
+	HE_LIB=$(abspath build/tsan/libhe.so) HE_SAN=tsan tests/integration/run.sh threads
+
+demo: deps $(LIB)
+	@scripts/demo $(abspath $(LIB))
+
+bench: deps $(LIB)
+	@bench/run $(abspath $(LIB))
+
+install: $(LIB)
+	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \
+	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7
+	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libhe.so
+	sed -e 's|@LIBDIR@|$(PREFIX)/lib|' -e 's|@VERSION@|$(VERSION)|' scripts/he-run \
+	    > $(DESTDIR)$(PREFIX)/bin/he-run
+	chmod 0755 $(DESTDIR)$(PREFIX)/bin/he-run
+	install -m 0644 man/he-run.1 $(DESTDIR)$(PREFIX)/share/man/man1/he-run.1
+	install -m 0644 man/libhe.7 $(DESTDIR)$(PREFIX)/share/man/man7/libhe.7
+
+format:
+	clang-format -i $(LIB_SRCS) $(wildcard common/*.h resolver/*.h racer/*.h shim/*.h) \
+	    $(wildcard tests/unit/*.c tests/integration/progs/*.c bench/*.c)
+
+clean:
+	rm -rf build

@@ -1,0 +1,38 @@
+/* An IP address without a port, as the name memory and the race see it.
+ *
+ * IPv4-mapped IPv6 addresses (::ffff:a.b.c.d) are normalised to plain IPv4
+ * so that an AF_INET6 socket connecting to a mapped address finds the name
+ * that taught the IPv4 address. */
+#ifndef HE_ADDR_H
+#define HE_ADDR_H
+
+#include <netinet/in.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+struct he_addr {
+    uint8_t family; /* AF_INET or AF_INET6 */
+    uint8_t pad[3];
+    uint32_t scope;    /* IPv6 scope id, 0 otherwise */
+    uint8_t bytes[16]; /* IPv4 in the first 4 bytes, rest zero */
+};
+
+/* Returns 0 and fills *out from an AF_INET/AF_INET6 sockaddr of at least
+ * its family's size; -EAFNOSUPPORT for other families, -EINVAL when short. */
+int he_addr_from_sockaddr(struct he_addr *out, const struct sockaddr *sa, socklen_t len);
+
+/* Builds the sockaddr a socket of family sock_family uses to reach a at
+ * port (network order): IPv4 on an AF_INET6 socket becomes ::ffff:a.b.c.d.
+ * Returns the length, or 0 if the socket cannot carry the address. */
+socklen_t he_addr_to_sockaddr(const struct he_addr *a, int sock_family, in_port_t port,
+                              struct sockaddr_storage *out);
+
+int he_addr_equal(const struct he_addr *a, const struct he_addr *b);
+uint32_t he_addr_hash(const struct he_addr *a);
+
+/* Formats without port into buf (INET6_ADDRSTRLEN + 12 is enough). */
+const char *he_addr_format(const struct he_addr *a, char *buf, size_t len);
+
+#define HE_ADDR_STRLEN (INET6_ADDRSTRLEN + 12)
+
+#endif

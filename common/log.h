@@ -1,0 +1,33 @@
+/* Logging: one line per call, prefixed "libhe[pid]", never to stdout.
+ *
+ * The level and destination are set once at initialisation.  A line goes to
+ * HE_LOG_FILE (opened, appended and closed for each line, so that a program
+ * which closes every fd above 2 at start-up cannot make libhe write into one
+ * of its own files) or else to stderr.  Safe to call from any thread; holds no
+ * lock, so a signal handler that siglongjmps out of it leaves nothing held. */
+#ifndef HE_LOG_H
+#define HE_LOG_H
+
+enum he_log_level {
+    HE_LOG_ERROR = 0,
+    HE_LOG_WARN = 1,
+    HE_LOG_INFO = 2,
+    HE_LOG_DEBUG = 3,
+};
+
+extern int he_log_level;
+
+/* Where lines go: path NULL means stderr.  The string must outlive the
+ * process (it comes from the environment). */
+void he_log_setup(int level, const char *path);
+
+void he_log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+#define HE_LOG(level, ...)                                                               \
+    do {                                                                                 \
+        if ((level) <= he_log_level) {                                                   \
+            he_log_write((level), __VA_ARGS__);                                          \
+        }                                                                                \
+    } while (0)
+
+#endif

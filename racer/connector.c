@@ -1,0 +1,315 @@
+#include "connector.h"
+
+#include "strand.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/tcp.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#ifndef TCP_FASTOPEN_CONNECT
+#define TCP_FASTOPEN_CONNECT 30
+#endif
+
+int64_t he_connector_now_ms(void *ctx) {
+    (void)ctx;
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+int he_connector_sndtimeo_ms(int fd) {
+    struct timeval tv;
+    socklen_t len = sizeof tv;
+    if (getsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, &len) != 0) {
+        return -errno;
+    }
+    int64_t ms = (int64_t)tv.tv_sec * 1000 + (tv.tv_usec + 999) / 1000;
+    return ms > 0x7fffffff ? 0x7fffffff : (int)ms;
+}
+
+static int he_connector_getint(int fd, int level, int name, int *out) {
+    socklen_t len = sizeof *out;
+    return getsockopt(fd, level, name, out, &len) == 0 ? 0 : -errno;
+}
+
+static int he_connector_port_of(const struct sockaddr_storage *ss) {
+    if (ss->ss_family == AF_INET) {
+        return ((const struct sockaddr_in *)ss)->sin_port;
+    }
+    return ((const struct sockaddr_in6 *)ss)->sin6_port;
+}
+
+/* Whether the caller bound a specific local address (any port). */
+static int he_connector_is_specific(const struct sockaddr_storage *ss) {
+    if (ss->ss_family == AF_INET) {
+        return ((const struct sockaddr_in *)ss)->sin_addr.s_addr != htonl(INADDR_ANY);
+    }
+    const struct in6_addr *a = &((const struct sockaddr_in6 *)ss)->sin6_addr;
+    return !IN6_IS_ADDR_UNSPECIFIED(a);
+}
+
+/* Looks at the caller's socket once, when the first sibling is due: is it a
+ * TCP socket libhe can reproduce?  Sets c->prep to READY or REFUSED. */
+static void he_connector_prepare(struct he_connector *c) {
+    int type = 0, proto = 0, tfo = 0;
+    c->prep = HE_PREP_REFUSED;
+    if (he_connector_getint(c->fd, SOL_SOCKET, SO_TYPE, &type) != 0 || type != SOCK_STREAM ||
+        he_connector_getint(c->fd, SOL_SOCKET, SO_PROTOCOL, &proto) != 0 ||
+        proto != IPPROTO_TCP) {
+        return;
+    }
+    /* TCP Fast Open defers the SYN to the first write: nothing to race. */
+    if (he_connector_getint(c->fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &tfo) == 0 && tfo) {
+        return;
+    }
+    /* A fixed local port cannot be shared by several attempts. */
+    if (c->local_len == 0 || he_connector_port_of(&c->local) != 0) {
+        return;
+    }
+    c->bound = he_connector_is_specific(&c->local);
+    if (c->family == AF_INET6 &&
+        he_connector_getint(c->fd, IPPROTO_IPV6, IPV6_V6ONLY, &c->v6only) != 0) {
+        return;
+    }
+    c->type = type;
+    c->protocol = proto;
+    he_strand_note_caller();
+    c->prep = HE_PREP_READY;
+}
+
+/* Whether attempt address a can go out of this socket: IPV6_V6ONLY keeps
+ * IPv4 off an AF_INET6 socket, and a bound local address fixes the family. */
+static int he_connector_can_carry(const struct he_connector *c, const struct he_addr *a) {
+    if (c->family == AF_INET6 && a->family == AF_INET && c->v6only) {
+        return 0;
+    }
+    if (!c->bound) {
+        return 1;
+    }
+    struct he_addr local;
+    if (he_addr_from_sockaddr(&local, (const struct sockaddr *)&c->local, c->local_len) != 0) {
+        return 0;
+    }
+    return local.family == a->family;
+}
+
+static int he_connector_close_sibling(struct he_connector *c, int s, int rc) {
+    he_strand_del(s);
+    c->sys->close(s);
+    return rc;
+}
+
+/* Gives a fresh sibling the caller's options and local address.  The first
+ * sibling also captures the options; if one cannot be reproduced, racing
+ * stops (-ENOTSUP). */
+static int he_connector_dress(struct he_connector *c, int s) {
+    if (!c->options_ready) {
+        if (he_options_capture(&c->options, c->fd, s) != 0) {
+            c->prep = HE_PREP_REFUSED;
+            return -ENOTSUP;
+        }
+        c->options_ready = 1;
+    } else if (he_options_apply(&c->options, s) != 0) {
+        return -ENOTSUP;
+    }
+    if (c->bound) {
+        struct sockaddr_storage local = c->local;
+        if (local.ss_family == AF_INET) {
+            ((struct sockaddr_in *)&local)->sin_port = 0;
+        } else {
+            ((struct sockaddr_in6 *)&local)->sin6_port = 0;
+        }
+        if (bind(s, (struct sockaddr *)&local, c->local_len) != 0) {
+            return -errno;
+        }
+    }
+    return 0;
+}
+
+/* The caller's local address must be read before its connect() binds it to
+ * an ephemeral port. */
+static int he_connector_start_own(struct he_connector *c) {
+    c->local_len = sizeof c->local;
+    if (getsockname(c->fd, (struct sockaddr *)&c->local, &c->local_len) != 0) {
+        c->local_len = 0;
+    }
+    fcntl(c->fd, F_SETFL, c->fl | O_NONBLOCK);
+    if (c->sys->connect(c->fd, c->addr, c->addrlen) == 0) {
+        return 1;
+    }
+    return errno == EINPROGRESS ? 0 : -errno;
+}
+
+static int he_connector_start_sibling(struct he_connector *c, struct he_attempt *a) {
+    if (c->prep == HE_PREP_NOT_YET) {
+        he_connector_prepare(c);
+    }
+    if (c->prep != HE_PREP_READY) {
+        return -ENOTSUP;
+    }
+    struct sockaddr_storage to;
+    socklen_t tolen = he_addr_to_sockaddr(&a->addr, c->family, c->port, &to);
+    if (tolen == 0 || !he_connector_can_carry(c, &a->addr)) {
+        return -EAFNOSUPPORT;
+    }
+    int s = socket(c->family, c->type | SOCK_NONBLOCK | SOCK_CLOEXEC, c->protocol);
+    if (s < 0) {
+        /* Out of fds or memory: stop racing, the caller's attempt goes on. */
+        return -ENOTSUP;
+    }
+    he_strand_add(s);
+    int rc = he_connector_dress(c, s);
+    if (rc != 0) {
+        return he_connector_close_sibling(c, s, rc);
+    }
+    int connected = c->sys->connect(s, (struct sockaddr *)&to, tolen) == 0;
+    if (!connected && errno != EINPROGRESS) {
+        return he_connector_close_sibling(c, s, -errno);
+    }
+    a->handle = s;
+    return connected;
+}
+
+static int he_connector_start(void *ctx, struct he_race *r, int index) {
+    struct he_connector *c = ctx;
+    if (index == 0) {
+        return he_connector_start_own(c);
+    }
+    return he_connector_start_sibling(c, &r->att[index]);
+}
+
+/* Whether the kernel would have restarted the caller's blocking connect()
+ * after the signal that just interrupted poll(2).  poll itself is never
+ * restarted, and which signal arrived is not known, so: only when the
+ * caller has no SO_SNDTIMEO (with one, connect is never restarted) and every
+ * installed handler has SA_RESTART. */
+static int he_connector_restartable(const struct he_connector *c) {
+    if (c->own_timeout) {
+        return 0;
+    }
+    for (int sig = 1; sig < NSIG; sig++) {
+        struct sigaction sa;
+        if (sigaction(sig, NULL, &sa) != 0) {
+            continue;
+        }
+        int installed = (sa.sa_flags & SA_SIGINFO) ||
+                        (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN);
+        if (installed && !(sa.sa_flags & SA_RESTART)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* What a finished attempt's socket says: 0 when connected, else errno. */
+static int he_connector_outcome(int fd, short revents) {
+    if (revents & POLLNVAL) {
+        return EBADF;
+    }
+    if (!(revents & (POLLERR | POLLHUP))) {
+        return 0;
+    }
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+        return errno;
+    }
+    return err;
+}
+
+static int he_connector_fd_of(const struct he_connector *c, const struct he_race *r, int i) {
+    return i == 0 ? c->fd : r->att[i].handle;
+}
+
+static int he_connector_wait(void *ctx, struct he_race *r, int timeout_ms, int *index,
+                             int *err) {
+    struct he_connector *c = ctx;
+    struct pollfd pfd[HE_RACE_MAX_ATTEMPTS];
+    int which[HE_RACE_MAX_ATTEMPTS];
+    int n = 0;
+    for (int i = 0; i < r->count; i++) {
+        if (r->att[i].state == HE_ATTEMPT_RUNNING) {
+            pfd[n] = (struct pollfd){.fd = he_connector_fd_of(c, r, i), .events = POLLOUT};
+            which[n++] = i;
+        }
+    }
+    int64_t until = timeout_ms < 0 ? -1 : he_connector_now_ms(c) + timeout_ms;
+    for (;;) {
+        int left = until < 0 ? -1 : (int)(until - he_connector_now_ms(c));
+        int rc = poll(pfd, (nfds_t)n, until < 0 ? -1 : left < 0 ? 0 : left);
+        if (rc > 0) {
+            break;
+        }
+        if (rc == 0) {
+            return 0;
+        }
+        if (errno != EINTR || !he_connector_restartable(c)) {
+            return -errno;
+        }
+    }
+    /* Several may be ready: the lowest index wins, so the caller's own
+     * socket is preferred and needs no splice. */
+    for (int k = 0; k < n; k++) {
+        if (pfd[k].revents) {
+            *index = which[k];
+            *err = he_connector_outcome(pfd[k].fd, pfd[k].revents);
+            return 1;
+        }
+    }
+    return 0;
+}
+
+static void he_connector_cancel(void *ctx, struct he_race *r, int index) {
+    struct he_connector *c = ctx;
+    struct he_attempt *a = &r->att[index];
+    if (index == 0) {
+        /* Our own deadline ends the caller's attempt the way a kernel
+         * timeout would: the socket is left unconnected and reusable. */
+        struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+        c->sys->connect(c->fd, &unspec, sizeof unspec);
+        return;
+    }
+    he_connector_close_sibling(c, a->handle, 0);
+    a->handle = -1;
+}
+
+void he_connector_io(struct he_connector *c, struct he_race_io *io) {
+    io->ctx = c;
+    io->now_ms = he_connector_now_ms;
+    io->start = he_connector_start;
+    io->wait = he_connector_wait;
+    io->cancel = he_connector_cancel;
+}
+
+/* Puts the winning sibling on the caller's fd number.  dup3 keeps the
+ * number and replaces the file atomically; O_CLOEXEC carries the caller's
+ * close-on-exec flag, which dup2 would drop. */
+static int he_connector_splice(struct he_connector *c, struct he_attempt *w) {
+    int s = w->handle;
+    w->handle = -1;
+    if (!he_strand_caller_intact()) {
+        /* Another thread closed or replaced the caller's fd mid-race. */
+        return he_connector_close_sibling(c, s, -EBADF);
+    }
+    int fdfl = fcntl(c->fd, F_GETFD);
+    if (fdfl < 0 || dup3(s, c->fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
+        return he_connector_close_sibling(c, s, -errno);
+    }
+    he_connector_close_sibling(c, s, 0);
+    fcntl(c->fd, F_SETFL, c->fl);
+    return 0;
+}
+
+int he_connector_finish(struct he_connector *c, struct he_race *r) {
+    if (r->winner > 0) {
+        return he_connector_splice(c, &r->att[r->winner]);
+    }
+    fcntl(c->fd, F_SETFL, c->fl);
+    return 0;
+}

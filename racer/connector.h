@@ -1,0 +1,59 @@
+/* The real connector: the race's attempts as non-blocking sockets, waited
+ * for with poll(2), the winner spliced onto the caller's fd with dup3(2).
+ *
+ * Attempt 0 is the caller's own socket, switched to non-blocking for the
+ * race and given its flags back afterwards.  Siblings are new sockets of the
+ * caller's family, type and protocol, with the caller's socket options and
+ * local address (port 0) replayed. */
+#ifndef HE_CONNECTOR_H
+#define HE_CONNECTOR_H
+
+#include "options.h"
+#include "race.h"
+
+#include <sys/socket.h>
+
+/* libc's functions, as the shim found them: the connector must never go
+ * through libhe's own hooks. */
+struct he_sys {
+    int (*connect)(int fd, const struct sockaddr *addr, socklen_t len);
+    int (*close)(int fd);
+};
+
+enum he_prep_state { HE_PREP_NOT_YET = 0, HE_PREP_READY, HE_PREP_REFUSED };
+
+struct he_connector {
+    const struct he_sys *sys;
+    int fd;       /* the caller's socket */
+    int fl;       /* its status flags before the race */
+    int family;   /* its family, type and protocol */
+    int type;
+    int protocol;
+    in_port_t port; /* network order, from the caller's address */
+    const struct sockaddr *addr; /* the caller's own address */
+    socklen_t addrlen;
+    int own_timeout; /* the caller's SO_SNDTIMEO is set */
+    enum he_prep_state prep;
+    int v6only; /* AF_INET6 caller with IPV6_V6ONLY: no IPv4 siblings */
+    int bound;  /* caller bound to a local address (port 0) */
+    struct sockaddr_storage local;
+    socklen_t local_len;
+    struct he_options options;
+    int options_ready;
+};
+
+/* Fills io with the real connector's callbacks and clock. */
+void he_connector_io(struct he_connector *c, struct he_race_io *io);
+
+/* Reads what the race needs to know up front: the caller's SO_SNDTIMEO.
+ * Returns its value in ms (0 when unset) or -errno. */
+int he_connector_sndtimeo_ms(int fd);
+
+/* Ends the race on the caller's side: splices the winner (index > 0) onto
+ * the caller's fd, or gives the caller's socket its flags back.  Returns 0,
+ * or -errno when a splice could not be made (the winner is closed). */
+int he_connector_finish(struct he_connector *c, struct he_race *r);
+
+int64_t he_connector_now_ms(void *ctx);
+
+#endif

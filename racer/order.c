@@ -1,0 +1,96 @@
+/* Which siblings a race gets, and in what order (RFC 8305 §4). */
+#include "race.h"
+
+#include <stddef.h>
+#include <string.h>
+
+/* Whether a socket of sock_family can carry a: an AF_INET socket only
+ * IPv4; an AF_INET6 one both, IPv4 as ::ffff:a.b.c.d. */
+static int he_order_carriable(const struct he_addr *a, int sock_family) {
+    return sock_family == AF_INET6 || a->family == AF_INET;
+}
+
+int he_race_count_siblings(const struct he_addr *first, const struct he_addr *addrs, int n,
+                           int sock_family) {
+    int count = 0;
+    for (int i = 0; i < n; i++) {
+        if (!he_addr_equal(&addrs[i], first) &&
+            he_order_carriable(&addrs[i], sock_family)) {
+            count++;
+        }
+    }
+    return count;
+}
+
+/* RFC 8305 §4: after the first address, alternate families, beginning
+ * with the family the first attempt did not use ("First Address Family
+ * Count" of 1).  Within a family, libc's (RFC 6724) order is kept. */
+static int he_order_interleave(struct he_race *r, const struct he_addr *first,
+                               const struct he_addr *addrs, int n, int sock_family,
+                               int room) {
+    int other = first->family == AF_INET ? AF_INET6 : AF_INET;
+    int next_of[2] = {0, 0}; /* cursor into addrs for [other, same] */
+    int fams[2] = {other, first->family};
+    int added = 0, turn = 0, exhausted = 0;
+    while (added < room && exhausted < 2) {
+        int f = turn & 1;
+        int *i = &next_of[f];
+        while (*i < n && (addrs[*i].family != fams[f] || he_addr_equal(&addrs[*i], first) ||
+                          !he_order_carriable(&addrs[*i], sock_family))) {
+            (*i)++;
+        }
+        if (*i < n) {
+            r->att[r->count++].addr = addrs[(*i)++];
+            added++;
+            exhausted = 0;
+        } else {
+            exhausted++;
+        }
+        turn++;
+    }
+    return added;
+}
+
+void he_race_init(struct he_race *r, const struct he_addr *first,
+                  const struct he_addr *addrs, int n, int sock_family, int delay_ms,
+                  int max_attempts) {
+    /* Only the header and the attempts in use are set: the race is on the
+     * stack of every connect() to a known name. */
+    memset(r, 0, offsetof(struct he_race, att));
+    memset(&r->att[0], 0, sizeof r->att[0]);
+    if (max_attempts < 1) {
+        max_attempts = 1;
+    }
+    if (max_attempts > HE_RACE_MAX_ATTEMPTS) {
+        max_attempts = HE_RACE_MAX_ATTEMPTS;
+    }
+    /* RFC 8305 §5: never below 10 ms; libhe caps configured values at 2 s,
+     * the top of the RFC's recommended range. */
+    r->delay_ms = delay_ms < 10 ? 10 : delay_ms > 2000 ? 2000 : delay_ms;
+    r->deadline_ms = -1;
+    r->winner = -1;
+    r->att[0].addr = *first;
+    r->count = 1;
+    /* Duplicates within one family cannot occur: the memory deduplicates. */
+    he_order_interleave(r, first, addrs, n, sock_family, max_attempts - 1);
+    for (int i = 0; i < r->count; i++) {
+        if (i > 0) {
+            struct he_addr a = r->att[i].addr;
+            memset(&r->att[i], 0, sizeof r->att[i]);
+            r->att[i].addr = a;
+        }
+        r->att[i].handle = -1;
+        r->att[i].state = HE_ATTEMPT_WAITING;
+    }
+}
+
+void he_race_set_deadline(struct he_race *r, int64_t deadline_ms, int err) {
+    r->deadline_ms = deadline_ms;
+    r->deadline_err = err;
+}
+
+const char *he_attempt_state_name(enum he_attempt_state s) {
+    static const char *const names[] = {"not-started", "running", "failed",
+                                        "won",         "cancelled", "skipped"};
+    return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
+}

@@ -1,0 +1,224 @@
+/* The race loop: when to start each attempt, which one wins (RFC 8305 §5). */
+#include "race.h"
+
+#include <errno.h>
+#include <limits.h>
+
+/* RFC 8305 §5: the Connection Attempt Delay never goes below 10 ms. */
+#define HE_RACE_DELAY_FLOOR_MS 10
+
+static int he_race_pending(const struct he_race *r) {
+    int n = 0;
+    for (int i = 0; i < r->count; i++) {
+        n += r->att[i].state == HE_ATTEMPT_WAITING;
+    }
+    return n;
+}
+
+static int he_race_running(const struct he_race *r) {
+    int n = 0;
+    for (int i = 0; i < r->count; i++) {
+        n += r->att[i].state == HE_ATTEMPT_RUNNING;
+    }
+    return n;
+}
+
+static int he_race_next_waiting(const struct he_race *r) {
+    for (int i = 0; i < r->count; i++) {
+        if (r->att[i].state == HE_ATTEMPT_WAITING) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* The delay before the next attempt.  With a deadline (the caller's
+ * SO_SNDTIMEO or HE_CONNECT_TIMEOUT_MS) it is shortened so that every
+ * waiting attempt still starts before the deadline: a fixed 250 ms with a
+ * 300 ms deadline would leave the third address untried (golang/go#22225). */
+static int64_t he_race_delay(const struct he_race *r, int64_t now) {
+    int64_t d = r->delay_ms;
+    int pending = he_race_pending(r);
+    if (r->deadline_ms >= 0 && pending > 0) {
+        int64_t share = (r->deadline_ms - now) / (pending + 1);
+        if (share < d) {
+            d = share;
+        }
+        if (d < HE_RACE_DELAY_FLOOR_MS) {
+            d = HE_RACE_DELAY_FLOOR_MS;
+        }
+    }
+    return d;
+}
+
+/* Every waiting attempt of family is skipped: after ENETUNREACH the whole
+ * family has no route, and retrying it is what hung curl/curl#4954. */
+static void he_race_skip_family(struct he_race *r, int family) {
+    for (int i = 0; i < r->count; i++) {
+        if (r->att[i].state == HE_ATTEMPT_WAITING && r->att[i].addr.family == family) {
+            r->att[i].state = HE_ATTEMPT_SKIPPED;
+        }
+    }
+}
+
+static void he_race_skip_all(struct he_race *r) {
+    for (int i = 1; i < r->count; i++) {
+        if (r->att[i].state == HE_ATTEMPT_WAITING) {
+            r->att[i].state = HE_ATTEMPT_SKIPPED;
+        }
+    }
+}
+
+static void he_race_fail(struct he_race *r, int i, int err, int64_t now) {
+    r->att[i].state = HE_ATTEMPT_FAILED;
+    r->att[i].err = err;
+    r->att[i].ended_ms = now;
+    if (err == ENETUNREACH) {
+        he_race_skip_family(r, r->att[i].addr.family);
+    }
+}
+
+/* Starts attempt i.  Returns 1 when it connected at once, else 0. */
+static int he_race_start(struct he_race *r, const struct he_race_io *io, int i) {
+    int64_t now = io->now_ms(io->ctx);
+    r->att[i].started_ms = now;
+    int rc = io->start(io->ctx, r, i);
+    if (rc == 1) {
+        r->att[i].state = HE_ATTEMPT_WON;
+        r->att[i].ended_ms = now;
+        r->winner = i;
+        return 1;
+    }
+    if (rc == 0) {
+        r->att[i].state = HE_ATTEMPT_RUNNING;
+    } else if (rc == -EAFNOSUPPORT && i > 0) {
+        r->att[i].state = HE_ATTEMPT_SKIPPED;
+    } else if (rc == -ENOTSUP && i > 0) {
+        r->att[i].state = HE_ATTEMPT_SKIPPED;
+        he_race_skip_all(r);
+    } else {
+        he_race_fail(r, i, -rc, now);
+    }
+    return 0;
+}
+
+/* Closes every running attempt but keep (and but 0, the caller's socket,
+ * unless close_own). */
+static void he_race_cancel_rest(struct he_race *r, const struct he_race_io *io, int keep,
+                                int close_own) {
+    int64_t now = io->now_ms(io->ctx);
+    for (int i = 0; i < r->count; i++) {
+        if (i == keep || r->att[i].state != HE_ATTEMPT_RUNNING || (i == 0 && !close_own)) {
+            continue;
+        }
+        io->cancel(io->ctx, r, i);
+        r->att[i].state = HE_ATTEMPT_CANCELLED;
+        r->att[i].ended_ms = now;
+    }
+}
+
+/* At the deadline: HE_CONNECT_TIMEOUT_MS gives ETIMEDOUT and ends the
+ * caller's attempt too; SO_SNDTIMEO gives EINPROGRESS, as the kernel does,
+ * and the caller's attempt goes on -- unless it already failed, in which
+ * case its own errno is what the kernel would have said long before. */
+static int he_race_expire(struct he_race *r, const struct he_race_io *io) {
+    int own_failed = r->att[0].state == HE_ATTEMPT_FAILED;
+    int timed_out = r->deadline_err == ETIMEDOUT;
+    he_race_cancel_rest(r, io, -1, timed_out);
+    if (timed_out) {
+        return -ETIMEDOUT;
+    }
+    return own_failed ? -r->att[0].err : -r->deadline_err;
+}
+
+static int he_race_finish(struct he_race *r, const struct he_race_io *io, int winner) {
+    r->att[winner].state = HE_ATTEMPT_WON;
+    r->att[winner].ended_ms = io->now_ms(io->ctx);
+    r->winner = winner;
+    he_race_cancel_rest(r, io, winner, 0);
+    if (winner > 0 && r->att[0].state == HE_ATTEMPT_RUNNING) {
+        /* The splice replaces the caller's socket, and so ends it. */
+        r->att[0].state = HE_ATTEMPT_CANCELLED;
+        r->att[0].ended_ms = r->att[winner].ended_ms;
+    }
+    return winner;
+}
+
+/* How long to wait now: until the next attempt is due or the deadline. */
+static int he_race_timeout(const struct he_race *r, int64_t now, int64_t next_at) {
+    int64_t t = -1;
+    if (he_race_pending(r) > 0) {
+        t = next_at > now ? next_at - now : 0;
+    }
+    if (r->deadline_ms >= 0) {
+        int64_t left = r->deadline_ms > now ? r->deadline_ms - now : 0;
+        if (t < 0 || left < t) {
+            t = left;
+        }
+    }
+    return t > INT_MAX ? INT_MAX : (int)t;
+}
+
+int he_race_network_error(int err) {
+    switch (err) {
+    case ECONNREFUSED:
+    case ENETUNREACH:
+    case EHOSTUNREACH:
+    case ENETDOWN:
+    case EHOSTDOWN:
+    case ETIMEDOUT:
+    case EPERM: /* a local firewall rule for this destination */
+        return 1;
+    default:
+        return 0;
+    }
+}
+
+int he_race_run(struct he_race *r, const struct he_race_io *io) {
+    r->t0 = io->now_ms(io->ctx);
+    if (he_race_start(r, io, 0)) {
+        return 0;
+    }
+    /* A bad argument (EBADF, EISCONN, EAFNOSUPPORT, ...) is the caller's
+     * answer as it stands: no sibling may paper over it. */
+    if (r->att[0].state == HE_ATTEMPT_FAILED && !he_race_network_error(r->att[0].err)) {
+        return -r->att[0].err;
+    }
+    int64_t next_at = r->t0 + he_race_delay(r, r->t0);
+    for (;;) {
+        int64_t now = io->now_ms(io->ctx);
+        int running = he_race_running(r);
+        int pending = he_race_pending(r);
+        if (running == 0 && pending == 0) {
+            return -r->att[0].err;
+        }
+        if (r->deadline_ms >= 0 && now >= r->deadline_ms) {
+            return he_race_expire(r, io);
+        }
+        if (pending > 0 && (running == 0 || now >= next_at)) {
+            int i = he_race_next_waiting(r);
+            if (he_race_start(r, io, i)) {
+                return he_race_finish(r, io, i);
+            }
+            /* An attempt that could not even start costs no delay. */
+            if (r->att[i].state == HE_ATTEMPT_RUNNING) {
+                next_at = now + he_race_delay(r, now);
+            }
+            continue;
+        }
+        int index = -1, err = 0;
+        int rc = io->wait(io->ctx, r, he_race_timeout(r, now, next_at), &index, &err);
+        if (rc < 0) {
+            he_race_cancel_rest(r, io, -1, 0);
+            return rc;
+        }
+        if (rc == 1 && err == 0) {
+            return he_race_finish(r, io, index);
+        }
+        if (rc == 1) {
+            /* A hard failure starts the next attempt at once (RFC 8305 §5). */
+            he_race_fail(r, index, err, io->now_ms(io->ctx));
+            next_at = now;
+        }
+    }
+}

@@ -1,0 +1,98 @@
+/* The race engine: RFC 8305 §4-5 connection attempts, with the clock and the
+ * connector injected so that it can be driven by a table in unit tests.
+ *
+ * Attempt 0 is always the caller's own socket to the caller's own address;
+ * the others are the name's siblings in interleaved-family order.  The engine
+ * decides when each attempt starts and which one wins; the connector (struct
+ * he_race_io) owns the sockets. */
+#ifndef HE_RACE_H
+#define HE_RACE_H
+
+#include "../common/addr.h"
+
+#include <stdint.h>
+
+#define HE_RACE_MAX_ATTEMPTS 64
+
+enum he_attempt_state {
+    HE_ATTEMPT_WAITING = 0, /* not started yet */
+    HE_ATTEMPT_RUNNING,
+    HE_ATTEMPT_FAILED,    /* err says why */
+    HE_ATTEMPT_WON,
+    HE_ATTEMPT_CANCELLED, /* closed because another won or the race ended */
+    HE_ATTEMPT_SKIPPED,   /* never started: family unreachable, cannot be carried */
+};
+
+struct he_attempt {
+    struct he_addr addr;
+    enum he_attempt_state state;
+    int handle; /* the connector's socket, -1 when none */
+    int err;    /* positive errno when FAILED */
+    int64_t started_ms, ended_ms;
+};
+
+struct he_race;
+
+/* The connector and the clock.  Every callback gets ctx. */
+struct he_race_io {
+    void *ctx;
+    /* Monotonic milliseconds. */
+    int64_t (*now_ms)(void *ctx);
+    /* Starts attempt index (0 = the caller's socket).  Returns 0 when the
+     * attempt is under way, 1 when it connected at once, -EAFNOSUPPORT when
+     * this socket cannot carry the address (the attempt is skipped), -ENOTSUP
+     * when no sibling can be started at all (EMFILE, an option that cannot be
+     * replayed: racing stops, attempt 0 goes on), or another -errno when the
+     * attempt failed at once. */
+    int (*start)(void *ctx, struct he_race *r, int index);
+    /* Waits at most timeout_ms (-1: no limit) for a running attempt to
+     * finish.  Returns 1 with *index and *err (0 = connected) set, 0 when the
+     * time ran out, or -errno (-EINTR: a signal ends the race). */
+    int (*wait)(void *ctx, struct he_race *r, int timeout_ms, int *index, int *err);
+    /* Closes attempt index's socket.  For index 0 it is only called when the
+     * race's own deadline (HE_CONNECT_TIMEOUT_MS) ends the caller's attempt. */
+    void (*cancel)(void *ctx, struct he_race *r, int index);
+};
+
+struct he_race {
+    int count;           /* attempts in att[] */
+    int delay_ms;        /* Connection Attempt Delay, clamped */
+    int64_t deadline_ms; /* absolute, -1 for none */
+    int deadline_err;    /* EINPROGRESS (SO_SNDTIMEO) or ETIMEDOUT */
+    int winner;          /* index, -1 while none */
+    int64_t t0;          /* when attempt 0 started */
+    struct he_attempt att[HE_RACE_MAX_ATTEMPTS]; /* last: only count are set */
+};
+
+/* Sets up a race: attempt 0 to first, then the siblings that a socket of
+ * sock_family can carry (IPv4 only for AF_INET; IPv6 and IPv4 for AF_INET6,
+ * whose IPV6_V6ONLY the connector checks when it starts a sibling), in
+ * RFC 8305 §4 order, at most max_attempts in all.  delay_ms is clamped to
+ * the RFC 8305 §5 bounds. */
+void he_race_init(struct he_race *r, const struct he_addr *first,
+                  const struct he_addr *addrs, int n, int sock_family, int delay_ms,
+                  int max_attempts);
+
+/* How many siblings a socket could race, without setting anything up: the
+ * cheap test connect() makes before deciding to race at all. */
+int he_race_count_siblings(const struct he_addr *first, const struct he_addr *addrs, int n,
+                           int sock_family);
+
+/* Sets the race's deadline: at deadline_ms the race ends with err
+ * (EINPROGRESS or ETIMEDOUT).  Call before he_race_run. */
+void he_race_set_deadline(struct he_race *r, int64_t deadline_ms, int err);
+
+/* Runs the race to its end.  Returns the winner's index (0: the caller's own
+ * attempt), or -errno: the errno of the caller's own attempt when all
+ * failed, -EINPROGRESS or -ETIMEDOUT at the deadline, -EINTR, or an error the
+ * connector returned. */
+int he_race_run(struct he_race *r, const struct he_race_io *io);
+
+/* Whether err says something about the destination (refused, unreachable,
+ * timed out), so that other addresses are worth trying, rather than about
+ * the call itself. */
+int he_race_network_error(int err);
+
+const char *he_attempt_state_name(enum he_attempt_state s);
+
+#endif

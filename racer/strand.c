@@ -1,0 +1,117 @@
+#include "strand.h"
+
+#include "race.h"
+
+#include <fcntl.h>
+#include <signal.h>
+#include <stddef.h>
+#include <sys/stat.h>
+
+struct he_strand_fd {
+    int fd;
+    dev_t dev;
+    ino_t ino;
+};
+
+struct he_strand {
+    uintptr_t frame;
+    int caller_fl;
+    int have_caller;
+    struct he_strand_fd caller;
+    int n;
+    struct he_strand_fd sib[HE_RACE_MAX_ATTEMPTS];
+};
+
+__thread int he_strand_active __attribute__((tls_model("initial-exec")));
+static __thread struct he_strand he_strand_tls __attribute__((tls_model("initial-exec")));
+
+static int he_strand_identify(struct he_strand_fd *s, int fd) {
+    struct stat st;
+    if (fstat(fd, &st) != 0) {
+        return -1;
+    }
+    s->fd = fd;
+    s->dev = st.st_dev;
+    s->ino = st.st_ino;
+    return 0;
+}
+
+/* Whether s->fd still holds the very socket that was recorded: a program
+ * may have closed it and opened something else on the same number. */
+static int he_strand_still_ours(const struct he_strand_fd *s) {
+    struct stat st;
+    return fstat(s->fd, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == s->dev &&
+           st.st_ino == s->ino;
+}
+
+void he_strand_begin(uintptr_t frame, int caller_fd, int fl) {
+    struct he_strand *t = &he_strand_tls;
+    t->frame = frame;
+    t->caller_fl = fl;
+    t->caller.fd = caller_fd;
+    t->have_caller = 0;
+    t->n = 0;
+    he_strand_active = 1;
+}
+
+void he_strand_note_caller(void) {
+    struct he_strand *t = &he_strand_tls;
+    if (!t->have_caller) {
+        t->have_caller = he_strand_identify(&t->caller, t->caller.fd) == 0;
+    }
+}
+
+void he_strand_add(int fd) {
+    struct he_strand *t = &he_strand_tls;
+    if (t->n < HE_RACE_MAX_ATTEMPTS && he_strand_identify(&t->sib[t->n], fd) == 0) {
+        t->n++;
+    }
+}
+
+void he_strand_del(int fd) {
+    struct he_strand *t = &he_strand_tls;
+    for (int i = 0; i < t->n; i++) {
+        if (t->sib[i].fd == fd) {
+            t->sib[i] = t->sib[--t->n];
+            return;
+        }
+    }
+}
+
+void he_strand_end(void) {
+    he_strand_active = 0;
+    he_strand_tls.n = 0;
+}
+
+/* A signal handler runs on an alternate stack, or below the frame it
+ * interrupted; after a siglongjmp the program is back at or above it.  A
+ * call deeper than the race's frame is taken as nested: it passes through
+ * and the reaping waits for a shallower call. */
+static int he_strand_nested(uintptr_t frame) {
+    stack_t ss;
+    if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK)) {
+        return 1;
+    }
+    return frame < he_strand_tls.frame;
+}
+
+int he_strand_check(uintptr_t frame, he_close_fn real_close) {
+    if (he_strand_nested(frame)) {
+        return 1;
+    }
+    struct he_strand *t = &he_strand_tls;
+    for (int i = 0; i < t->n; i++) {
+        if (he_strand_still_ours(&t->sib[i])) {
+            real_close(t->sib[i].fd);
+        }
+    }
+    if (t->have_caller && he_strand_still_ours(&t->caller)) {
+        fcntl(t->caller.fd, F_SETFL, t->caller_fl);
+    }
+    he_strand_end();
+    return 0;
+}
+
+int he_strand_caller_intact(void) {
+    return he_strand_tls.have_caller && he_strand_still_ours(&he_strand_tls.caller);
+}

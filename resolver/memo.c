@@ -1,0 +1,375 @@
+#include "memo.h"
+
+#include <ctype.h>
+#include <errno.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* One address of one name; it sits both in its name's array and in the
+ * address index chain of its bucket. */
+struct he_memo_link {
+    struct he_addr addr;
+    struct he_memo_entry *entry;
+    struct he_memo_link *next;
+};
+
+struct he_memo_entry {
+    struct he_memo_entry *lru_prev, *lru_next; /* head = most recently used */
+    struct he_memo_entry *name_next;           /* name index chain */
+    uint64_t who;                              /* thread that last resolved it */
+    uint64_t seq;                              /* when, in learn order */
+    uint32_t name_hash;
+    int count;
+    struct he_memo_link *links; /* count links, in the order libc gave */
+    char name[];
+};
+
+struct he_memo {
+    pthread_mutex_t lock;
+    sigset_t fork_mask; /* the forking thread's mask, held across fork */
+    size_t max_names, names;
+    uint64_t seq;
+    int learned; /* read without the lock: set once, never cleared */
+    size_t nbuckets; /* power of two, for both indexes */
+    struct he_memo_entry **by_name;
+    struct he_memo_link **by_addr;
+    struct he_memo_entry *lru_head, *lru_tail;
+};
+
+#define HE_MEMO_BUCKETS_MAX ((size_t)1 << 16)
+
+/* Blocks every signal, then locks.  A handler therefore never runs while the
+ * lock is held: it can neither deadlock by calling connect() nor siglongjmp
+ * out with the lock taken. */
+static void he_memo_lock(struct he_memo *m, sigset_t *old) {
+    sigset_t all;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, old);
+    pthread_mutex_lock(&m->lock);
+}
+
+static void he_memo_unlock(struct he_memo *m, const sigset_t *old) {
+    pthread_mutex_unlock(&m->lock);
+    pthread_sigmask(SIG_SETMASK, old, NULL);
+}
+
+struct he_memo *he_memo_new(size_t max_names) {
+    if (max_names == 0) {
+        max_names = 1;
+    }
+    struct he_memo *m = calloc(1, sizeof *m);
+    if (m == NULL) {
+        return NULL;
+    }
+    size_t nb = 64;
+    while (nb < max_names * 2 && nb < HE_MEMO_BUCKETS_MAX) {
+        nb <<= 1;
+    }
+    m->nbuckets = nb;
+    m->max_names = max_names;
+    m->by_name = calloc(nb, sizeof *m->by_name);
+    m->by_addr = calloc(nb, sizeof *m->by_addr);
+    if (m->by_name == NULL || m->by_addr == NULL) {
+        free(m->by_name);
+        free(m->by_addr);
+        free(m);
+        return NULL;
+    }
+    pthread_mutex_init(&m->lock, NULL);
+    return m;
+}
+
+/* Normalises a name into buf: lower case, without one trailing dot.
+ * Returns its length, or -EINVAL when empty or too long. */
+static int he_memo_normalise(const char *name, char *buf) {
+    size_t len = strlen(name);
+    if (len > 0 && name[len - 1] == '.') {
+        len--;
+    }
+    if (len == 0 || len >= HE_MEMO_NAME_MAX) {
+        return -EINVAL;
+    }
+    for (size_t i = 0; i < len; i++) {
+        buf[i] = (char)tolower((unsigned char)name[i]);
+    }
+    buf[len] = '\0';
+    return (int)len;
+}
+
+static uint32_t he_memo_name_hash(const char *s) {
+    uint32_t h = 2166136261u;
+    for (; *s; s++) {
+        h = (h ^ (uint8_t)*s) * 16777619u;
+    }
+    return h;
+}
+
+static void he_memo_lru_unlink_nolock(struct he_memo *m, struct he_memo_entry *e) {
+    if (e->lru_prev) {
+        e->lru_prev->lru_next = e->lru_next;
+    } else {
+        m->lru_head = e->lru_next;
+    }
+    if (e->lru_next) {
+        e->lru_next->lru_prev = e->lru_prev;
+    } else {
+        m->lru_tail = e->lru_prev;
+    }
+    e->lru_prev = e->lru_next = NULL;
+}
+
+static void he_memo_lru_push_nolock(struct he_memo *m, struct he_memo_entry *e) {
+    e->lru_prev = NULL;
+    e->lru_next = m->lru_head;
+    if (m->lru_head) {
+        m->lru_head->lru_prev = e;
+    }
+    m->lru_head = e;
+    if (m->lru_tail == NULL) {
+        m->lru_tail = e;
+    }
+}
+
+static void he_memo_touch_nolock(struct he_memo *m, struct he_memo_entry *e) {
+    if (m->lru_head != e) {
+        he_memo_lru_unlink_nolock(m, e);
+        he_memo_lru_push_nolock(m, e);
+    }
+}
+
+/* Takes every address of e out of the address index and frees them. */
+static void he_memo_unlink_addrs_nolock(struct he_memo *m, struct he_memo_entry *e) {
+    for (int i = 0; i < e->count; i++) {
+        struct he_memo_link *l = &e->links[i];
+        struct he_memo_link **pp = &m->by_addr[he_addr_hash(&l->addr) & (m->nbuckets - 1)];
+        while (*pp && *pp != l) {
+            pp = &(*pp)->next;
+        }
+        if (*pp) {
+            *pp = l->next;
+        }
+    }
+    free(e->links);
+    e->links = NULL;
+    e->count = 0;
+}
+
+static void he_memo_link_addrs_nolock(struct he_memo *m, struct he_memo_entry *e) {
+    for (int i = 0; i < e->count; i++) {
+        struct he_memo_link *l = &e->links[i];
+        struct he_memo_link **head =
+            &m->by_addr[he_addr_hash(&l->addr) & (m->nbuckets - 1)];
+        l->entry = e;
+        l->next = *head;
+        *head = l;
+    }
+}
+
+static void he_memo_drop_nolock(struct he_memo *m, struct he_memo_entry *e) {
+    he_memo_unlink_addrs_nolock(m, e);
+    struct he_memo_entry **pp = &m->by_name[e->name_hash & (m->nbuckets - 1)];
+    while (*pp && *pp != e) {
+        pp = &(*pp)->name_next;
+    }
+    if (*pp) {
+        *pp = e->name_next;
+    }
+    he_memo_lru_unlink_nolock(m, e);
+    m->names--;
+    free(e);
+}
+
+static struct he_memo_entry *he_memo_find_nolock(struct he_memo *m, const char *name,
+                                                 uint32_t hash) {
+    struct he_memo_entry *e = m->by_name[hash & (m->nbuckets - 1)];
+    while (e && (e->name_hash != hash || strcmp(e->name, name) != 0)) {
+        e = e->name_next;
+    }
+    return e;
+}
+
+static struct he_memo_entry *he_memo_create_nolock(struct he_memo *m, const char *name,
+                                                   size_t len, uint32_t hash) {
+    if (m->names >= m->max_names && m->lru_tail) {
+        he_memo_drop_nolock(m, m->lru_tail);
+    }
+    struct he_memo_entry *e = calloc(1, sizeof *e + len + 1);
+    if (e == NULL) {
+        return NULL;
+    }
+    memcpy(e->name, name, len + 1);
+    e->name_hash = hash;
+    struct he_memo_entry **head = &m->by_name[hash & (m->nbuckets - 1)];
+    e->name_next = *head;
+    *head = e;
+    he_memo_lru_push_nolock(m, e);
+    m->names++;
+    return e;
+}
+
+static int he_memo_fam_bit(const struct he_addr *a) {
+    return a->family == AF_INET ? HE_MEMO_FAM_V4 : HE_MEMO_FAM_V6;
+}
+
+static int he_memo_has(const struct he_memo_link *links, int n, const struct he_addr *a) {
+    for (int i = 0; i < n; i++) {
+        if (he_addr_equal(&links[i].addr, a)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* Builds e's new address array: the answer's addresses (deduplicated, in
+ * order), then what e had for families the answer did not cover. */
+static int he_memo_merge_nolock(struct he_memo *m, struct he_memo_entry *e, int fam_mask,
+                                const struct he_addr *addrs, int n) {
+    struct he_memo_link *links = calloc(HE_MEMO_MAX_ADDRS, sizeof *links);
+    if (links == NULL) {
+        return -ENOMEM;
+    }
+    int count = 0;
+    for (int i = 0; i < n && count < HE_MEMO_MAX_ADDRS; i++) {
+        if (!he_memo_has(links, count, &addrs[i])) {
+            links[count++].addr = addrs[i];
+        }
+    }
+    for (int i = 0; i < e->count && count < HE_MEMO_MAX_ADDRS; i++) {
+        const struct he_addr *old = &e->links[i].addr;
+        if (!(he_memo_fam_bit(old) & fam_mask) && !he_memo_has(links, count, old)) {
+            links[count++].addr = *old;
+        }
+    }
+    he_memo_unlink_addrs_nolock(m, e);
+    e->links = links;
+    e->count = count;
+    he_memo_link_addrs_nolock(m, e);
+    return 0;
+}
+
+int he_memo_learn(struct he_memo *m, const char *name, int fam_mask,
+                  const struct he_addr *addrs, int n, uint64_t who) {
+    char norm[HE_MEMO_NAME_MAX];
+    int len = he_memo_normalise(name, norm);
+    if (len < 0) {
+        return len;
+    }
+    uint32_t hash = he_memo_name_hash(norm);
+    sigset_t old;
+    he_memo_lock(m, &old);
+    int rc = 0;
+    struct he_memo_entry *e = he_memo_find_nolock(m, norm, hash);
+    if (e == NULL && n > 0) {
+        e = he_memo_create_nolock(m, norm, (size_t)len, hash);
+        rc = e ? 0 : -ENOMEM;
+    }
+    if (e) {
+        rc = he_memo_merge_nolock(m, e, fam_mask, addrs, n);
+        if (rc == 0 && e->count == 0) {
+            he_memo_drop_nolock(m, e);
+        } else if (rc == 0) {
+            e->who = who;
+            e->seq = ++m->seq;
+            he_memo_touch_nolock(m, e);
+        }
+    }
+    if (rc == 0) {
+        __atomic_store_n(&m->learned, 1, __ATOMIC_RELEASE);
+    }
+    he_memo_unlock(m, &old);
+    return rc;
+}
+
+/* Picks the entry addr belongs to: the only one, or the one who resolved
+ * most recently.  Returns NULL with *rc set when there is none. */
+static struct he_memo_entry *he_memo_pick_nolock(struct he_memo *m,
+                                                 const struct he_addr *addr, uint64_t who,
+                                                 int *rc) {
+    struct he_memo_entry *only = NULL, *mine = NULL;
+    int distinct = 0;
+    for (struct he_memo_link *l = m->by_addr[he_addr_hash(addr) & (m->nbuckets - 1)]; l;
+         l = l->next) {
+        if (!he_addr_equal(&l->addr, addr)) {
+            continue;
+        }
+        if (l->entry != only) {
+            distinct++;
+            only = l->entry;
+        }
+        if (l->entry->who == who && (mine == NULL || l->entry->seq > mine->seq)) {
+            mine = l->entry;
+        }
+    }
+    if (distinct == 0) {
+        *rc = -ENOENT;
+        return NULL;
+    }
+    if (distinct == 1) {
+        return only;
+    }
+    *rc = -ENOTUNIQ;
+    return mine;
+}
+
+int he_memo_lookup(struct he_memo *m, const struct he_addr *addr, uint64_t who,
+                   struct he_memo_answer *out) {
+    if (he_memo_is_empty(m)) {
+        return -ENOENT;
+    }
+    sigset_t old;
+    he_memo_lock(m, &old);
+    int rc = 0;
+    struct he_memo_entry *e = he_memo_pick_nolock(m, addr, who, &rc);
+    if (e) {
+        rc = 0;
+        memcpy(out->name, e->name, strlen(e->name) + 1);
+        out->count = e->count;
+        for (int i = 0; i < e->count; i++) {
+            out->addrs[i] = e->links[i].addr;
+        }
+        he_memo_touch_nolock(m, e);
+    }
+    he_memo_unlock(m, &old);
+    return rc;
+}
+
+int he_memo_is_empty(const struct he_memo *m) {
+    return __atomic_load_n(&m->learned, __ATOMIC_ACQUIRE) == 0;
+}
+
+size_t he_memo_count(struct he_memo *m) {
+    sigset_t old;
+    he_memo_lock(m, &old);
+    size_t n = m->names;
+    he_memo_unlock(m, &old);
+    return n;
+}
+
+void he_memo_free(struct he_memo *m) {
+    if (m == NULL) {
+        return;
+    }
+    while (m->lru_head) {
+        he_memo_drop_nolock(m, m->lru_head);
+    }
+    free(m->by_name);
+    free(m->by_addr);
+    pthread_mutex_destroy(&m->lock);
+    free(m);
+}
+
+void he_memo_fork_prepare(struct he_memo *m) {
+    he_memo_lock(m, &m->fork_mask);
+}
+
+void he_memo_fork_parent(struct he_memo *m) {
+    he_memo_unlock(m, &m->fork_mask);
+}
+
+/* The child has one thread, the one that forked, and it holds the lock. */
+void he_memo_fork_child(struct he_memo *m) {
+    pthread_mutex_init(&m->lock, NULL);
+    pthread_sigmask(SIG_SETMASK, &m->fork_mask, NULL);
+}

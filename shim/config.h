@@ -1,0 +1,44 @@
+/* libhe's configuration, read once from the environment.
+ *
+ * Every value has a default and a range.  A value that does not parse, or
+ * lies outside its range, gets exactly one warning naming the variable and
+ * the value used instead; it never aborts the program. */
+#ifndef HE_CONFIG_H
+#define HE_CONFIG_H
+
+struct he_config {
+    int disabled;           /* HE_DISABLE=1: every hook passes straight through */
+    int attempt_delay_ms;   /* HE_ATTEMPT_DELAY_MS, RFC 8305 §5 */
+    int connect_timeout_ms; /* HE_CONNECT_TIMEOUT_MS, 0 = no deadline of libhe's own */
+    int max_attempts;       /* HE_MAX_ATTEMPTS, the caller's attempt included */
+    int map_max;            /* HE_MAP_MAX, names held by the name memory */
+    int log_level;          /* HE_LOG, enum he_log_level */
+    const char *log_file;   /* HE_LOG_FILE, NULL = stderr */
+};
+
+/* RFC 8305 §5: "A simple implementation can have a fixed delay for how long
+ * to wait before starting the next connection attempt. [...] the
+ * RECOMMENDED value for a default delay is 250 milliseconds."  It also says
+ * the delay should never be below 10 ms, and recommends keeping configured
+ * values within 100 ms .. 2 s; libhe accepts 10 .. 2000. */
+#define HE_ATTEMPT_DELAY_DEFAULT_MS 250
+#define HE_ATTEMPT_DELAY_MIN_MS 10
+#define HE_ATTEMPT_DELAY_MAX_MS 2000
+
+#define HE_CONNECT_TIMEOUT_MAX_MS (24 * 3600 * 1000)
+#define HE_MAX_ATTEMPTS_DEFAULT 16
+#define HE_MAX_ATTEMPTS_LIMIT 64
+#define HE_MAP_MAX_DEFAULT 4096
+#define HE_MAP_MAX_LIMIT 1000000
+
+/* Looks a variable up; secure_getenv in the library, a table in tests. */
+typedef const char *(*he_config_getenv_fn)(const char *name);
+/* Receives each warning line (without prefix or newline). */
+typedef void (*he_config_warn_fn)(const char *msg);
+
+/* Fills *cfg from the environment seen through getenv_fn; warns through
+ * warn_fn once per bad variable.  Returns the number of warnings. */
+int he_config_parse(struct he_config *cfg, he_config_getenv_fn getenv_fn,
+                    he_config_warn_fn warn_fn);
+
+#endif

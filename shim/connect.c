@@ -1,0 +1,128 @@
+/* connect(2): where a blocking TCP connect to a remembered name's address
+ * becomes a race among the name's addresses. */
+#include "hook.h"
+
+#include "../common/log.h"
+#include "../racer/connector.h"
+#include "../racer/race.h"
+#include "../racer/strand.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <stdio.h>
+#include <string.h>
+
+static in_port_t he_connect_port(const struct sockaddr *addr) {
+    if (addr->sa_family == AF_INET) {
+        return ((const struct sockaddr_in *)addr)->sin_port;
+    }
+    return ((const struct sockaddr_in6 *)addr)->sin6_port;
+}
+
+/* One info line per race: the name, the candidates, the winner, the time
+ * taken, and what became of each loser. */
+static void he_connect_log(const struct he_race *r, const char *name, int rc,
+                           int64_t elapsed) {
+    char line[900];
+    size_t used = 0;
+    for (int i = 0; i < r->count && used < sizeof line - 100; i++) {
+        const struct he_attempt *a = &r->att[i];
+        char addr[HE_ADDR_STRLEN];
+        he_addr_format(&a->addr, addr, sizeof addr);
+        int n = snprintf(line + used, sizeof line - used, "%s%s %s%s%s", i ? ", " : "", addr,
+                         he_attempt_state_name(a->state),
+                         a->state == HE_ATTEMPT_FAILED ? " " : "",
+                         a->state == HE_ATTEMPT_FAILED ? strerror(a->err) : "");
+        used += n > 0 ? (size_t)n : 0;
+    }
+    if (r->winner >= 0) {
+        char w[HE_ADDR_STRLEN];
+        he_addr_format(&r->att[r->winner].addr, w, sizeof w);
+        he_log_write(HE_LOG_INFO, "race %s: winner %s (attempt %d) after %lld ms; %s", name,
+                     w, r->winner + 1, (long long)elapsed, line);
+    } else {
+        he_log_write(HE_LOG_INFO, "race %s: no winner (%s) after %lld ms; %s", name,
+                     strerror(-rc), (long long)elapsed, line);
+    }
+}
+
+/* Runs the race for fd.  Returns 0 when connected (on the caller's own
+ * socket or a spliced sibling), or -errno for the caller to see. */
+static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, int fl,
+                           int sndtimeo_ms, const struct he_addr *dst,
+                           const struct he_memo_answer *ans, uintptr_t frame) {
+    struct he_race r;
+    he_race_init(&r, dst, ans->addrs, ans->count, addr->sa_family, he_cfg.attempt_delay_ms,
+                 he_cfg.max_attempts);
+    struct he_connector c = {
+        .sys = &he_sys,
+        .fd = fd,
+        .fl = fl,
+        .family = addr->sa_family,
+        .port = he_connect_port(addr),
+        .addr = addr,
+        .addrlen = len,
+        .own_timeout = sndtimeo_ms > 0,
+    };
+    struct he_race_io io;
+    he_connector_io(&c, &io);
+    int64_t t0 = he_connector_now_ms(NULL);
+    if (sndtimeo_ms > 0) {
+        he_race_set_deadline(&r, t0 + sndtimeo_ms, EINPROGRESS);
+    } else if (he_cfg.connect_timeout_ms > 0) {
+        he_race_set_deadline(&r, t0 + he_cfg.connect_timeout_ms, ETIMEDOUT);
+    }
+    he_strand_begin(frame, fd, fl);
+    int rc = he_race_run(&r, &io);
+    int frc = he_connector_finish(&c, &r);
+    he_strand_end();
+    if (rc >= 0 && frc < 0) {
+        rc = frc;
+    }
+    if (he_log_level >= HE_LOG_INFO) {
+        he_connect_log(&r, ans->name, rc, he_connector_now_ms(NULL) - t0);
+    }
+    return rc < 0 ? rc : 0;
+}
+
+/* The cheap checks, cheapest first, that decide whether connect() races:
+ * an INET address a name taught, with a sibling this socket could carry.
+ * Returns 1 and fills *dst, *ans when it does. */
+static int he_connect_wanted(const struct sockaddr *addr, socklen_t len, struct he_addr *dst,
+                             struct he_memo_answer *ans) {
+    if (he_memo_is_empty(he_memo) || he_addr_from_sockaddr(dst, addr, len) != 0) {
+        return 0;
+    }
+    if (he_memo_lookup(he_memo, dst, he_thread_id(), ans) != 0) {
+        return 0;
+    }
+    return he_race_count_siblings(dst, ans->addrs, ans->count, addr->sa_family) > 0;
+}
+
+HE_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
+    if (!he_init()) {
+        return he_real.connect(fd, addr, len);
+    }
+    if (HE_HOOK_NESTED()) {
+        return he_real.connect(fd, addr, len); /* inside a signal handler */
+    }
+    struct he_addr dst;
+    struct he_memo_answer ans;
+    if (!he_connect_wanted(addr, len, &dst, &ans)) {
+        return he_real.connect(fd, addr, len);
+    }
+    /* Non-blocking sockets and O_ASYNC owners are left alone: the program
+     * drives those itself. */
+    int fl = fcntl(fd, F_GETFL);
+    int sndtimeo = fl < 0 ? -1 : he_connector_sndtimeo_ms(fd);
+    if (fl < 0 || (fl & (O_NONBLOCK | O_ASYNC)) || sndtimeo < 0) {
+        return he_real.connect(fd, addr, len);
+    }
+    uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
+    int rc = he_connect_race(fd, addr, len, fl, sndtimeo, &dst, &ans, frame);
+    if (rc < 0) {
+        errno = -rc;
+        return -1;
+    }
+    return 0;
+}

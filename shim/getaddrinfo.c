@@ -1,0 +1,24 @@
+/* getaddrinfo(3) and freeaddrinfo(3): the program gets exactly libc's
+ * answer; libhe remembers which addresses the name gave. */
+#include "hook.h"
+
+#include "../resolver/learn.h"
+
+#include <errno.h>
+
+HE_EXPORT int getaddrinfo(const char *node, const char *service,
+                          const struct addrinfo *hints, struct addrinfo **res) {
+    int active = he_init() && !HE_HOOK_NESTED();
+    int rc = he_real.getaddrinfo(node, service, hints, res);
+    if (active && rc == 0) {
+        int saved = errno; /* EAI_SYSTEM callers read errno */
+        he_learn_addrinfo(he_memo, node, hints, *res, he_thread_id());
+        errno = saved;
+    }
+    return rc;
+}
+
+HE_EXPORT void freeaddrinfo(struct addrinfo *res) {
+    he_init();
+    he_real.freeaddrinfo(res);
+}

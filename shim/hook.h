@@ -1,0 +1,39 @@
+/* What every hook shares: lazy initialisation, the configuration, the name
+ * memory, and the real libc functions. */
+#ifndef HE_HOOK_H
+#define HE_HOOK_H
+
+#include "../racer/connector.h"
+#include "../racer/strand.h"
+#include "../resolver/memo.h"
+#include "config.h"
+#include "real.h"
+
+#include <stdint.h>
+
+#define HE_EXPORT __attribute__((visibility("default")))
+
+extern struct he_config he_cfg;
+extern struct he_memo *he_memo;
+extern struct he_sys he_sys; /* libc's connect and close, for the racer */
+
+/* Initialises libhe once (real functions, configuration, name memory,
+ * fork handlers).  Cheap after the first call.  Returns 1 when libhe is
+ * active, 0 when hooks must pass straight through (HE_DISABLE=1, or the
+ * name memory could not be allocated). */
+int he_init(void);
+
+/* Every hook's first step after he_init: if this thread abandoned a race
+ * (a signal handler siglongjmp'd out of connect), reap what it left.
+ * Returns 1 when the call is nested inside a race on this thread. */
+#define HE_HOOK_NESTED()                                                                 \
+    (he_strand_active &&                                                                 \
+     he_strand_check((uintptr_t)__builtin_frame_address(0), he_real.close))
+
+/* Identifies the calling thread to the name memory. */
+static inline uint64_t he_thread_id(void) {
+    static __thread char he_thread_anchor __attribute__((tls_model("initial-exec")));
+    return (uint64_t)(uintptr_t)&he_thread_anchor;
+}
+
+#endif

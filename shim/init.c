@@ -1,0 +1,74 @@
+/* Lazy initialisation: the first hook called, from any thread, sets libhe
+ * up under pthread_once. */
+#include "hook.h"
+
+#include "../common/log.h"
+
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+struct he_config he_cfg;
+struct he_memo *he_memo;
+struct he_sys he_sys;
+static int he_active;
+static pthread_once_t he_once = PTHREAD_ONCE_INIT;
+
+/* Configuration warnings are held until the log destination is known, and
+ * then always written, whatever HE_LOG says: a bad variable is never
+ * silently ignored. */
+#define HE_INIT_WARNINGS_MAX 8
+static char he_init_warnings[HE_INIT_WARNINGS_MAX][512];
+static int he_init_nwarnings;
+
+static void he_init_collect_warning(const char *msg) {
+    if (he_init_nwarnings < HE_INIT_WARNINGS_MAX) {
+        snprintf(he_init_warnings[he_init_nwarnings++], sizeof he_init_warnings[0], "%s",
+                 msg);
+    }
+}
+
+static const char *he_init_getenv(const char *name) {
+    return secure_getenv(name);
+}
+
+static void he_fork_prepare(void) {
+    he_memo_fork_prepare(he_memo);
+}
+
+static void he_fork_parent(void) {
+    he_memo_fork_parent(he_memo);
+}
+
+static void he_fork_child(void) {
+    he_memo_fork_child(he_memo);
+}
+
+static void he_init_once(void) {
+    he_real_load();
+    he_sys.connect = he_real.connect;
+    he_sys.close = he_real.close;
+    /* secure_getenv: a setuid program ignores the variables entirely. */
+    he_config_parse(&he_cfg, he_init_getenv, he_init_collect_warning);
+    he_log_setup(he_cfg.log_level, he_cfg.log_file);
+    for (int i = 0; i < he_init_nwarnings; i++) {
+        he_log_write(HE_LOG_WARN, "%s", he_init_warnings[i]);
+    }
+    if (he_cfg.disabled) {
+        return;
+    }
+    he_memo = he_memo_new((size_t)he_cfg.map_max);
+    if (he_memo == NULL) {
+        HE_LOG(HE_LOG_ERROR, "out of memory for the name memory; libhe stays out of the way");
+        return;
+    }
+    pthread_atfork(he_fork_prepare, he_fork_parent, he_fork_child);
+    he_active = 1;
+    HE_LOG(HE_LOG_DEBUG, "active: attempt delay %d ms, timeout %d ms, max attempts %d",
+           he_cfg.attempt_delay_ms, he_cfg.connect_timeout_ms, he_cfg.max_attempts);
+}
+
+int he_init(void) {
+    pthread_once(&he_once, he_init_once);
+    return he_active;
+}
