@@ -77,7 +77,7 @@ check: deps
 	$(MAKE) check-unit check-integration
 
 check-unit: $(UNIT_BINS)
-	@for t in $(UNIT_BINS); do CK_FORK=yes $$t || exit 1; done
+	@failed=0; for t in $(UNIT_BINS); do CK_FORK=yes $$t || failed=1; done; exit $$failed
 
 check-integration: $(LIB)
 	HE_LIB=$(abspath $(LIB)) HE_SAN=$(SAN) tests/integration/run.sh

@@ -38,7 +38,6 @@ static const struct he_option_def he_option_table[] = {
     {SOL_SOCKET, SO_LINGER, HE_OPT_BYTES, sizeof(struct linger)},
     {SOL_SOCKET, SO_RCVTIMEO, HE_OPT_BYTES, sizeof(struct timeval)},
     {SOL_SOCKET, SO_SNDTIMEO, HE_OPT_BYTES, sizeof(struct timeval)},
-    HE_INT(SOL_SOCKET, SO_PRIORITY),
     HE_INT(SOL_SOCKET, SO_MARK),
     HE_INT(SOL_SOCKET, SO_REUSEADDR),
     HE_INT(SOL_SOCKET, SO_REUSEPORT),
@@ -74,6 +73,8 @@ static const struct he_option_def he_option_table[] = {
     HE_INT(IPPROTO_IPV6, IPV6_V6ONLY),
     HE_INT(IPPROTO_IPV6, IPV6_MTU_DISCOVER),
     HE_INT(IPPROTO_IPV6, IPV6_RECVERR),
+    /* After IP_TOS and IPV6_TCLASS: setting those resets the priority. */
+    HE_INT(SOL_SOCKET, SO_PRIORITY),
 };
 
 #define HE_OPTION_COUNT (int)(sizeof he_option_table / sizeof he_option_table[0])
@@ -121,6 +122,21 @@ static int he_option_set(int fd, const struct he_option_value *v) {
     return setsockopt(fd, d->level, d->name, v->value, v->len) == 0 ? 0 : -errno;
 }
 
+/* Reads every captured option back from fresh once all are set: one
+ * option can change another (IP_TOS resets SO_PRIORITY). */
+static int he_options_verify(const struct he_options *o, int caller, int fresh) {
+    for (int i = 0; i < o->count; i++) {
+        const struct he_option_def *d = &he_option_table[o->v[i].index];
+        struct he_option_read want, have;
+        he_option_get(caller, d, &want);
+        he_option_get(fresh, d, &have);
+        if (!he_option_same(&want, &have)) {
+            return -ENOTSUP;
+        }
+    }
+    return 0;
+}
+
 int he_options_capture(struct he_options *o, int caller, int fresh) {
     o->count = 0;
     for (int i = 0; i < HE_OPTION_COUNT; i++) {
@@ -140,13 +156,9 @@ int he_options_capture(struct he_options *o, int caller, int fresh) {
         if (he_option_set(fresh, v) != 0) {
             return -ENOTSUP;
         }
-        he_option_get(fresh, d, &have);
-        if (!he_option_same(&want, &have)) {
-            return -ENOTSUP;
-        }
         o->count++;
     }
-    return 0;
+    return he_options_verify(o, caller, fresh);
 }
 
 int he_options_apply(const struct he_options *o, int fd) {

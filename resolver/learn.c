@@ -76,10 +76,25 @@ int he_learn_hostent(struct he_memo *m, const char *name, const struct hostent *
     struct he_addr addrs[HE_MEMO_MAX_ADDRS];
     int n = 0;
     for (char **p = h->h_addr_list; p && *p && n < HE_MEMO_MAX_ADDRS; p++) {
-        memset(&addrs[n], 0, sizeof addrs[n]);
-        addrs[n].family = (uint8_t)h->h_addrtype;
-        memcpy(addrs[n].bytes, *p, alen);
-        n++;
+        /* Through a sockaddr, so that ::ffff:a.b.c.d becomes IPv4 as it
+         * does for getaddrinfo answers and for connect(). */
+        struct sockaddr_storage ss;
+        memset(&ss, 0, sizeof ss);
+        socklen_t len;
+        if (h->h_addrtype == AF_INET) {
+            struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+            sin->sin_family = AF_INET;
+            memcpy(&sin->sin_addr, *p, alen);
+            len = sizeof *sin;
+        } else {
+            struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+            sin6->sin6_family = AF_INET6;
+            memcpy(&sin6->sin6_addr, *p, alen);
+            len = sizeof *sin6;
+        }
+        if (he_addr_from_sockaddr(&addrs[n], (struct sockaddr *)&ss, len) == 0) {
+            n++;
+        }
     }
     if (n == 0) {
         return 0;

@@ -226,20 +226,28 @@ static int he_memo_has(const struct he_memo_link *links, int n, const struct he_
  * order), then what e had for families the answer did not cover. */
 static int he_memo_merge_nolock(struct he_memo *m, struct he_memo_entry *e, int fam_mask,
                                 const struct he_addr *addrs, int n) {
-    struct he_memo_link *links = calloc(HE_MEMO_MAX_ADDRS, sizeof *links);
-    if (links == NULL) {
-        return -ENOMEM;
-    }
+    struct he_memo_link tmp[HE_MEMO_MAX_ADDRS];
     int count = 0;
     for (int i = 0; i < n && count < HE_MEMO_MAX_ADDRS; i++) {
-        if (!he_memo_has(links, count, &addrs[i])) {
-            links[count++].addr = addrs[i];
+        if (!he_memo_has(tmp, count, &addrs[i])) {
+            tmp[count++].addr = addrs[i];
         }
     }
     for (int i = 0; i < e->count && count < HE_MEMO_MAX_ADDRS; i++) {
         const struct he_addr *old = &e->links[i].addr;
-        if (!(he_memo_fam_bit(old) & fam_mask) && !he_memo_has(links, count, old)) {
-            links[count++].addr = *old;
+        if (!(he_memo_fam_bit(old) & fam_mask) && !he_memo_has(tmp, count, old)) {
+            tmp[count++].addr = *old;
+        }
+    }
+    /* Sized to fit: a name usually has a handful of addresses. */
+    struct he_memo_link *links = NULL;
+    if (count > 0) {
+        links = calloc((size_t)count, sizeof *links);
+        if (links == NULL) {
+            return -ENOMEM;
+        }
+        for (int i = 0; i < count; i++) {
+            links[i].addr = tmp[i].addr;
         }
     }
     he_memo_unlink_addrs_nolock(m, e);

@@ -22,20 +22,22 @@ static void he_config_warn(struct he_config_ctx *ctx, const char *name, const ch
     ctx->warnings++;
 }
 
-/* Parses a whole decimal integer: no sign games beyond a leading '-', no
- * trailing junk, no overflow.  Returns 0 or -EINVAL / -ERANGE. */
+/* Parses a whole decimal integer: an optional '-', digits, nothing else
+ * (no spaces, no '+', no units).  Returns 0, -EINVAL for anything that is
+ * not such a number, -ERANGE for one that does not fit a long. */
 static int he_config_parse_long(const char *s, long *out) {
-    if (*s == '\0') {
+    const char *digits = s[0] == '-' ? s + 1 : s;
+    if (*digits < '0' || *digits > '9') {
         return -EINVAL;
     }
     char *end = NULL;
     errno = 0;
     long v = strtol(s, &end, 10);
+    if (*end != '\0') {
+        return -EINVAL;
+    }
     if (errno == ERANGE) {
         return -ERANGE;
-    }
-    if (end == s || *end != '\0' || s[0] == ' ' || s[0] == '\t' || s[0] == '+') {
-        return -EINVAL;
     }
     *out = v;
     return 0;
