@@ -1,0 +1,316 @@
+# shellcheck shell=bash
+# Helpers shared by the t_*.sh test files.  A test file is run by run.sh as
+# its own bash process, inside the lab, and looks like:
+#
+#   . "$HE_IT_DIR/lib.sh"
+#   client() { HE_CMD=(some-program "$1" "$LAB_PORT_WHOAMI"); }
+#   he_standard_cases myprog plain healthy dead4 ...
+#   he_case myprog/special my_case_function
+#
+# Cases
+#   he_case NAME FUNC [ARGS...]   runs FUNC ARGS in a subshell if NAME (or
+#       the file's name) matches the run's PATTERN; prints and records
+#       "PASS NAME (X ms)" or "FAIL NAME: reason".  X is the elapsed time of
+#       the case's last he_run, else of the whole case.
+#   he_fail REASON                 ends the current case as failed.
+#
+# Running programs
+#   he_run [--plain] [--env VAR=VALUE]... CMD [ARGS...]
+#       runs CMD with stdin from /dev/null, under libhe
+#       (LD_PRELOAD=$HE_PRELOAD, i.e. HE_LIB after any sanitizer runtime)
+#       unless --plain, killed after HE_RUN_TIMEOUT_S; sets HE_RC, HE_MS,
+#       HE_OUT, HE_ERR.  A timeout, ld.so refusing the preload, or a
+#       sanitizer report fails the case at once.
+#
+# Expectations (each fails the case with the run's details)
+#   expect_rc N, expect_rc_nonzero, expect_under_ms MS, expect_over_ms MS,
+#   expect_reached ADDR   (stdout has the line "reached ADDR"),
+#   expect_not_reached    (stdout has no "reached" line),
+#   expect_no_fdleak      (stderr has no FDLEAK report),
+#   expect_log SERVER ADDR   (SERVER.log got "reached ADDR" during this case)
+#   expect_log_ident SERVER ADDR  (banner server read a client ident there)
+#   expect_log_quiet SERVER  (SERVER.log got no "reached" during this case)
+#   expect_log_count SERVER N (SERVER.log got exactly N "reached" lines)
+#
+# Environment from run.sh: HE_IT_DIR HE_LIB HE_PRELOAD HE_WORK HE_BIN
+# HE_RESULTS HE_PATTERN LAB_LOG_DIR.
+
+set -u
+
+# shellcheck source=lab.sh
+. "$HE_IT_DIR/lab.sh" # addresses, ports and the name table
+
+# The address every reachable name must end up at.
+HE_LIVE=${LAB_LIVE4[0]}
+
+# Time budgets, in ms, measured around the whole client program.
+HE_FAST_MS=1000    # nothing dead in the way: healthy, refuse, plain
+HE_RACE_MS=2000    # dead addresses first: 250 ms pacing each, plus slack
+HE_ALLDEAD_MS=3000 # everything dead, libhe deadline below, per connect()
+HE_ALLDEAD_DEADLINE_MS=1000
+# RFC 8305 pacing: libhe's attempt delay (honouring an override in the
+# environment), of which a dead-first name must wait at least 90% per dead
+# address ahead of the live one.  Sooner means libhe did not pace its
+# attempts, or the address was not dead.
+HE_DELAY_MS=${HE_ATTEMPT_DELAY_MS:-250}
+# No single run may take longer than this; the longest budget is 3 s.
+HE_RUN_TIMEOUT_S=${HE_RUN_TIMEOUT_S:-6}
+
+# Lines by which ASan, LSan, UBSan and TSan announce a finding.
+HE_SANITIZER_RE='ERROR: (Address|Leak)Sanitizer|WARNING: ThreadSanitizer|runtime error:'
+
+HE_TEST_FILE=$(basename "$0" .sh)
+HE_CASE_DIR=
+HE_CMD=()
+HE_RC=
+HE_MS=
+HE_OUT=
+HE_ERR=
+
+# ---------------------------------------------------------------- cases
+
+# Is case NAME part of this run?  PATTERN (an extended regex) may match the
+# case name ("python3/dead4") or the test file ("t_python3").
+he_selected() {
+    [ -z "${HE_PATTERN:-}" ] || [[ $1 =~ $HE_PATTERN ]] || [[ $HE_TEST_FILE =~ $HE_PATTERN ]]
+}
+
+he_now_us() {
+    local t=$EPOCHREALTIME
+    echo "${t//[.,]/}"
+}
+
+# Remembers how long each server log is, so expectations only look at what
+# this case produced.
+he_log_mark() {
+    local f
+    for f in "$LAB_LOG_DIR"/*.log; do
+        # shellcheck disable=SC2094 # reads the log, writes the mark
+        wc -l <"$f" >"$HE_CASE_DIR/mark.$(basename "$f" .log)"
+    done
+}
+
+he_case() {
+    local name=$1 rc t0 ms reason
+    shift
+    he_selected "$name" || return 0
+    HE_CASE_DIR=$HE_WORK/cases/${name//\//_}
+    rm -rf "$HE_CASE_DIR"
+    mkdir -p "$HE_CASE_DIR"
+    he_log_mark
+    t0=$(he_now_us)
+    ("$@")
+    rc=$?
+    ms=$((($(he_now_us) - t0) / 1000))
+    [ -s "$HE_CASE_DIR/ms" ] && ms=$(<"$HE_CASE_DIR/ms")
+    if [ "$rc" -eq 0 ]; then
+        echo "PASS $name ($ms ms)" | tee -a "$HE_RESULTS"
+    else
+        reason=$(cat "$HE_CASE_DIR/reason" 2>/dev/null)
+        echo "FAIL $name: ${reason:-case ended with status $rc and no reason}" | tee -a "$HE_RESULTS"
+    fi
+}
+
+he_fail() {
+    printf '%s\n' "$*" >"$HE_CASE_DIR/reason"
+    exit 1
+}
+
+# ---------------------------------------------------------------- running
+
+# Squeezes text onto one bounded line for a failure reason.
+he_oneline() {
+    local s=${1//$'\r'/}
+    s=${s//$'\n'/ | }
+    [ ${#s} -gt 300 ] && s="${s:0:300}..."
+    printf '%s' "$s"
+}
+
+# What the last run did, for failure reasons.
+he_ctx() {
+    printf "exit %s after %s ms; stdout '%s'; stderr '%s'" "$HE_RC" "$HE_MS" \
+        "$(he_oneline "$HE_OUT")" "$(he_oneline "$HE_ERR")"
+}
+
+he_run() {
+    local envs=("LD_PRELOAD=$HE_PRELOAD") t0
+    while [ $# -gt 0 ]; do
+        case $1 in
+        --plain) envs[0]=-uLD_PRELOAD ;;
+        --env) envs+=("$2") && shift ;;
+        *) break ;;
+        esac
+        shift
+    done
+    t0=$(he_now_us)
+    # env, not the shell, applies LD_PRELOAD, so timeout(1) itself runs
+    # without libhe.
+    timeout -k 1 "$HE_RUN_TIMEOUT_S" env "${envs[@]}" "$@" \
+        >"$HE_CASE_DIR/stdout" 2>"$HE_CASE_DIR/stderr" </dev/null
+    HE_RC=$?
+    HE_MS=$((($(he_now_us) - t0) / 1000))
+    echo "$HE_MS" >"$HE_CASE_DIR/ms"
+    HE_OUT=$(<"$HE_CASE_DIR/stdout")
+    HE_ERR=$(<"$HE_CASE_DIR/stderr")
+    if [ "$HE_RC" -eq 124 ] || [ "$HE_RC" -eq 137 ]; then
+        he_fail "killed after ${HE_RUN_TIMEOUT_S} s (hung); $(he_ctx)"
+    fi
+    if [[ $HE_ERR == *"cannot be preloaded"* ]]; then
+        he_fail "ld.so did not preload $HE_PRELOAD: $(he_oneline "$HE_ERR")"
+    fi
+    if grep -qE "$HE_SANITIZER_RE" <<<"$HE_ERR"; then
+        he_fail "sanitizer report: $(he_oneline "$(grep -m 3 -E "$HE_SANITIZER_RE" <<<"$HE_ERR")")"
+    fi
+}
+
+# ---------------------------------------------------------------- expectations
+
+expect_rc() {
+    [ "$HE_RC" -eq "$1" ] || he_fail "wanted exit $1; $(he_ctx)"
+}
+
+expect_rc_nonzero() {
+    [ "$HE_RC" -ne 0 ] || he_fail "wanted a failure; $(he_ctx)"
+}
+
+expect_under_ms() {
+    [ "$HE_MS" -lt "$1" ] || he_fail "took $HE_MS ms, budget $1 ms; $(he_ctx)"
+}
+
+expect_over_ms() {
+    [ "$HE_MS" -ge "$1" ] || he_fail "took only $HE_MS ms, at least $1 ms expected; $(he_ctx)"
+}
+
+expect_reached() {
+    grep -qxF "reached $1" <<<"$HE_OUT" || he_fail "wanted 'reached $1'; $(he_ctx)"
+}
+
+expect_not_reached() {
+    ! grep -q '^reached' <<<"$HE_OUT" || he_fail "wanted no server reached; $(he_ctx)"
+}
+
+expect_no_fdleak() {
+    ! grep -q 'FDLEAK' <<<"$HE_ERR" || he_fail "fd leak; $(he_ctx)"
+}
+
+# Prints what SERVER logged since the case started.
+he_log_new() {
+    local mark
+    mark=$(<"$HE_CASE_DIR/mark.$1")
+    tail -n "+$((mark + 1))" "$LAB_LOG_DIR/$1.log"
+}
+
+# Waits up to 2 s for SERVER to log a line matching the regex.
+he_log_wait() {
+    local server=$1 regex=$2 i
+    for ((i = 0; i < 40; i++)); do
+        he_log_new "$server" | grep -qE "$regex" && return 0
+        sleep 0.05
+    done
+    return 1
+}
+
+expect_log() {
+    he_log_wait "$1" "^reached $2\$" ||
+        he_fail "$1 server did not log 'reached $2' (it logged '$(he_oneline "$(he_log_new "$1")")'); $(he_ctx)"
+}
+
+expect_log_ident() {
+    he_log_wait "$1" "^ident $2 SSH-2\\.0-" ||
+        he_fail "$1 server got no client identification at $2 (it logged '$(he_oneline "$(he_log_new "$1")")'); $(he_ctx)"
+}
+
+expect_log_count() {
+    local n
+    n=$(he_log_new "$1" | grep -c '^reached')
+    [ "$n" -eq "$2" ] ||
+        he_fail "$1 server was reached $n times, wanted $2: '$(he_oneline "$(he_log_new "$1")")'; $(he_ctx)"
+}
+
+expect_log_quiet() {
+    ! he_log_new "$1" | grep -q '^reached' ||
+        he_fail "$1 server was reached: '$(he_oneline "$(he_log_new "$1")")'; $(he_ctx)"
+}
+
+# ---------------------------------------------------------------- standard cases
+#
+# A test file defines client NAME, which sets HE_CMD to the command line
+# that connects to NAME, and may override check_reached ADDR and
+# check_failed to say how success and failure show for its program, and
+# HE_SERVER, the lab server its client talks to.
+
+HE_SERVER=whoami
+
+check_reached() {
+    expect_rc 0
+    expect_reached "$1"
+}
+
+check_failed() {
+    expect_rc_nonzero
+    expect_not_reached
+}
+
+# NAME reached HE_LIVE under libhe within BUDGET ms, after at least MIN ms.
+he_case_reach() {
+    local name=$1 budget=$2 min=${3:-0}
+    client "$name"
+    he_run "${HE_CMD[@]}"
+    check_reached "$HE_LIVE"
+    # One connection reached a server: the winner, and no duplicate of it.
+    expect_log_count "$HE_SERVER" 1
+    expect_under_ms "$budget"
+    expect_over_ms "$min"
+}
+
+# How long libhe must pace before reaching the live address of NAME: one
+# attempt delay per dead address listed ahead of it, less 10%.
+he_pacing_ms() {
+    local a n=0
+    for a in ${LAB_NAMES[$1]}; do
+        [ "$a" = "$HE_LIVE" ] && break
+        n=$((n + 1))
+    done
+    echo $((n * HE_DELAY_MS * 9 / 10))
+}
+
+# The lab alone: healthy.test without libhe.
+he_case_plain() {
+    client healthy.test
+    he_run --plain "${HE_CMD[@]}"
+    check_reached "$HE_LIVE"
+    expect_log_count "$HE_SERVER" 1
+    expect_under_ms "$HE_FAST_MS"
+}
+
+# Every address dead: the program must give up, libhe's own deadline
+# bounding each connect().
+he_case_alldead() {
+    client alldead.test
+    he_run --env "HE_CONNECT_TIMEOUT_MS=$HE_ALLDEAD_DEADLINE_MS" "${HE_CMD[@]}"
+    check_failed
+    expect_log_quiet "$HE_SERVER"
+    expect_under_ms "$HE_ALLDEAD_MS"
+}
+
+# he_standard_cases PROG KIND...  with KIND one of plain healthy dead6
+# dead4 dead3x refuse alldead; cases are named PROG/KIND.
+he_standard_cases() {
+    local prog=$1 kind
+    shift
+    for kind in "$@"; do
+        case $kind in
+        plain) he_case "$prog/plain" he_case_plain ;;
+        healthy | refuse) he_case "$prog/$kind" he_case_reach "$kind.test" "$HE_FAST_MS" ;;
+        dead6 | dead4 | dead3x)
+            he_case "$prog/$kind" he_case_reach "$kind.test" "$HE_RACE_MS" "$(he_pacing_ms "$kind.test")"
+            ;;
+        alldead) he_case "$prog/alldead" he_case_alldead ;;
+        *) echo "he_standard_cases: unknown kind '$kind'" >&2 && exit 2 ;;
+        esac
+    done
+}
+
+# Every kind, for programs that resolve with getaddrinfo.
+# shellcheck disable=SC2034 # used by the test files
+HE_ALL_KINDS=(plain healthy dead6 dead4 dead3x refuse alldead)

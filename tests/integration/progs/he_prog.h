@@ -1,0 +1,118 @@
+/* Shared helpers for libhe's integration-test client programs.
+ *
+ * Each program connects to NAME PORT the way a classic, unmodified client
+ * would, prints what the server sent (one "reached <addr>" line), and checks
+ * that it did not leak file descriptors across the whole resolve/connect/
+ * close cycle.  Exit codes, common to every program:
+ *   0  connected and printed the server's reply
+ *   1  every address failed (strerror of the last error on stderr)
+ *   2  usage error or name resolution failure
+ *   3  file-descriptor leak (FDLEAK before=X after=Y on stderr)
+ *
+ * Header-only, so run.sh builds each program from its one .c file; the
+ * functions are static inline so a program need not use them all under
+ * -Wall -Wextra -Werror. */
+#ifndef HE_PROG_H
+#define HE_PROG_H
+
+#include <dirent.h>
+#include <errno.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#define HE_EXIT_OK 0
+#define HE_EXIT_CONNECT 1
+#define HE_EXIT_USAGE 2
+#define HE_EXIT_FDLEAK 3
+
+/* Number of entries in /proc/self/fd.  The directory stream's own fd is
+ * counted too, but identically on every call, so comparisons stay exact. */
+static inline int he_count_fds(void) {
+    DIR *d = opendir("/proc/self/fd");
+    if (d == NULL) {
+        perror("opendir /proc/self/fd");
+        exit(HE_EXIT_USAGE);
+    }
+    int n = 0;
+    struct dirent *e;
+    while ((e = readdir(d)) != NULL) {
+        if (e->d_name[0] != '.') {
+            n++;
+        }
+    }
+    closedir(d);
+    return n;
+}
+
+/* Copies everything the server sends, up to EOF, to stdout.  Returns 0, or
+ * -1 with errno set if a read failed. */
+static inline int he_relay_reply(int fd) {
+    char buf[4096];
+    for (;;) {
+        ssize_t n = read(fd, buf, sizeof buf);
+        if (n == 0) {
+            break;
+        }
+        if (n < 0) {
+            if (errno == EINTR) {
+                continue;
+            }
+            return -1;
+        }
+        if (fwrite(buf, 1, (size_t)n, stdout) != (size_t)n) {
+            return -1;
+        }
+    }
+    fflush(stdout);
+    return 0;
+}
+
+/* Parses "[-n COUNT] NAME PORT".  Sets *count (default 1), *name, *port. */
+static inline void he_parse_args(int argc, char **argv, int *count, const char **name,
+                                 const char **port) {
+    int opt;
+    *count = 1;
+    while ((opt = getopt(argc, argv, "n:")) != -1) {
+        if (opt == 'n') {
+            *count = atoi(optarg);
+            if (*count < 1) {
+                fprintf(stderr, "%s: -n wants a positive count\n", argv[0]);
+                exit(HE_EXIT_USAGE);
+            }
+        } else {
+            fprintf(stderr, "usage: %s [-n COUNT] NAME PORT\n", argv[0]);
+            exit(HE_EXIT_USAGE);
+        }
+    }
+    if (argc - optind != 2) {
+        fprintf(stderr, "usage: %s [-n COUNT] NAME PORT\n", argv[0]);
+        exit(HE_EXIT_USAGE);
+    }
+    *name = argv[optind];
+    *port = argv[optind + 1];
+}
+
+/* Runs one_round(name, port) count times, checking the fd count around each
+ * round.  one_round returns an exit code (HE_EXIT_*), having closed every fd
+ * it opened.  Stops at the first failing round. */
+static inline int he_repeat(int count, const char *name, const char *port,
+                            int (*one_round)(const char *name, const char *port)) {
+    for (int i = 0; i < count; i++) {
+        int before = he_count_fds();
+        int rc = one_round(name, port);
+        int after = he_count_fds();
+        if (before != after) {
+            fprintf(stderr, "FDLEAK before=%d after=%d (round %d)\n", before, after,
+                    i + 1);
+            return HE_EXIT_FDLEAK;
+        }
+        if (rc != HE_EXIT_OK) {
+            return rc;
+        }
+    }
+    return HE_EXIT_OK;
+}
+
+#endif

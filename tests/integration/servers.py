@@ -1,0 +1,168 @@
+#!/usr/bin/python3
+"""Lab servers for libhe's integration tests.
+
+Runs inside the server network namespace (never in the client's: RFC 6724
+would sort local addresses first and the lab would prove nothing).  One
+process, one thread per listener and per connection.  Every listener is a
+dual-stack socket on [::]:PORT, so it answers on all the namespace's IPv4
+and IPv6 addresses; the "dead" and "refusing" addresses are made so by
+iptables in lab.sh, not here.
+
+  whoami  (7000)  sends "reached <local address>\\n", closes.
+  http    (8080)  answers any GET with 200 and the same "reached" body.
+  banner  (2222)  sends "SSH-2.0-test\\r\\n", reads the client's
+                  identification line (or waits BANNER_HOLD seconds),
+                  then closes.  ssh then fails its handshake, quickly.
+
+Each connection appends "reached <addr>" to LOGDIR/<server>.log; the banner
+server also logs "ident <addr> <the client's identification line>", which
+shows data flowed both ways through the (possibly spliced) connection.
+
+Writes READY_FILE once every listener is listening, and exits by itself if
+the process that started it goes away, so a killed test run leaves no
+server behind.
+"""
+
+import argparse
+import os
+import socket
+import sys
+import threading
+import time
+
+BANNER_HOLD = 3.0  # seconds the banner server waits for the client's ident
+IO_TIMEOUT = 5.0   # no connection is served for longer than this
+
+
+class Log:
+    """Append-only, line-buffered log file shared by threads."""
+
+    def __init__(self, path):
+        self.lock = threading.Lock()
+        self.f = open(path, "a", buffering=1)
+
+    def line(self, text):
+        with self.lock:
+            self.f.write(text + "\n")
+
+
+def local_addr(conn):
+    """The address the client reached us at, IPv4-mapped prefix removed."""
+    addr = conn.getsockname()[0]
+    if addr.startswith("::ffff:") and "." in addr:
+        addr = addr[len("::ffff:"):]
+    return addr
+
+
+def read_until(conn, marker, limit=65536):
+    """Reads until marker is seen, EOF, timeout or limit; returns the bytes."""
+    data = b""
+    try:
+        while marker not in data and len(data) < limit:
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        pass
+    return data
+
+
+def serve_whoami(conn, log):
+    addr = local_addr(conn)
+    log.line("reached " + addr)
+    conn.sendall(("reached %s\n" % addr).encode())
+
+
+def serve_http(conn, log):
+    addr = local_addr(conn)
+    request = read_until(conn, b"\r\n\r\n")
+    log.line("reached " + addr)
+    if request.startswith(b"GET "):
+        body = ("reached %s\n" % addr).encode()
+        head = "HTTP/1.0 200 OK\r\n"
+    else:
+        body = b"only GET here\n"
+        head = "HTTP/1.0 405 Method Not Allowed\r\n"
+    head += ("Content-Type: text/plain\r\nContent-Length: %d\r\n"
+             "Connection: close\r\n\r\n" % len(body))
+    conn.sendall(head.encode() + body)
+
+
+def serve_banner(conn, log):
+    addr = local_addr(conn)
+    log.line("reached " + addr)
+    conn.sendall(b"SSH-2.0-test\r\n")
+    conn.settimeout(BANNER_HOLD)
+    ident = read_until(conn, b"\n").split(b"\n")[0].strip()
+    if ident:
+        log.line("ident %s %s" % (addr, ident.decode("ascii", "replace")))
+
+
+def handle(conn, handler, log):
+    try:
+        conn.settimeout(IO_TIMEOUT)
+        handler(conn, log)
+        conn.shutdown(socket.SHUT_WR)
+    except OSError:
+        pass
+    finally:
+        conn.close()
+
+
+def listen(port):
+    sock = socket.socket(socket.AF_INET6, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.bind(("::", port))
+    sock.listen(128)
+    return sock
+
+
+def accept_loop(sock, handler, log):
+    while True:
+        conn, _ = sock.accept()
+        threading.Thread(target=handle, args=(conn, handler, log),
+                         daemon=True).start()
+
+
+def watch_parent(parent):
+    """Exits when the starting process dies (we get reparented)."""
+    while os.getppid() == parent:
+        time.sleep(0.5)
+    os._exit(0)
+
+
+def main():
+    ap = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    ap.add_argument("--log-dir", required=True)
+    ap.add_argument("--ready-file", required=True)
+    ap.add_argument("--whoami-port", type=int, default=7000)
+    ap.add_argument("--http-port", type=int, default=8080)
+    ap.add_argument("--banner-port", type=int, default=2222)
+    args = ap.parse_args()
+
+    servers = [
+        ("whoami", args.whoami_port, serve_whoami),
+        ("http", args.http_port, serve_http),
+        ("banner", args.banner_port, serve_banner),
+    ]
+    threads = []
+    for name, port, handler in servers:
+        log = Log(os.path.join(args.log_dir, name + ".log"))
+        sock = listen(port)
+        threads.append(threading.Thread(target=accept_loop,
+                                        args=(sock, handler, log), daemon=True))
+    for t in threads:
+        t.start()
+    threading.Thread(target=watch_parent, args=(os.getppid(),),
+                     daemon=True).start()
+
+    with open(args.ready_file, "w") as f:
+        f.write("%d\n" % os.getpid())
+    sys.stdout.flush()
+    threading.Event().wait()
+
+
+if __name__ == "__main__":
+    main()
