@@ -132,18 +132,55 @@ static int he_connector_dress(struct he_connector *c, int s) {
     return 0;
 }
 
-/* The caller's local address must be read before its connect() binds it to
- * an ephemeral port. */
-static int he_connector_start_own(struct he_connector *c) {
+/* What a finished attempt's socket says: 0 when connected, else errno. */
+static int he_connector_outcome(int fd, short revents) {
+    if (revents & POLLNVAL) {
+        return EBADF;
+    }
+    if (!(revents & (POLLERR | POLLHUP))) {
+        return 0;
+    }
+    int err = 0;
+    socklen_t len = sizeof err;
+    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
+        return errno;
+    }
+    return err;
+}
+
+/* Starts the caller's own attempt.  The caller's local address must be read
+ * before its connect() binds it to an ephemeral port.  On loopback and on
+ * a LAN the handshake is often done by the time connect() returns, so one
+ * poll(0) settles the common case before anything else is looked at; only
+ * a connect that is really in flight reads the caller's SO_SNDTIMEO, which
+ * then becomes the race's deadline (the kernel's EINPROGRESS at expiry). */
+static int he_connector_start_own(struct he_connector *c, struct he_race *r) {
     c->local_len = sizeof c->local;
     if (getsockname(c->fd, (struct sockaddr *)&c->local, &c->local_len) != 0) {
+        /* Not a socket, or not a valid fd: the kernel's own answer, with
+         * the file's flags never touched. */
         c->local_len = 0;
+        c->prep = HE_PREP_REFUSED;
+        return c->sys->connect(c->fd, c->addr, c->addrlen) == 0 ? 1 : -errno;
     }
     fcntl(c->fd, F_SETFL, c->fl | O_NONBLOCK);
     if (c->sys->connect(c->fd, c->addr, c->addrlen) == 0) {
         return 1;
     }
-    return errno == EINPROGRESS ? 0 : -errno;
+    if (errno != EINPROGRESS) {
+        return -errno;
+    }
+    struct pollfd p = {.fd = c->fd, .events = POLLOUT};
+    if (poll(&p, 1, 0) == 1) {
+        int err = he_connector_outcome(c->fd, p.revents);
+        return err == 0 ? 1 : -err;
+    }
+    int ms = he_connector_sndtimeo_ms(c->fd);
+    if (ms > 0) {
+        c->own_timeout = 1;
+        he_race_set_deadline(r, r->t0 + ms, EINPROGRESS);
+    }
+    return 0;
 }
 
 static int he_connector_start_sibling(struct he_connector *c, struct he_attempt *a) {
@@ -179,7 +216,7 @@ static int he_connector_start_sibling(struct he_connector *c, struct he_attempt 
 static int he_connector_start(void *ctx, struct he_race *r, int index) {
     struct he_connector *c = ctx;
     if (index == 0) {
-        return he_connector_start_own(c);
+        return he_connector_start_own(c, r);
     }
     return he_connector_start_sibling(c, &r->att[index]);
 }
@@ -205,22 +242,6 @@ static int he_connector_restartable(const struct he_connector *c) {
         }
     }
     return 1;
-}
-
-/* What a finished attempt's socket says: 0 when connected, else errno. */
-static int he_connector_outcome(int fd, short revents) {
-    if (revents & POLLNVAL) {
-        return EBADF;
-    }
-    if (!(revents & (POLLERR | POLLHUP))) {
-        return 0;
-    }
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
-        return errno;
-    }
-    return err;
 }
 
 static int he_connector_fd_of(const struct he_connector *c, const struct he_race *r, int i) {

@@ -32,7 +32,7 @@ struct he_connector {
     in_port_t port; /* network order, from the caller's address */
     const struct sockaddr *addr; /* the caller's own address */
     socklen_t addrlen;
-    int own_timeout; /* the caller's SO_SNDTIMEO is set */
+    int own_timeout; /* the caller's SO_SNDTIMEO is set (found by start) */
     enum he_prep_state prep;
     int v6only; /* AF_INET6 caller with IPV6_V6ONLY: no IPv4 siblings */
     int bound;  /* caller bound to a local address (port 0) */
@@ -45,8 +45,9 @@ struct he_connector {
 /* Fills io with the real connector's callbacks and clock. */
 void he_connector_io(struct he_connector *c, struct he_race_io *io);
 
-/* Reads what the race needs to know up front: the caller's SO_SNDTIMEO.
- * Returns its value in ms (0 when unset) or -errno. */
+/* The caller's SO_SNDTIMEO in ms (0 when unset), or -errno.  Read when
+ * attempt 0 is found to be in flight; it then sets the race's deadline,
+ * taking precedence over HE_CONNECT_TIMEOUT_MS. */
 int he_connector_sndtimeo_ms(int fd);
 
 /* Ends the race on the caller's side: splices the winner (index > 0) onto

@@ -40,6 +40,53 @@ struct he_memo {
 
 #define HE_MEMO_BUCKETS_MAX ((size_t)1 << 16)
 
+/* Bumped by every change to any name memory (and by creating one), so that
+ * a thread's cached lookups and learns are known to be current without
+ * taking the lock.  Starts at 1: a zeroed cache entry is never current. */
+static uint64_t he_memo_gen = 1;
+
+static uint64_t he_memo_gen_now(void) {
+    return __atomic_load_n(&he_memo_gen, __ATOMIC_ACQUIRE);
+}
+
+static void he_memo_gen_bump(void) {
+    __atomic_add_fetch(&he_memo_gen, 1, __ATOMIC_RELEASE);
+}
+
+/* A thread's recent lookups.  connect() to the same few addresses again and
+ * again is the common case; answering those from the thread's own copy
+ * costs no lock and no signal-mask system calls.  The only writer besides
+ * the thread itself is a signal handler running on it, so a sequence number
+ * (odd while an entry is written) is all the protection needed. */
+#define HE_MEMO_TCACHE_SLOTS 4
+
+struct he_memo_tcache {
+    unsigned seq;
+    uint64_t gen;
+    const struct he_memo *m;
+    uint64_t who;
+    struct he_addr key;
+    int rc;
+    struct he_memo_answer ans;
+};
+
+static __thread struct he_memo_tcache he_memo_tcache[HE_MEMO_TCACHE_SLOTS]
+    __attribute__((tls_model("initial-exec")));
+
+/* What this thread learned last, so that resolving the same name to the
+ * same addresses again (a program that calls getaddrinfo before every
+ * connect) changes nothing and takes no lock. */
+struct he_memo_tlearn {
+    uint64_t gen; /* the generation right after that learn */
+    const struct he_memo *m;
+    uint64_t who;
+    int fam_mask, n;
+    char name[HE_MEMO_NAME_MAX];
+    struct he_addr addrs[HE_MEMO_MAX_ADDRS];
+};
+
+static __thread struct he_memo_tlearn he_memo_tlearn __attribute__((tls_model("initial-exec")));
+
 /* Blocks every signal, then locks.  A handler therefore never runs while the
  * lock is held: it can neither deadlock by calling connect() nor siglongjmp
  * out with the lock taken. */
@@ -78,6 +125,7 @@ struct he_memo *he_memo_new(size_t max_names) {
         return NULL;
     }
     pthread_mutex_init(&m->lock, NULL);
+    he_memo_gen_bump(); /* a new memory may sit where a freed one was */
     return m;
 }
 
@@ -257,12 +305,43 @@ static int he_memo_merge_nolock(struct he_memo *m, struct he_memo_entry *e, int 
     return 0;
 }
 
+/* Whether this thread's last learn was exactly this one and nothing has
+ * changed anywhere since. */
+static int he_memo_tlearn_same(const struct he_memo *m, const char *norm, int fam_mask,
+                               const struct he_addr *addrs, int n, uint64_t who) {
+    const struct he_memo_tlearn *t = &he_memo_tlearn;
+    return t->m == m && t->gen == he_memo_gen_now() && t->who == who &&
+           t->fam_mask == fam_mask &&
+           t->n == n && n <= HE_MEMO_MAX_ADDRS && strcmp(t->name, norm) == 0 &&
+           memcmp(t->addrs, addrs, (size_t)n * sizeof *addrs) == 0;
+}
+
+/* Called with the lock held, right after this thread's change. */
+static void he_memo_tlearn_note(const struct he_memo *m, const char *norm, int fam_mask,
+                                const struct he_addr *addrs, int n, uint64_t who) {
+    struct he_memo_tlearn *t = &he_memo_tlearn;
+    t->gen = 0;
+    if (n > HE_MEMO_MAX_ADDRS) {
+        return;
+    }
+    t->m = m;
+    t->who = who;
+    t->fam_mask = fam_mask;
+    t->n = n;
+    memcpy(t->name, norm, strlen(norm) + 1);
+    memcpy(t->addrs, addrs, (size_t)n * sizeof *addrs);
+    t->gen = he_memo_gen_now();
+}
+
 int he_memo_learn(struct he_memo *m, const char *name, int fam_mask,
                   const struct he_addr *addrs, int n, uint64_t who) {
     char norm[HE_MEMO_NAME_MAX];
     int len = he_memo_normalise(name, norm);
     if (len < 0) {
         return len;
+    }
+    if (he_memo_tlearn_same(m, norm, fam_mask, addrs, n, who)) {
+        return 0;
     }
     uint32_t hash = he_memo_name_hash(norm);
     sigset_t old;
@@ -285,6 +364,8 @@ int he_memo_learn(struct he_memo *m, const char *name, int fam_mask,
     }
     if (rc == 0) {
         __atomic_store_n(&m->learned, 1, __ATOMIC_RELEASE);
+        he_memo_gen_bump();
+        he_memo_tlearn_note(m, norm, fam_mask, addrs, n, who);
     }
     he_memo_unlock(m, &old);
     return rc;
@@ -321,11 +402,53 @@ static struct he_memo_entry *he_memo_pick_nolock(struct he_memo *m,
     return mine;
 }
 
-int he_memo_lookup(struct he_memo *m, const struct he_addr *addr, uint64_t who,
-                   struct he_memo_answer *out) {
-    if (he_memo_is_empty(m)) {
-        return -ENOENT;
+static void he_memo_answer_copy(struct he_memo_answer *to,
+                                const struct he_memo_answer *from) {
+    memcpy(to->name, from->name, strlen(from->name) + 1);
+    to->count = from->count;
+    memcpy(to->addrs, from->addrs, (size_t)from->count * sizeof from->addrs[0]);
+}
+
+/* Answers from this thread's cache.  Returns 1 and sets *rc (and *out when
+ * *rc is 0) on a hit. */
+static int he_memo_tcache_get(const struct he_memo *m, const struct he_addr *addr,
+                              uint64_t who, uint64_t gen, struct he_memo_answer *out,
+                              int *rc) {
+    struct he_memo_tcache *c = &he_memo_tcache[he_addr_hash(addr) % HE_MEMO_TCACHE_SLOTS];
+    unsigned seq = c->seq;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    if ((seq & 1) || c->gen != gen || c->m != m || c->who != who ||
+        !he_addr_equal(&c->key, addr)) {
+        return 0;
     }
+    *rc = c->rc;
+    if (*rc == 0) {
+        he_memo_answer_copy(out, &c->ans);
+    }
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    return c->seq == seq;
+}
+
+static void he_memo_tcache_put(const struct he_memo *m, const struct he_addr *addr,
+                               uint64_t who, uint64_t gen, int rc,
+                               const struct he_memo_answer *ans) {
+    struct he_memo_tcache *c = &he_memo_tcache[he_addr_hash(addr) % HE_MEMO_TCACHE_SLOTS];
+    c->seq++;
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    c->gen = gen;
+    c->m = m;
+    c->who = who;
+    c->key = *addr;
+    c->rc = rc;
+    if (rc == 0) {
+        he_memo_answer_copy(&c->ans, ans);
+    }
+    __atomic_signal_fence(__ATOMIC_SEQ_CST);
+    c->seq++;
+}
+
+static int he_memo_lookup_locked(struct he_memo *m, const struct he_addr *addr, uint64_t who,
+                                 struct he_memo_answer *out) {
     sigset_t old;
     he_memo_lock(m, &old);
     int rc = 0;
@@ -340,6 +463,23 @@ int he_memo_lookup(struct he_memo *m, const struct he_addr *addr, uint64_t who,
         he_memo_touch_nolock(m, e);
     }
     he_memo_unlock(m, &old);
+    return rc;
+}
+
+int he_memo_lookup(struct he_memo *m, const struct he_addr *addr, uint64_t who,
+                   struct he_memo_answer *out) {
+    if (he_memo_is_empty(m)) {
+        return -ENOENT;
+    }
+    /* Read before the lookup: a change that lands meanwhile leaves the
+     * cached answer already stale, never wrongly current. */
+    uint64_t gen = he_memo_gen_now();
+    int rc;
+    if (he_memo_tcache_get(m, addr, who, gen, out, &rc)) {
+        return rc;
+    }
+    rc = he_memo_lookup_locked(m, addr, who, out);
+    he_memo_tcache_put(m, addr, who, gen, rc, out);
     return rc;
 }
 
@@ -359,6 +499,7 @@ void he_memo_free(struct he_memo *m) {
     if (m == NULL) {
         return;
     }
+    he_memo_gen_bump();
     while (m->lru_head) {
         he_memo_drop_nolock(m, m->lru_head);
     }

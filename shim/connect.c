@@ -49,7 +49,7 @@ static void he_connect_log(const struct he_race *r, const char *name, int rc,
 /* Runs the race for fd.  Returns 0 when connected (on the caller's own
  * socket or a spliced sibling), or -errno for the caller to see. */
 static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, int fl,
-                           int sndtimeo_ms, const struct he_addr *dst,
+                           const struct he_addr *dst,
                            const struct he_memo_answer *ans, uintptr_t frame) {
     struct he_race r;
     he_race_init(&r, dst, ans->addrs, ans->count, addr->sa_family, he_cfg.attempt_delay_ms,
@@ -62,14 +62,12 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
         .port = he_connect_port(addr),
         .addr = addr,
         .addrlen = len,
-        .own_timeout = sndtimeo_ms > 0,
     };
     struct he_race_io io;
     he_connector_io(&c, &io);
     int64_t t0 = he_connector_now_ms(NULL);
-    if (sndtimeo_ms > 0) {
-        he_race_set_deadline(&r, t0 + sndtimeo_ms, EINPROGRESS);
-    } else if (he_cfg.connect_timeout_ms > 0) {
+    /* The caller's own SO_SNDTIMEO, found when attempt 0 starts, overrides. */
+    if (he_cfg.connect_timeout_ms > 0) {
         he_race_set_deadline(&r, t0 + he_cfg.connect_timeout_ms, ETIMEDOUT);
     }
     he_strand_begin(frame, fd, fl);
@@ -114,12 +112,11 @@ HE_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
     /* Non-blocking sockets and O_ASYNC owners are left alone: the program
      * drives those itself. */
     int fl = fcntl(fd, F_GETFL);
-    int sndtimeo = fl < 0 ? -1 : he_connector_sndtimeo_ms(fd);
-    if (fl < 0 || (fl & (O_NONBLOCK | O_ASYNC)) || sndtimeo < 0) {
+    if (fl < 0 || (fl & (O_NONBLOCK | O_ASYNC))) {
         return he_real.connect(fd, addr, len);
     }
     uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
-    int rc = he_connect_race(fd, addr, len, fl, sndtimeo, &dst, &ans, frame);
+    int rc = he_connect_race(fd, addr, len, fl, &dst, &ans, frame);
     if (rc < 0) {
         errno = -rc;
         return -1;

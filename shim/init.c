@@ -68,7 +68,15 @@ static void he_init_once(void) {
            he_cfg.attempt_delay_ms, he_cfg.connect_timeout_ms, he_cfg.max_attempts);
 }
 
+/* Set once he_init_once has run: after that, every hook's set-up check is
+ * one load, not a call into pthread_once. */
+static int he_ready;
+
 int he_init(void) {
+    if (__builtin_expect(__atomic_load_n(&he_ready, __ATOMIC_ACQUIRE), 1)) {
+        return he_active;
+    }
     pthread_once(&he_once, he_init_once);
+    __atomic_store_n(&he_ready, 1, __ATOMIC_RELEASE);
     return he_active;
 }
