@@ -313,7 +313,7 @@ static int he_memo_tlearn_same(const struct he_memo *m, const char *norm, int fa
     return t->m == m && t->gen == he_memo_gen_now() && t->who == who &&
            t->fam_mask == fam_mask &&
            t->n == n && n <= HE_MEMO_MAX_ADDRS && strcmp(t->name, norm) == 0 &&
-           memcmp(t->addrs, addrs, (size_t)n * sizeof *addrs) == 0;
+           (n == 0 || memcmp(t->addrs, addrs, (size_t)n * sizeof *addrs) == 0);
 }
 
 /* Called with the lock held, right after this thread's change. */
@@ -329,7 +329,9 @@ static void he_memo_tlearn_note(const struct he_memo *m, const char *norm, int f
     t->fam_mask = fam_mask;
     t->n = n;
     memcpy(t->name, norm, strlen(norm) + 1);
-    memcpy(t->addrs, addrs, (size_t)n * sizeof *addrs);
+    if (n > 0) {
+        memcpy(t->addrs, addrs, (size_t)n * sizeof *addrs);
+    }
     t->gen = he_memo_gen_now();
 }
 
