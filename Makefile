@@ -37,11 +37,19 @@ check_config_OBJS  := shim/config.o common/log.o
 check_options_OBJS := racer/options.o
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
+# Fuzz targets: tests/fuzz/fuzz_<name>.c with a corpus in tests/fuzz/corpus/<name>/.
+# `make fuzz` runs each under libFuzzer for FUZZ_SECONDS; `make check`
+# replays every corpus with the ordinary compiler.
+FUZZ_TARGETS := config
+fuzz_config_OBJS := shim/config.o common/log.o
+FUZZ_SECONDS ?= 60
+FUZZ_REPLAYS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
+
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
 .PHONY: all deps demo check check-unit check-integration check-asan check-tsan bench \
-        install fuzz format clean help
+        install fuzz print-fuzz-srcs format clean help
 
 all: $(LIB)
 
@@ -53,6 +61,7 @@ help:
 	@echo "make check-asan the same under AddressSanitizer + UBSan"
 	@echo "make check-tsan the threaded tests under ThreadSanitizer"
 	@echo "make bench      overhead and failover figures"
+	@echo "make fuzz       run the libFuzzer targets for FUZZ_SECONDS each (needs clang)"
 	@echo "make install    PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
 
 $(BUILD)/obj/%.o: %.c
@@ -76,8 +85,28 @@ deps:
 check: deps
 	$(MAKE) check-unit check-integration
 
-check-unit: $(UNIT_BINS)
-	@failed=0; for t in $(UNIT_BINS); do CK_FORK=yes $$t || failed=1; done; exit $$failed
+check-unit: $(UNIT_BINS) $(FUZZ_REPLAYS)
+	@failed=0; for t in $(UNIT_BINS); do CK_FORK=yes $$t || failed=1; done; \
+	for f in $(FUZZ_TARGETS); do $(BUILD)/fuzz/replay_$$f tests/fuzz/corpus/$$f/* || failed=1; done; \
+	exit $$failed
+
+$(BUILD)/fuzz/replay_%: tests/fuzz/fuzz_%.c tests/fuzz/replay.c $$(addprefix $(BUILD)/obj/,$$(fuzz_$$*_OBJS))
+	@mkdir -p $(dir $@)
+	$(CC) $(ALL_CFLAGS) -o $@ $^
+
+fuzz:
+	@scripts/install-deps fuzz
+	@for f in $(FUZZ_TARGETS); do \
+	    mkdir -p build/fuzz-work/$$f && \
+	    clang -std=gnu11 -D_GNU_SOURCE -g -O1 -fsanitize=fuzzer,address,undefined \
+	        -o build/fuzz-work/fuzz_$$f tests/fuzz/fuzz_$$f.c \
+	        $$($(MAKE) -s --no-print-directory print-fuzz-srcs F=$$f) && \
+	    build/fuzz-work/fuzz_$$f -max_total_time=$(FUZZ_SECONDS) \
+	        build/fuzz-work/$$f tests/fuzz/corpus/$$f || exit 1; \
+	done
+
+print-fuzz-srcs:
+	@echo $(patsubst %.o,%.c,$(fuzz_$(F)_OBJS))
 
 check-integration: $(LIB)
 	HE_LIB=$(abspath $(LIB)) HE_SAN=$(SAN) tests/integration/run.sh

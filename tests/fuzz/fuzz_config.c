@@ -1,0 +1,59 @@
+/* libFuzzer target: the configuration parser with hostile environments.
+ *
+ * The input is split at NUL bytes into the values of the HE_* variables, in
+ * the order of he_fuzz_vars; a missing part leaves the variable unset.  The
+ * parser must never crash, must warn at most once per variable, and must
+ * always produce values inside their documented ranges. */
+#include "../../shim/config.h"
+
+#include <stdint.h>
+#include <stdlib.h>
+#include <string.h>
+
+static const char *const he_fuzz_vars[] = {
+    "HE_DISABLE", "HE_ATTEMPT_DELAY_MS", "HE_CONNECT_TIMEOUT_MS", "HE_MAX_ATTEMPTS",
+    "HE_MAP_MAX", "HE_LOG",              "HE_LOG_FILE",
+};
+#define HE_FUZZ_NVARS (sizeof he_fuzz_vars / sizeof he_fuzz_vars[0])
+
+static char *he_fuzz_values[HE_FUZZ_NVARS];
+
+static const char *he_fuzz_getenv(const char *name) {
+    for (size_t i = 0; i < HE_FUZZ_NVARS; i++) {
+        if (strcmp(name, he_fuzz_vars[i]) == 0) {
+            return he_fuzz_values[i];
+        }
+    }
+    return NULL;
+}
+
+static void he_fuzz_warn(const char *msg) {
+    (void)msg;
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    char *copy = malloc(size + 1);
+    if (copy == NULL) {
+        return 0;
+    }
+    memcpy(copy, data, size);
+    copy[size] = '\0';
+    char *p = copy, *end = copy + size;
+    for (size_t i = 0; i < HE_FUZZ_NVARS; i++) {
+        he_fuzz_values[i] = p <= end ? p : NULL;
+        p += p <= end ? strlen(p) + 1 : 0;
+    }
+    struct he_config cfg;
+    int warnings = he_config_parse(&cfg, he_fuzz_getenv, he_fuzz_warn);
+    if (warnings < 0 || warnings > (int)HE_FUZZ_NVARS ||
+        cfg.attempt_delay_ms < HE_ATTEMPT_DELAY_MIN_MS ||
+        cfg.attempt_delay_ms > HE_ATTEMPT_DELAY_MAX_MS || cfg.connect_timeout_ms < 0 ||
+        cfg.max_attempts < 1 || cfg.max_attempts > HE_MAX_ATTEMPTS_LIMIT || cfg.map_max < 1 ||
+        cfg.map_max > HE_MAP_MAX_LIMIT || cfg.log_level < 0 || cfg.log_level > 3) {
+        abort();
+    }
+    free(copy);
+    return 0;
+}
