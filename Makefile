@@ -48,7 +48,7 @@ FUZZ_REPLAYS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
-.PHONY: all deps demo check check-unit check-integration check-asan check-tsan bench \
+.PHONY: all deps demo check check-unit check-install check-integration check-asan check-tsan bench \
         install fuzz print-fuzz-srcs format clean help
 
 all: $(LIB)
@@ -83,7 +83,10 @@ deps:
 	@scripts/install-deps
 
 check: deps
-	$(MAKE) check-unit check-integration
+	$(MAKE) check-unit check-install check-integration
+
+check-install:
+	tests/check-install.sh
 
 check-unit: $(UNIT_BINS) $(FUZZ_REPLAYS)
 	@failed=0; for t in $(UNIT_BINS); do CK_FORK=yes $$t || failed=1; done; \

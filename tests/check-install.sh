@@ -1,0 +1,23 @@
+#!/bin/sh
+# make install into a staging DESTDIR: the files land where PREFIX says, the
+# installed he-run finds the installed library, and the man pages render.
+set -eu
+top=$(cd "$(dirname "$0")/.." && pwd)
+stage=$(mktemp -d)
+trap 'rm -rf "$stage"' EXIT
+make -s -C "$top" install PREFIX=/opt/he DESTDIR="$stage" >/dev/null
+fail=0
+for f in lib/libhe.so bin/he-run share/man/man1/he-run.1 share/man/man7/libhe.7; do
+    [ -f "$stage/opt/he/$f" ] || { echo "FAIL install: $f missing"; fail=1; }
+done
+preload=$("$stage/opt/he/bin/he-run" sh -c 'echo "$LD_PRELOAD"')
+[ "$preload" = "$stage/opt/he/lib/libhe.so" ] || { echo "FAIL install: he-run preloads '$preload'"; fail=1; }
+"$stage/opt/he/bin/he-run" --version | grep -q "^he-run (libhe) [0-9]" ||
+    { echo "FAIL install: --version"; fail=1; }
+for page in "$stage/opt/he/share/man/man1/he-run.1" "$stage/opt/he/share/man/man7/libhe.7"; do
+    if command -v man >/dev/null 2>&1; then
+        man -l "$page" >/dev/null 2>&1 || { echo "FAIL install: $page does not render"; fail=1; }
+    fi
+done
+[ $fail -eq 0 ] && echo "install: 1 passed, 0 failed"
+exit $fail
