@@ -261,9 +261,16 @@ static int he_connector_wait(void *ctx, struct he_race *r, int timeout_ms, int *
         }
     }
     int64_t until = timeout_ms < 0 ? -1 : he_connector_now_ms(c) + timeout_ms;
+    he_strand_note_mask();
     for (;;) {
         int left = until < 0 ? -1 : (int)(until - he_connector_now_ms(c));
         int rc = poll(pfd, (nfds_t)n, until < 0 ? -1 : left < 0 ? 0 : left);
+        if (!he_strand_current(c->strand_gen)) {
+            /* A handler that ran meanwhile took this race for abandoned and
+             * closed its sockets; their numbers may be someone else's now. */
+            c->abandoned = 1;
+            return -EINTR;
+        }
         if (rc > 0) {
             break;
         }
@@ -289,6 +296,10 @@ static int he_connector_wait(void *ctx, struct he_race *r, int timeout_ms, int *
 static void he_connector_cancel(void *ctx, struct he_race *r, int index) {
     struct he_connector *c = ctx;
     struct he_attempt *a = &r->att[index];
+    if (c->abandoned) {
+        a->handle = -1;
+        return;
+    }
     if (index == 0) {
         /* Our own deadline ends the caller's attempt the way a kernel
          * timeout would: the socket is left unconnected and reusable. */
@@ -328,6 +339,9 @@ static int he_connector_splice(struct he_connector *c, struct he_attempt *w) {
 }
 
 int he_connector_finish(struct he_connector *c, struct he_race *r) {
+    if (c->abandoned) {
+        return 0;
+    }
     if (r->winner > 0) {
         return he_connector_splice(c, &r->att[r->winner]);
     }

@@ -40,6 +40,8 @@ struct he_connector {
     socklen_t local_len;
     struct he_options options;
     int options_ready;
+    unsigned strand_gen; /* this race's record (racer/strand.h) */
+    int abandoned;       /* reaped from under us: touch no socket */
 };
 
 /* Fills io with the real connector's callbacks and clock. */

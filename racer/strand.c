@@ -3,6 +3,7 @@
 #include "race.h"
 
 #include <fcntl.h>
+#include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
 #include <sys/stat.h>
@@ -14,7 +15,10 @@ struct he_strand_fd {
 };
 
 struct he_strand {
+    unsigned gen; /* bumped by every begin */
     uintptr_t frame;
+    int have_mask;
+    sigset_t mask;
     int caller_fl;
     int have_caller;
     struct he_strand_fd caller;
@@ -46,7 +50,9 @@ static int he_strand_still_ours(const struct he_strand_fd *s) {
 
 void he_strand_begin(uintptr_t frame, int caller_fd, int fl) {
     struct he_strand *t = &he_strand_tls;
+    t->gen++;
     t->frame = frame;
+    t->have_mask = 0;
     t->caller_fl = fl;
     t->caller.fd = caller_fd;
     t->have_caller = 0;
@@ -59,6 +65,21 @@ void he_strand_note_caller(void) {
     if (!t->have_caller) {
         t->have_caller = he_strand_identify(&t->caller, t->caller.fd) == 0;
     }
+}
+
+void he_strand_note_mask(void) {
+    struct he_strand *t = &he_strand_tls;
+    if (!t->have_mask) {
+        t->have_mask = pthread_sigmask(SIG_BLOCK, NULL, &t->mask) == 0;
+    }
+}
+
+unsigned he_strand_gen(void) {
+    return he_strand_tls.gen;
+}
+
+int he_strand_current(unsigned gen) {
+    return he_strand_active && he_strand_tls.gen == gen;
 }
 
 void he_strand_add(int fd) {
@@ -83,16 +104,32 @@ void he_strand_end(void) {
     he_strand_tls.n = 0;
 }
 
-/* A signal handler runs on an alternate stack, or below the frame it
- * interrupted; after a siglongjmp the program is back at or above it.  A
- * call deeper than the race's frame is taken as nested: it passes through
- * and the reaping waits for a shallower call. */
+/* Whether a call into libhe while a race is on record runs inside a signal
+ * handler on top of that race (nested), rather than after the program left
+ * the race by siglongjmp (stranded).  A handler runs on an alternate stack,
+ * or below the frame it interrupted with its own signal blocked; after a
+ * siglongjmp the program is back at or above the race's frame, or, deeper,
+ * with the mask it had before.  Unknown cases count as nested: the call
+ * passes through, and a later one reaps. */
 static int he_strand_nested(uintptr_t frame) {
+    const struct he_strand *t = &he_strand_tls;
     stack_t ss;
     if (sigaltstack(NULL, &ss) == 0 && (ss.ss_flags & SS_ONSTACK)) {
         return 1;
     }
-    return frame < he_strand_tls.frame;
+    if (frame >= t->frame) {
+        return 0;
+    }
+    sigset_t now;
+    if (!t->have_mask || pthread_sigmask(SIG_BLOCK, NULL, &now) != 0) {
+        return 1;
+    }
+    for (int sig = 1; sig < NSIG; sig++) {
+        if (sigismember(&now, sig) != sigismember(&t->mask, sig)) {
+            return 1;
+        }
+    }
+    return 0;
 }
 
 int he_strand_check(uintptr_t frame, he_close_fn real_close) {

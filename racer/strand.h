@@ -19,6 +19,16 @@ extern __thread int he_strand_active __attribute__((tls_model("initial-exec")));
 void he_strand_begin(uintptr_t frame, int caller_fd, int fl);
 /* Notes the caller socket's identity, so that its flags can be restored. */
 void he_strand_note_caller(void);
+/* Notes the thread's signal mask before the race first blocks: a signal
+ * handler that runs on top of the race has its signal blocked, which is how
+ * a nested call is told from a later one after a siglongjmp. */
+void he_strand_note_mask(void);
+/* Whether the race begun on this thread is still the one on record (0 when
+ * a call made while it waited found it abandoned and reaped it: its sockets
+ * are no longer the race's to touch). */
+int he_strand_current(unsigned gen);
+/* The record's generation, taken when the race begins. */
+unsigned he_strand_gen(void);
 /* A sibling socket was opened / is being closed by the race itself. */
 void he_strand_add(int fd);
 void he_strand_del(int fd);

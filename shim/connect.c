@@ -71,9 +71,12 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
         he_race_set_deadline(&r, t0 + he_cfg.connect_timeout_ms, ETIMEDOUT);
     }
     he_strand_begin(frame, fd, fl);
+    c.strand_gen = he_strand_gen();
     int rc = he_race_run(&r, &io);
     int frc = he_connector_finish(&c, &r);
-    he_strand_end();
+    if (!c.abandoned) {
+        he_strand_end();
+    }
     if (rc >= 0 && frc < 0) {
         rc = frc;
     }
