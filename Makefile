@@ -30,11 +30,12 @@ LIB_OBJS      := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB           := $(BUILD)/libhe.so
 
 # Each unit test links only the objects of the module it tests.
-UNIT_TESTS := check_race check_memo check_config check_options
+UNIT_TESTS := check_race check_memo check_config check_options check_strand
 check_race_OBJS    := racer/race.o racer/order.o common/addr.o
 check_memo_OBJS    := resolver/memo.o resolver/learn.o common/addr.o
 check_config_OBJS  := shim/config.o common/log.o
 check_options_OBJS := racer/options.o
+check_strand_OBJS  := racer/strand.o
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 # Fuzz targets: tests/fuzz/fuzz_<name>.c with a corpus in tests/fuzz/corpus/<name>/.
