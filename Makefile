@@ -119,7 +119,7 @@ check-asan: deps
 	$(MAKE) BUILD=build/asan SAN=asan check-unit check-integration
 
 check-tsan: deps
-	$(MAKE) BUILD=build/tsan SAN=tsan check-unit
+	$(MAKE) BUILD=build/tsan SAN=tsan all check-unit
 	HE_LIB=$(abspath build/tsan/libhe.so) HE_SAN=tsan tests/integration/run.sh threads
 
 demo: deps $(LIB)
