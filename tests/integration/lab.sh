@@ -16,9 +16,10 @@
 # leading bits with .1 than .20 or .30 do, so "dead4.test" would come back
 # as .10 first and the dead address would never be tried.  A /32 puts every
 # destination outside the source's subnet, which turns rule 9 off for IPv4
-# and leaves /etc/hosts order alone.  (IPv6 names here have one address
-# each, so the /64 is harmless; rule 6 puts 2001:db8::/32, precedence 40,
-# ahead of IPv4, precedence 35, as dead6.test needs.)
+# and leaves /etc/hosts order alone.  (For IPv6, glibc's rule 9 ignores
+# prefix lengths; see lab_resolver for dead6v6.test.  Rule 6 puts
+# 2001:db8::/32, precedence 40, ahead of IPv4, precedence 10 in glibc's
+# table, as dead6.test and refuse6.test need.)
 #
 # Servers (servers.py) run in hesrv, never in the client namespace: RFC 6724
 # would sort local addresses first.
@@ -45,9 +46,11 @@ declare -A LAB_NAMES=(
     [healthy.test]="198.51.100.10"
     [multi.test]="198.51.100.10 198.51.100.11"
     [dead6.test]="2001:db8:1::20 198.51.100.10"
+    [dead6v6.test]="2001:db8:1::20 2001:db8:1::10"
     [dead4.test]="198.51.100.20 198.51.100.10"
     [dead3x.test]="198.51.100.20 198.51.100.21 198.51.100.22 198.51.100.10"
     [refuse.test]="198.51.100.30 198.51.100.10"
+    [refuse6.test]="2001:db8:1::30 198.51.100.10"
     [alldead.test]="198.51.100.20 198.51.100.21"
 )
 
@@ -137,12 +140,26 @@ lab_resolver() {
     printf 'nameserver 127.0.0.1\noptions timeout:1 attempts:1\n' >"$HE_WORK/etc/resolv.conf"
     printf 'hosts: files\nnetworks: files\n' >"$HE_WORK/etc/nsswitch.conf"
     printf 'multi on\n' >"$HE_WORK/etc/host.conf"
-    # An empty gai.conf means RFC 6724's default policy table, whatever the
-    # host's /etc/gai.conf says.
-    : >"$HE_WORK/etc/gai.conf"
+    # glibc's default precedence table, whatever the host's /etc/gai.conf
+    # says, plus one line for dead6v6.test.  Its two addresses share the
+    # client's /64, and for IPv6 glibc applies RFC 6724 rule 9 (longest
+    # matching prefix) to whole addresses: ::10 shares more leading bits
+    # with the client's ::1 than ::20 does, and would come first.  A higher
+    # precedence (rule 6, ahead of rule 9) keeps hosts-file order.  Any
+    # precedence line replaces the whole default table, so it is written
+    # out; IPv4 (::ffff:0:0/96) stays at 10, below 2001:db8::/32's 40.
+    {
+        echo "precedence ::1/128 50"
+        echo "precedence ::/0 40"
+        echo "precedence 2002::/16 30"
+        echo "precedence ::/96 20"
+        echo "precedence ::ffff:0:0/96 10"
+        echo "precedence ${LAB_DEAD6[0]}/128 45"
+    } >"$HE_WORK/etc/gai.conf"
     # A bind mount needs an existing target, and creating one would change
     # the host's /etc (only mounts are private), so an absent optional file
-    # is left absent: for these, absent means the same defaults as ours.
+    # is left absent: for these, absent means the same defaults as ours
+    # (except dead6v6.test's order without gai.conf: t_lab.sh says so).
     lab_etc_file hosts
     lab_etc_file nsswitch.conf
     for name in resolv.conf host.conf gai.conf; do

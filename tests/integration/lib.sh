@@ -31,6 +31,9 @@
 #   expect_log_ident SERVER ADDR  (banner server read a client ident there)
 #   expect_log_quiet SERVER  (SERVER.log got no "reached" during this case)
 #   expect_log_count SERVER N (SERVER.log got exactly N "reached" lines)
+#   expect_result ERRNO MIN MAX  (progs/conn_modes.c's "result rc=R errno=E
+#                         ms=M" line says -1/ERRNO, or a connection for 0,
+#                         after MIN..MAX ms of connect())
 #
 # Environment from run.sh: HE_IT_DIR HE_LIB HE_PRELOAD HE_WORK HE_BIN
 # HE_RESULTS HE_PATTERN LAB_LOG_DIR.
@@ -191,6 +194,20 @@ expect_not_reached() {
 
 expect_no_fdleak() {
     ! grep -q 'FDLEAK' <<<"$HE_ERR" || he_fail "fd leak; $(he_ctx)"
+}
+
+expect_result() {
+    local want=$1 min=$2 max=$3 line ms
+    line=$(grep -m 1 '^result ' <<<"$HE_OUT")
+    if [ "$want" = 0 ]; then
+        [[ $line == "result rc=0 errno=0 "* ]] || he_fail "wanted a connection; $(he_ctx)"
+    else
+        [[ $line == "result rc=-1 errno=$want "* ]] || he_fail "wanted -1/$want; $(he_ctx)"
+    fi
+    ms=${line##*ms=}
+    if ! [[ $ms =~ ^[0-9]+$ ]] || [ "$ms" -lt "$min" ] || [ "$ms" -gt "$max" ]; then
+        he_fail "connect() took '$ms' ms, wanted $min..$max; $(he_ctx)"
+    fi
 }
 
 # Prints what SERVER logged since the case started.

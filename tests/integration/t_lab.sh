@@ -6,6 +6,8 @@
 . "$HE_IT_DIR/lib.sh"
 
 # getaddrinfo (through getent ahosts) returns NAME's addresses in table order.
+# (dead6v6 relies on the precedence line lab.sh writes to gai.conf, and so
+# on the host having an /etc/gai.conf to bind-mount it over.)
 lab_case_order() {
     local name=$1 want=${LAB_NAMES[$1]} got
     he_run --plain getent ahosts "$name"

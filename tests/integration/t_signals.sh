@@ -1,0 +1,88 @@
+#!/bin/bash
+# Signals during a raced connect (RELIABILITY 3, 6, 10), with
+# progs/conn_modes.c ("result rc=R errno=E ms=M", M timing connect() alone)
+# and wget, whose --connect-timeout is SIGALRM plus siglongjmp.
+# shellcheck source=lib.sh
+. "$HE_IT_DIR/lib.sh"
+
+# alarm() at 500 ms, handler without SA_RESTART, every address dead:
+# -1/EINTR at 500 ms, with libhe as without.
+signals_case_alarm() {
+    he_run "$@" "$HE_BIN/conn_modes" alarm alldead.test "$LAB_PORT_WHOAMI" 500
+    expect_no_fdleak
+    expect_rc 1
+    expect_result EINTR 480 800
+    expect_under_ms 1500
+    expect_log_quiet whoami
+}
+he_case signals/alarm-eintr signals_case_alarm
+he_case signals/alarm-eintr-plain signals_case_alarm --plain
+
+# SIGALRM every 50 ms, handler with SA_RESTART: the kernel would restart
+# connect(), so the race goes on through the signals and wins.
+signals_case_restart() {
+    local alarms envs=()
+    # ASan's own SIGSEGV/SIGBUS/SIGFPE handlers lack SA_RESTART, and then
+    # any signal ends a race with EINTR (README, Limits): keep them out.
+    if [ "${HE_SAN:-}" = asan ]; then
+        envs=(--env "ASAN_OPTIONS=${ASAN_OPTIONS:-}:handle_segv=0:handle_sigbus=0:handle_sigfpe=0")
+    fi
+    he_run "${envs[@]}" "$HE_BIN/conn_modes" restart dead4.test "$LAB_PORT_WHOAMI" 50
+    expect_no_fdleak
+    expect_rc 0
+    expect_result 0 $((HE_DELAY_MS * 9 / 10)) 1000
+    expect_reached "$HE_LIVE"
+    expect_log_count whoami 1
+    expect_under_ms "$HE_RACE_MS"
+    alarms=$(sed -n 's/^alarms //p' <<<"$HE_OUT")
+    [ "${alarms:-0}" -ge 2 ] || he_fail "only '${alarms}' signals arrived during connect; $(he_ctx)"
+}
+he_case signals/restart signals_case_restart
+
+# Ten times: SIGALRM at 300 ms (a sibling is running by then) siglongjmps
+# out of connect() to alldead.test and the program closes its fd.  The
+# stranded siblings must be closed by the next call into libhe (a
+# getaddrinfo, from a deeper frame than the connect was): no fd is left.
+# Then the same process connects to dead6.test, from a helper function, with
+# no timer: it must be raced and won as usual, so no lock was left held and
+# libhe did not stay switched off.  (dead6.test shares no address with
+# alldead.test: see t_shared.sh for names that do.)
+signals_case_longjmp() {
+    he_run "$HE_BIN/conn_modes" longjmp alldead.test "$LAB_PORT_WHOAMI" 10 dead6.test
+    expect_no_fdleak
+    grep -qE '^result rounds=10 fds_before=([0-9]+) fds_after=\1$' <<<"$HE_OUT" ||
+        he_fail "wanted 10 rounds and the fd count unchanged; $(he_ctx)"
+    expect_rc 0
+    grep -q '^then rc=0 errno=0 ' <<<"$HE_OUT" || he_fail "the connect after the rounds failed; $(he_ctx)"
+    expect_reached "$HE_LIVE"
+    expect_log_count whoami 1
+    # 10 x 300 ms, then one race.
+    expect_under_ms 4500
+}
+he_case signals/longjmp signals_case_longjmp
+
+WGET=(wget --no-config --no-proxy -q -t 1 -O -)
+
+# wget --connect-timeout=0.4 on alldead.test: each address is abandoned by
+# siglongjmp after 0.4 s, and wget gives up.
+signals_case_wget_alldead() {
+    he_run "${WGET[@]}" --connect-timeout=0.4 "http://alldead.test:$LAB_PORT_HTTP/"
+    expect_rc_nonzero
+    expect_not_reached
+    expect_log_quiet http
+    expect_over_ms 350
+    expect_under_ms 2000
+}
+he_case signals/wget-timeout-alldead signals_case_wget_alldead
+
+# wget --connect-timeout=3 on dead4.test: the race wins long before wget's
+# alarm.
+signals_case_wget_dead4() {
+    he_run "${WGET[@]}" --connect-timeout=3 "http://dead4.test:$LAB_PORT_HTTP/"
+    expect_rc 0
+    expect_reached "$HE_LIVE"
+    expect_log_count http 1
+    expect_over_ms $((HE_DELAY_MS * 9 / 10))
+    expect_under_ms "$HE_RACE_MS"
+}
+he_case signals/wget-timeout-dead4 signals_case_wget_dead4
