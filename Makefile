@@ -23,7 +23,7 @@ ALL_CFLAGS = $(BASE) $(WARN) $(OPT) $(SANFLAGS) $(CFLAGS)
 COMMON_SRCS   := common/addr.c common/log.c
 RESOLVER_SRCS := resolver/memo.c resolver/learn.c
 RACER_SRCS    := racer/race.c racer/order.c racer/options.c racer/strand.c racer/connector.c
-SHIM_SRCS     := shim/init.c shim/real.c shim/config.c shim/connect.c shim/getaddrinfo.c \
+SHIM_SRCS     := shim/init.c shim/real.c shim/config.c shim/connect.c shim/bind.c shim/getaddrinfo.c \
                  shim/gethostbyname.c
 LIB_SRCS      := $(COMMON_SRCS) $(RESOLVER_SRCS) $(RACER_SRCS) $(SHIM_SRCS)
 LIB_OBJS      := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)

@@ -132,26 +132,58 @@ static int he_connector_dress(struct he_connector *c, int s) {
     return 0;
 }
 
-/* What a finished attempt's socket says: 0 when connected, else errno. */
-static int he_connector_outcome(int fd, short revents) {
+/* Settles a non-blocking connect that poll(2) reports finished, or one
+ * that may have finished already, by calling connect() on it again: 0 when
+ * it is connected, else its errno; -1 while it is still under way.
+ *
+ * Asking again rather than reading SO_ERROR matters: only a connect() call
+ * moves a socket from "connecting" to "connected" in the kernel's eyes, as a
+ * blocking connect does by itself.  Without it, the program's own next
+ * connect() on the fd would return 0 instead of EISCONN. */
+static int he_connector_settle(const struct he_connector *c, int fd,
+                               const struct sockaddr *to, socklen_t tolen) {
+    if (c->sys->connect(fd, to, tolen) == 0 || errno == EISCONN) {
+        return 0;
+    }
+    if (errno == EALREADY || errno == EINPROGRESS || errno == EINTR) {
+        return -1;
+    }
+    return errno;
+}
+
+/* A finished attempt's outcome (see he_connector_settle). */
+static int he_connector_outcome(const struct he_connector *c, const struct he_race *r, int i,
+                                short revents) {
     if (revents & POLLNVAL) {
         return EBADF;
     }
-    if (!(revents & (POLLERR | POLLHUP))) {
-        return 0;
+    if (i == 0) {
+        return he_connector_settle(c, c->fd, c->addr, c->addrlen);
     }
-    int err = 0;
-    socklen_t len = sizeof err;
-    if (getsockopt(fd, SOL_SOCKET, SO_ERROR, &err, &len) != 0) {
-        return errno;
+    struct sockaddr_storage to;
+    socklen_t tolen = he_addr_to_sockaddr(&r->att[i].addr, c->family, c->port, &to);
+    return he_connector_settle(c, r->att[i].handle, (struct sockaddr *)&to, tolen);
+}
+
+/* The caller bound a local address: with port 0, the kernel has already
+ * picked the port unless IP_BIND_ADDRESS_NO_PORT, and only bind() itself
+ * (shim/bind.c) saw the 0. */
+static void he_connector_local_port0(struct he_connector *c) {
+    if (he_connector_port_of(&c->local) == 0 || c->sys->bound_port0 == NULL ||
+        !c->sys->bound_port0(c->fd)) {
+        return;
     }
-    return err;
+    if (c->local.ss_family == AF_INET) {
+        ((struct sockaddr_in *)&c->local)->sin_port = 0;
+    } else {
+        ((struct sockaddr_in6 *)&c->local)->sin6_port = 0;
+    }
 }
 
 /* Starts the caller's own attempt.  The caller's local address must be read
  * before its connect() binds it to an ephemeral port.  On loopback and on
- * a LAN the handshake is often done by the time connect() returns, so one
- * poll(0) settles the common case before anything else is looked at; only
+ * a LAN the handshake is often done by the time connect() returns, so
+ * asking once more settles the common case before anything else; only
  * a connect that is really in flight reads the caller's SO_SNDTIMEO, which
  * then becomes the race's deadline (the kernel's EINPROGRESS at expiry). */
 static int he_connector_start_own(struct he_connector *c, struct he_race *r) {
@@ -163,6 +195,7 @@ static int he_connector_start_own(struct he_connector *c, struct he_race *r) {
         c->prep = HE_PREP_REFUSED;
         return c->sys->connect(c->fd, c->addr, c->addrlen) == 0 ? 1 : -errno;
     }
+    he_connector_local_port0(c);
     fcntl(c->fd, F_SETFL, c->fl | O_NONBLOCK);
     if (c->sys->connect(c->fd, c->addr, c->addrlen) == 0) {
         return 1;
@@ -170,9 +203,8 @@ static int he_connector_start_own(struct he_connector *c, struct he_race *r) {
     if (errno != EINPROGRESS) {
         return -errno;
     }
-    struct pollfd p = {.fd = c->fd, .events = POLLOUT};
-    if (poll(&p, 1, 0) == 1) {
-        int err = he_connector_outcome(c->fd, p.revents);
+    int err = he_connector_settle(c, c->fd, c->addr, c->addrlen);
+    if (err >= 0) {
         return err == 0 ? 1 : -err;
     }
     int ms = he_connector_sndtimeo_ms(c->fd);
@@ -285,9 +317,12 @@ static int he_connector_wait(void *ctx, struct he_race *r, int timeout_ms, int *
      * socket is preferred and needs no splice. */
     for (int k = 0; k < n; k++) {
         if (pfd[k].revents) {
-            *index = which[k];
-            *err = he_connector_outcome(pfd[k].fd, pfd[k].revents);
-            return 1;
+            int e = he_connector_outcome(c, r, which[k], pfd[k].revents);
+            if (e >= 0) {
+                *index = which[k];
+                *err = e;
+                return 1;
+            }
         }
     }
     return 0;

@@ -18,6 +18,9 @@
 struct he_sys {
     int (*connect)(int fd, const struct sockaddr *addr, socklen_t len);
     int (*close)(int fd);
+    /* Whether the caller bound fd with port 0 (the kernel then shows the
+     * port it picked); NULL: a bound port always counts as fixed. */
+    int (*bound_port0)(int fd);
 };
 
 enum he_prep_state { HE_PREP_NOT_YET = 0, HE_PREP_READY, HE_PREP_REFUSED };

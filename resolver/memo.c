@@ -1,5 +1,7 @@
 #include "memo.h"
 
+#include "../common/lock.h"
+
 #include <ctype.h>
 #include <errno.h>
 #include <pthread.h>
@@ -87,19 +89,13 @@ struct he_memo_tlearn {
 
 static __thread struct he_memo_tlearn he_memo_tlearn __attribute__((tls_model("initial-exec")));
 
-/* Blocks every signal, then locks.  A handler therefore never runs while the
- * lock is held: it can neither deadlock by calling connect() nor siglongjmp
- * out with the lock taken. */
+/* The lock is held with all signals blocked (common/lock.h). */
 static void he_memo_lock(struct he_memo *m, sigset_t *old) {
-    sigset_t all;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, old);
-    pthread_mutex_lock(&m->lock);
+    he_lock_signals(&m->lock, old);
 }
 
 static void he_memo_unlock(struct he_memo *m, const sigset_t *old) {
-    pthread_mutex_unlock(&m->lock);
-    pthread_sigmask(SIG_SETMASK, old, NULL);
+    he_unlock_signals(&m->lock, old);
 }
 
 struct he_memo *he_memo_new(size_t max_names) {

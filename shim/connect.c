@@ -22,7 +22,7 @@ static in_port_t he_connect_port(const struct sockaddr *addr) {
 /* One info line per race: the name, the candidates, the winner, the time
  * taken, and what became of each loser. */
 static void he_connect_log(const struct he_race *r, const char *name, int rc,
-                           int64_t elapsed) {
+                           int64_t elapsed, int level) {
     char line[900];
     size_t used = 0;
     for (int i = 0; i < r->count && used < sizeof line - 100; i++) {
@@ -38,10 +38,10 @@ static void he_connect_log(const struct he_race *r, const char *name, int rc,
     if (r->winner >= 0) {
         char w[HE_ADDR_STRLEN];
         he_addr_format(&r->att[r->winner].addr, w, sizeof w);
-        he_log_write(HE_LOG_INFO, "race %s: winner %s (attempt %d) after %lld ms; %s", name,
+        he_log_write(level, "race %s: winner %s (attempt %d) after %lld ms; %s", name,
                      w, r->winner + 1, (long long)elapsed, line);
     } else {
-        he_log_write(HE_LOG_INFO, "race %s: no winner (%s) after %lld ms; %s", name,
+        he_log_write(level, "race %s: no winner (%s) after %lld ms; %s", name,
                      strerror(-rc), (long long)elapsed, line);
     }
 }
@@ -80,8 +80,12 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
     if (rc >= 0 && frc < 0) {
         rc = frc;
     }
-    if (he_log_level >= HE_LOG_INFO) {
-        he_connect_log(&r, ans->name, rc, he_connector_now_ms(NULL) - t0);
+    /* A connect settled by the caller's own attempt alone is logged at
+     * debug level; info is for races where a sibling was started. */
+    int level = r.count > 1 && r.att[1].state != HE_ATTEMPT_WAITING ? HE_LOG_INFO
+                                                                     : HE_LOG_DEBUG;
+    if (he_log_level >= level) {
+        he_connect_log(&r, ans->name, rc, he_connector_now_ms(NULL) - t0, level);
     }
     return rc < 0 ? rc : 0;
 }

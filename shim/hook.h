@@ -17,6 +17,10 @@ extern struct he_config he_cfg;
 extern struct he_memo *he_memo;
 extern struct he_sys he_sys; /* libc's connect and close, for the racer */
 
+/* Whether fd holds a socket that was bound through bind() with port 0
+ * (shim/bind.c). */
+int he_bind_was_port0(int fd);
+
 /* Initialises libhe once (real functions, configuration, name memory,
  * fork handlers).  Cheap after the first call.  Returns 1 when libhe is
  * active, 0 when hooks must pass straight through (HE_DISABLE=1, or the
@@ -31,8 +35,12 @@ int he_init(void);
      he_strand_check((uintptr_t)__builtin_frame_address(0), he_real.close))
 
 /* Identifies the calling thread to the name memory. */
+extern __thread char he_thread_anchor __attribute__((tls_model("initial-exec")));
+
+/* One variable for the whole library (defined in init.c): a static one in
+ * this header would give each source file its own, and the thread that
+ * resolved a name would not be recognised by connect(). */
 static inline uint64_t he_thread_id(void) {
-    static __thread char he_thread_anchor __attribute__((tls_model("initial-exec")));
     return (uint64_t)(uintptr_t)&he_thread_anchor;
 }
 

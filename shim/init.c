@@ -11,6 +11,7 @@
 struct he_config he_cfg;
 struct he_memo *he_memo;
 struct he_sys he_sys;
+__thread char he_thread_anchor __attribute__((tls_model("initial-exec")));
 static int he_active;
 static pthread_once_t he_once = PTHREAD_ONCE_INIT;
 
@@ -48,6 +49,7 @@ static void he_init_once(void) {
     he_real_load();
     he_sys.connect = he_real.connect;
     he_sys.close = he_real.close;
+    he_sys.bound_port0 = he_bind_was_port0;
     /* secure_getenv: a setuid program ignores the variables entirely. */
     he_config_parse(&he_cfg, he_init_getenv, he_init_collect_warning);
     he_log_setup(he_cfg.log_level, he_cfg.log_file);

@@ -30,6 +30,7 @@ static void *he_real_find(const char *name, void *ours) {
 
 void he_real_load(void) {
     HE_REAL(connect, (void *)connect);
+    HE_REAL(bind, (void *)bind);
     HE_REAL(close, NULL);
     HE_REAL(getaddrinfo, (void *)getaddrinfo);
     HE_REAL(freeaddrinfo, (void *)freeaddrinfo);
