@@ -216,6 +216,11 @@ int he_race_run(struct he_race *r, const struct he_race_io *io) {
             return he_race_finish(r, io, index);
         }
         if (rc == 1) {
+            /* A sibling that failed is closed now; the caller's own socket
+             * stays, as a failed blocking connect leaves it. */
+            if (index > 0) {
+                io->cancel(io->ctx, r, index);
+            }
             /* A hard failure starts the next attempt at once (RFC 8305 §5). */
             he_race_fail(r, index, err, io->now_ms(io->ctx));
             next_at = now;

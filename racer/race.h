@@ -49,8 +49,9 @@ struct he_race_io {
      * finish.  Returns 1 with *index and *err (0 = connected) set, 0 when the
      * time ran out, or -errno (-EINTR: a signal ends the race). */
     int (*wait)(void *ctx, struct he_race *r, int timeout_ms, int *index, int *err);
-    /* Closes attempt index's socket.  For index 0 it is only called when the
-     * race's own deadline (HE_CONNECT_TIMEOUT_MS) ends the caller's attempt. */
+    /* Closes attempt index's socket: a loser, or a sibling that failed.  For
+     * index 0 it is only called when the race's own deadline
+     * (HE_CONNECT_TIMEOUT_MS) ends the caller's attempt. */
     void (*cancel)(void *ctx, struct he_race *r, int index);
 };
 

@@ -32,3 +32,6 @@ gai_case_rounds() {
 }
 he_case gai_connect/rounds-refuse gai_case_rounds 20 refuse.test "$HE_FAST_MS"
 he_case gai_connect/rounds-dead4 gai_case_rounds 4 dead4.test $((4 * HE_RACE_MS))
+# A sibling that fails after it started (.30 refuses the second attempt)
+# must be closed: this leaked one socket per connect once.
+he_case gai_connect/rounds-sibling-refused gai_case_rounds 4 deadrefuse.test $((4 * HE_RACE_MS))

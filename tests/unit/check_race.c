@@ -276,6 +276,7 @@ static const struct race_row race_rows[] = {
         .want_count = 4,
         .want_order = {V6A, V4A, V6B}, .want_start_ms = {0, 250, 255},
         .want_rc = 2, .want_winner = V6B,
+        .want_cancelled = {V4A},
         .want_skipped = {V4B},
         .want_own = HE_ATTEMPT_CANCELLED, .want_end_ms = 265,
     },
@@ -367,6 +368,7 @@ static const struct race_row race_rows[] = {
         .want_count = 3,
         .want_order = {V4A, V4B, V4C}, .want_start_ms = {0, 50, 60},
         .want_rc = -ECONNREFUSED,
+        .want_cancelled = {V4B, V4C},
         .want_own = HE_ATTEMPT_FAILED, .want_end_ms = 65,
     },
     {
@@ -379,6 +381,7 @@ static const struct race_row race_rows[] = {
         .want_count = 3,
         .want_order = {V4A, V4B, V4C}, .want_start_ms = {0, 250, 260},
         .want_rc = -ETIMEDOUT,
+        .want_cancelled = {V4B, V4C},
         .want_own = HE_ATTEMPT_FAILED, .want_end_ms = 3000,
     },
     {
@@ -565,6 +568,7 @@ struct fake {
     int64_t now;
     int started[HE_RACE_MAX_ATTEMPTS];
     int running[HE_RACE_MAX_ATTEMPTS]; /* started, not finished or cancelled */
+    int open[HE_RACE_MAX_ATTEMPTS];    /* has a socket: started, not cancelled */
     int64_t done_at[HE_RACE_MAX_ATTEMPTS];
     int done_err[HE_RACE_MAX_ATTEMPTS];
     int order[HE_RACE_MAX_ATTEMPTS];
@@ -626,6 +630,7 @@ static int fake_start(void *ctx, struct he_race *r, int index) {
         break;
     case BLACKHOLE:
         f->running[index] = 1;
+        f->open[index] = 1;
         f->done_at[index] = NEVER;
         return 0;
     case IMMEDIATE_FAIL:
@@ -635,9 +640,11 @@ static int fake_start(void *ctx, struct he_race *r, int index) {
     case STOP:
         return -ENOTSUP;
     case INSTANT:
+        f->open[index] = 1;
         return 1;
     }
     f->running[index] = 1;
+    f->open[index] = 1;
     f->done_at[index] = f->now + o->latency_ms;
     f->done_err[index] = err;
     return 0;
@@ -691,9 +698,10 @@ static int fake_wait(void *ctx, struct he_race *r, int timeout_ms, int *index, i
 static void fake_cancel(void *ctx, struct he_race *r, int index) {
     struct fake *f = ctx;
     ck_assert_msg(index >= 0 && index < r->count, "%s: cancel(%d)", f->row->name, index);
-    ck_assert_msg(f->running[index], "%s: cancel(%d) of an attempt that is not running",
+    ck_assert_msg(f->open[index], "%s: cancel(%d) of an attempt without a socket",
                   f->row->name, index);
     f->running[index] = 0;
+    f->open[index] = 0;
     f->cancelled[f->ncancelled++] = index;
 }
 
@@ -757,6 +765,11 @@ START_TEST(test_race_table) {
     }
     ck_assert_msg(f.norder == want_n, "%s: %d attempts started, want %d", row->name,
                   f.norder, want_n);
+    /* No sibling socket is left behind but the winner's (RELIABILITY 3). */
+    for (int i = 1; i < r->count; i++) {
+        ck_assert_msg(!f.open[i] || i == rc, "%s: attempt %d's socket left open",
+                      row->name, i);
+    }
     ck_assert_msg(f.order[0] == 0, "%s: attempt 0 must start first", row->name);
 
     /* Winner. */
@@ -787,8 +800,10 @@ START_TEST(test_race_table) {
         const struct he_addr *got = &r->att[f.cancelled[k]].addr;
         ck_assert_msg(he_addr_equal(got, &want), "%s: cancel #%d is %s, want %s",
                       row->name, k, fmt_addr(got, buf), row->want_cancelled[k]);
-        ck_assert_msg(r->att[f.cancelled[k]].state == HE_ATTEMPT_CANCELLED,
-                      "%s: cancelled attempt %d left in state %s", row->name,
+        /* Closed: a loser (CANCELLED) or a sibling that failed (FAILED). */
+        ck_assert_msg(r->att[f.cancelled[k]].state == HE_ATTEMPT_CANCELLED ||
+                          r->att[f.cancelled[k]].state == HE_ATTEMPT_FAILED,
+                      "%s: closed attempt %d left in state %s", row->name,
                       f.cancelled[k],
                       he_attempt_state_name(r->att[f.cancelled[k]].state));
     }
