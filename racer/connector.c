@@ -68,6 +68,14 @@ static void he_connector_prepare(struct he_connector *c) {
     if (he_connector_getint(c->fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &tfo) == 0 && tfo) {
         return;
     }
+    /* State that cannot be read back whole, so cannot be replayed: a
+     * signal owner (F_SETOWN, for SIGURG) or an attached socket filter. */
+    struct f_owner_ex owner = {0};
+    int filter = 0;
+    if (fcntl(c->fd, F_GETOWN_EX, &owner) != 0 || owner.pid != 0 ||
+        (he_connector_getint(c->fd, SOL_SOCKET, SO_GET_FILTER, &filter) == 0 && filter)) {
+        return;
+    }
     /* A fixed local port cannot be shared by several attempts. */
     if (c->local_len == 0 || he_connector_port_of(&c->local) != 0) {
         return;

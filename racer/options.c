@@ -30,7 +30,13 @@ struct he_option_def {
 
 /* Everything a caller commonly sets on a TCP client socket before
  * connect().  Options the kernel does not know for this socket (IPv6 ones on
- * AF_INET) fail alike on both sockets and are passed over. */
+ * AF_INET) fail alike on both sockets and are passed over.
+ *
+ * The caller's socket is read once its connect() is under way, so nothing
+ * here may be an option whose value the connection itself changes:
+ * TCP_MAXSEG and TCP_WINDOW_CLAMP read back the half-open connection's
+ * figures (a 524-byte MSS) and, replayed, would cripple the sibling.  A
+ * TCP_MAXSEG the caller set itself is therefore not carried over. */
 static const struct he_option_def he_option_table[] = {
     HE_INT(SOL_SOCKET, SO_KEEPALIVE),
     {SOL_SOCKET, SO_RCVBUF, HE_OPT_BUF, sizeof(int)},
@@ -53,8 +59,6 @@ static const struct he_option_def he_option_table[] = {
     HE_INT(IPPROTO_TCP, TCP_KEEPINTVL),
     HE_INT(IPPROTO_TCP, TCP_KEEPCNT),
     HE_INT(IPPROTO_TCP, TCP_USER_TIMEOUT),
-    HE_INT(IPPROTO_TCP, TCP_MAXSEG),
-    HE_INT(IPPROTO_TCP, TCP_WINDOW_CLAMP),
     HE_INT(IPPROTO_TCP, TCP_CORK),
     HE_INT(IPPROTO_TCP, TCP_SYNCNT),
     HE_INT(IPPROTO_TCP, TCP_LINGER2),

@@ -270,6 +270,23 @@ int main(int argc, char **argv) {
         fprintf(stderr, "connect: %s\n", strerror(errno));
         return HE_EXIT_CONNECT;
     }
+    /* The segment size is negotiated per connection: the spliced one must
+     * get what a plain connection to the live address gets (a sibling once
+     * inherited the caller's half-open 524-byte value). */
+    struct addrinfo *live = res;
+    while (live->ai_next != NULL) {
+        live = live->ai_next;
+    }
+    int ref = socket(family, SOCK_STREAM | SOCK_CLOEXEC, 0);
+    if (ref < 0 || connect(ref, live->ai_addr, live->ai_addrlen) != 0) {
+        fprintf(stderr, "reference connect: %s\n", strerror(errno));
+        return HE_EXIT_CONNECT;
+    }
+    int want_mss = getint(ref, IPPROTO_TCP, TCP_MAXSEG);
+    close(ref);
+    if (getint(fd, IPPROTO_TCP, TCP_MAXSEG) != want_mss) {
+        mismatch("TCP_MAXSEG", want_mss, getint(fd, IPPROTO_TCP, TCP_MAXSEG));
+    }
     freeaddrinfo(res);
     check_all(fd, want, &want_extra);
     int domain = getint(fd, SOL_SOCKET, SO_DOMAIN);
