@@ -77,10 +77,10 @@ static void he_connector_prepare(struct he_connector *c) {
         return;
     }
     /* A fixed local port cannot be shared by several attempts. */
-    if (c->local_len == 0 || he_connector_port_of(&c->local) != 0) {
+    if (!c->was_unbound && (c->local_len == 0 || he_connector_port_of(&c->local) != 0)) {
         return;
     }
-    c->bound = he_connector_is_specific(&c->local);
+    c->bound = !c->was_unbound && he_connector_is_specific(&c->local);
     if (c->family == AF_INET6 &&
         he_connector_getint(c->fd, IPPROTO_IPV6, IPV6_V6ONLY, &c->v6only) != 0) {
         return;
@@ -159,13 +159,27 @@ static int he_connector_settle(const struct he_connector *c, int fd,
     return errno;
 }
 
+/* Whether the caller's fd still holds its socket.  Another thread may have
+ * closed it, or dup2'd something else onto it, while the race waited; from
+ * then on libhe must not connect, disconnect or set flags on that number. */
+static int he_connector_caller_intact(struct he_connector *c) {
+    /* Not noted: attempt 0 settled at once, with no wait to race against. */
+    if (!c->caller_gone && he_strand_caller_noted() && !he_strand_caller_intact()) {
+        c->caller_gone = 1;
+    }
+    return !c->caller_gone;
+}
+
 /* A finished attempt's outcome (see he_connector_settle). */
-static int he_connector_outcome(const struct he_connector *c, const struct he_race *r, int i,
+static int he_connector_outcome(struct he_connector *c, const struct he_race *r, int i,
                                 short revents) {
     if (revents & POLLNVAL) {
         return EBADF;
     }
     if (i == 0) {
+        if (!he_connector_caller_intact(c)) {
+            return EBADF;
+        }
         return he_connector_settle(c, c->fd, c->addr, c->addrlen);
     }
     struct sockaddr_storage to;
@@ -173,18 +187,27 @@ static int he_connector_outcome(const struct he_connector *c, const struct he_ra
     return he_connector_settle(c, r->att[i].handle, (struct sockaddr *)&to, tolen);
 }
 
-/* The caller bound a local address: with port 0, the kernel has already
- * picked the port unless IP_BIND_ADDRESS_NO_PORT, and only bind() itself
- * (shim/bind.c) saw the 0. */
-static void he_connector_local_port0(struct he_connector *c) {
-    if (he_connector_port_of(&c->local) == 0 || c->sys->bound_port0 == NULL ||
-        !c->sys->bound_port0(c->fd)) {
+/* The caller's local address as the program chose it.  A bind() with port
+ * 0 gets its port from the kernel at once (unless IP_BIND_ADDRESS_NO_PORT),
+ * and a connect() that libhe left in flight (EINTR, EINPROGRESS) got one
+ * too; only shim/bind.c saw which. */
+static void he_connector_local_as_chosen(struct he_connector *c) {
+    if (he_connector_port_of(&c->local) == 0) {
+        c->was_unbound = !he_connector_is_specific(&c->local);
         return;
     }
-    if (c->local.ss_family == AF_INET) {
-        ((struct sockaddr_in *)&c->local)->sin_port = 0;
-    } else {
-        ((struct sockaddr_in6 *)&c->local)->sin6_port = 0;
+    int kind = c->sys->bind_kind ? c->sys->bind_kind(c->fd) : HE_BIND_FIXED;
+    if (kind == HE_BIND_AUTO) {
+        c->local_len = 0; /* as good as unbound */
+        c->was_unbound = 1;
+        return;
+    }
+    if (kind == HE_BIND_PORT0) {
+        if (c->local.ss_family == AF_INET) {
+            ((struct sockaddr_in *)&c->local)->sin_port = 0;
+        } else {
+            ((struct sockaddr_in6 *)&c->local)->sin6_port = 0;
+        }
     }
 }
 
@@ -203,22 +226,29 @@ static int he_connector_start_own(struct he_connector *c, struct he_race *r) {
         c->prep = HE_PREP_REFUSED;
         return c->sys->connect(c->fd, c->addr, c->addrlen) == 0 ? 1 : -errno;
     }
-    he_connector_local_port0(c);
+    he_connector_local_as_chosen(c);
     fcntl(c->fd, F_SETFL, c->fl | O_NONBLOCK);
     if (c->sys->connect(c->fd, c->addr, c->addrlen) == 0) {
         return 1;
     }
-    if (errno != EINPROGRESS) {
+    /* EALREADY: the program calls connect() again on a socket still
+     * connecting (after EINTR, or SO_SNDTIMEO's EINPROGRESS), where the
+     * kernel would go on waiting for it. */
+    if (errno != EINPROGRESS && errno != EALREADY) {
         return -errno;
     }
+    c->retried = errno == EALREADY;
     int err = he_connector_settle(c, c->fd, c->addr, c->addrlen);
     if (err >= 0) {
         return err == 0 ? 1 : -err;
     }
+    /* Really in flight: from here on, every step on the fd first checks
+     * it still holds this socket. */
+    he_strand_note_caller();
     int ms = he_connector_sndtimeo_ms(c->fd);
     if (ms > 0) {
         c->own_timeout = 1;
-        he_race_set_deadline(r, r->t0 + ms, EINPROGRESS);
+        he_race_set_deadline(r, r->t0 + ms, c->retried ? EALREADY : EINPROGRESS);
     }
     return 0;
 }
@@ -317,8 +347,12 @@ static int he_connector_wait(void *ctx, struct he_race *r, int timeout_ms, int *
         if (rc == 0) {
             return 0;
         }
-        if (errno != EINTR || !he_connector_restartable(c)) {
+        if (errno != EINTR) {
+            c->internal_error = 1;
             return -errno;
+        }
+        if (!he_connector_restartable(c)) {
+            return -EINTR;
         }
     }
     /* Several may be ready: the lowest index wins, so the caller's own
@@ -346,8 +380,10 @@ static void he_connector_cancel(void *ctx, struct he_race *r, int index) {
     if (index == 0) {
         /* Our own deadline ends the caller's attempt the way a kernel
          * timeout would: the socket is left unconnected and reusable. */
-        struct sockaddr unspec = {.sa_family = AF_UNSPEC};
-        c->sys->connect(c->fd, &unspec, sizeof unspec);
+        if (he_connector_caller_intact(c)) {
+            struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+            c->sys->connect(c->fd, &unspec, sizeof unspec);
+        }
         return;
     }
     he_connector_close_sibling(c, a->handle, 0);
@@ -368,7 +404,7 @@ void he_connector_io(struct he_connector *c, struct he_race_io *io) {
 static int he_connector_splice(struct he_connector *c, struct he_attempt *w) {
     int s = w->handle;
     w->handle = -1;
-    if (!he_strand_caller_intact()) {
+    if (!he_connector_caller_intact(c)) {
         /* Another thread closed or replaced the caller's fd mid-race. */
         return he_connector_close_sibling(c, s, -EBADF);
     }
@@ -388,6 +424,8 @@ int he_connector_finish(struct he_connector *c, struct he_race *r) {
     if (r->winner > 0) {
         return he_connector_splice(c, &r->att[r->winner]);
     }
-    fcntl(c->fd, F_SETFL, c->fl);
+    if (he_connector_caller_intact(c)) {
+        fcntl(c->fd, F_SETFL, c->fl);
+    }
     return 0;
 }

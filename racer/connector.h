@@ -15,12 +15,19 @@
 
 /* libc's functions, as the shim found them: the connector must never go
  * through libhe's own hooks. */
+/* How the socket on an fd came by the local port getsockname shows. */
+enum he_bind_kind {
+    HE_BIND_FIXED = 0, /* a port the program chose, or unknown */
+    HE_BIND_PORT0 = 1, /* bind() with port 0: the address is the program's */
+    HE_BIND_AUTO = 2,  /* connect() picked it, in a race left connecting */
+};
+
 struct he_sys {
     int (*connect)(int fd, const struct sockaddr *addr, socklen_t len);
     int (*close)(int fd);
-    /* Whether the caller bound fd with port 0 (the kernel then shows the
-     * port it picked); NULL: a bound port always counts as fixed. */
-    int (*bound_port0)(int fd);
+    /* How fd's socket got its local port (enum he_bind_kind); NULL: a
+     * bound port always counts as fixed. */
+    int (*bind_kind)(int fd);
 };
 
 enum he_prep_state { HE_PREP_NOT_YET = 0, HE_PREP_READY, HE_PREP_REFUSED };
@@ -45,6 +52,10 @@ struct he_connector {
     int options_ready;
     unsigned strand_gen; /* this race's record (racer/strand.h) */
     int abandoned;       /* reaped from under us: touch no socket */
+    int caller_gone;     /* the fd no longer holds the caller's socket */
+    int retried;         /* the caller's socket was already connecting */
+    int was_unbound;     /* getsockname showed no local port before connect */
+    int internal_error;  /* poll(2) failed: fall back to the kernel's wait */
 };
 
 /* Fills io with the real connector's callbacks and clock. */

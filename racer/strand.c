@@ -132,10 +132,7 @@ static int he_strand_nested(uintptr_t frame) {
     return 0;
 }
 
-int he_strand_check(uintptr_t frame, he_close_fn real_close) {
-    if (he_strand_nested(frame)) {
-        return 1;
-    }
+void he_strand_reap(he_close_fn real_close) {
     struct he_strand *t = &he_strand_tls;
     for (int i = 0; i < t->n; i++) {
         if (he_strand_still_ours(&t->sib[i])) {
@@ -146,9 +143,20 @@ int he_strand_check(uintptr_t frame, he_close_fn real_close) {
         fcntl(t->caller.fd, F_SETFL, t->caller_fl);
     }
     he_strand_end();
+}
+
+int he_strand_check(uintptr_t frame, he_close_fn real_close) {
+    if (he_strand_nested(frame)) {
+        return 1;
+    }
+    he_strand_reap(real_close);
     return 0;
 }
 
 int he_strand_caller_intact(void) {
     return he_strand_tls.have_caller && he_strand_still_ours(&he_strand_tls.caller);
+}
+
+int he_strand_caller_noted(void) {
+    return he_strand_tls.have_caller;
 }

@@ -41,9 +41,16 @@ void he_strand_end(void);
  * closed, the caller's socket given back its flags. */
 int he_strand_check(uintptr_t frame, he_close_fn real_close);
 
+/* Reaps the record now: closes the siblings that are still ours and gives
+ * the caller's socket its flags back.  Also the pthread_cancel cleanup of a
+ * race (poll(2) is a cancellation point). */
+void he_strand_reap(he_close_fn real_close);
+
 
 
 /* Whether the caller's fd still holds the socket noted by
  * he_strand_note_caller (1), or not, or was never noted (0). */
 int he_strand_caller_intact(void);
+/* Whether he_strand_note_caller has recorded the caller's socket. */
+int he_strand_caller_noted(void);
 #endif

@@ -267,7 +267,8 @@ static int he_memo_has(const struct he_memo_link *links, int n, const struct he_
 }
 
 /* Builds e's new address array: the answer's addresses (deduplicated, in
- * order), then what e had for families the answer did not cover. */
+ * order), then what e had for families the answer did not cover.  Returns
+ * 0 when the addresses changed, 1 when they are what e had, -ENOMEM. */
 static int he_memo_merge_nolock(struct he_memo *m, struct he_memo_entry *e, int fam_mask,
                                 const struct he_addr *addrs, int n) {
     struct he_memo_link tmp[HE_MEMO_MAX_ADDRS];
@@ -281,6 +282,15 @@ static int he_memo_merge_nolock(struct he_memo *m, struct he_memo_entry *e, int 
         const struct he_addr *old = &e->links[i].addr;
         if (!(he_memo_fam_bit(old) & fam_mask) && !he_memo_has(tmp, count, old)) {
             tmp[count++].addr = *old;
+        }
+    }
+    if (count == e->count && count > 0) {
+        int same = 1;
+        for (int i = 0; i < count && same; i++) {
+            same = he_addr_equal(&tmp[i].addr, &e->links[i].addr);
+        }
+        if (same) {
+            return 1;
         }
     }
     /* Sized to fit: a name usually has a handful of addresses. */
@@ -331,6 +341,20 @@ static void he_memo_tlearn_note(const struct he_memo *m, const char *norm, int f
     t->gen = he_memo_gen_now();
 }
 
+/* Whether another name holds one of e's addresses. */
+static int he_memo_shares_nolock(const struct he_memo *m, const struct he_memo_entry *e) {
+    for (int i = 0; i < e->count; i++) {
+        const struct he_addr *a = &e->links[i].addr;
+        for (const struct he_memo_link *l = m->by_addr[he_addr_hash(a) & (m->nbuckets - 1)];
+             l; l = l->next) {
+            if (l->entry != e && he_addr_equal(&l->addr, a)) {
+                return 1;
+            }
+        }
+    }
+    return 0;
+}
+
 int he_memo_learn(struct he_memo *m, const char *name, int fam_mask,
                   const struct he_addr *addrs, int n, uint64_t who) {
     char norm[HE_MEMO_NAME_MAX];
@@ -344,17 +368,23 @@ int he_memo_learn(struct he_memo *m, const char *name, int fam_mask,
     uint32_t hash = he_memo_name_hash(norm);
     sigset_t old;
     he_memo_lock(m, &old);
-    int rc = 0;
+    int rc = 0, changed = 0;
     struct he_memo_entry *e = he_memo_find_nolock(m, norm, hash);
     if (e == NULL && n > 0) {
         e = he_memo_create_nolock(m, norm, (size_t)len, hash);
         rc = e ? 0 : -ENOMEM;
+        changed = 1;
     }
     if (e) {
         rc = he_memo_merge_nolock(m, e, fam_mask, addrs, n);
+        changed |= rc == 0;
+        rc = rc > 0 ? 0 : rc;
         if (rc == 0 && e->count == 0) {
             he_memo_drop_nolock(m, e);
         } else if (rc == 0) {
+            /* Who resolved a name most recently decides shared addresses
+             * (he_memo_pick_nolock): that is a change too. */
+            changed |= (e->who != who || e->seq != m->seq) && he_memo_shares_nolock(m, e);
             e->who = who;
             e->seq = ++m->seq;
             he_memo_touch_nolock(m, e);
@@ -362,7 +392,11 @@ int he_memo_learn(struct he_memo *m, const char *name, int fam_mask,
     }
     if (rc == 0) {
         __atomic_store_n(&m->learned, 1, __ATOMIC_RELEASE);
-        he_memo_gen_bump();
+        /* An answer that changes nothing (another thread resolving the same
+         * name) leaves every thread's cached lookups valid. */
+        if (changed) {
+            he_memo_gen_bump();
+        }
         he_memo_tlearn_note(m, norm, fam_mask, addrs, n, who);
     }
     he_memo_unlock(m, &old);

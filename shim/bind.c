@@ -1,6 +1,11 @@
 /* bind(2): remembers which sockets were bound with port 0, so that connect()
  * can tell such a bind (the kernel picks the port at bind time, unless
- * IP_BIND_ADDRESS_NO_PORT) from a fixed local port, which cannot be raced. */
+ * IP_BIND_ADDRESS_NO_PORT) from a fixed local port, which cannot be raced.
+ *
+ * The same table remembers sockets that a raced connect() left connecting
+ * (EINTR, SO_SNDTIMEO's EINPROGRESS): the kernel bound them to an ephemeral
+ * port, and when the program calls connect() again they are still
+ * unbound as far as the program is concerned. */
 #include "hook.h"
 
 #include "../common/lock.h"
@@ -15,7 +20,7 @@
 #define HE_BIND_SLOTS 256
 
 struct he_bind_slot {
-    int used;
+    int used; /* 0, or enum he_bind_kind */
     int fd;
     dev_t dev;
     ino_t ino;
@@ -37,28 +42,31 @@ static int he_bind_port_is_zero(const struct sockaddr *addr, socklen_t len) {
     return 0;
 }
 
-static void he_bind_note(int fd) {
+void he_bind_note(int fd, enum he_bind_kind kind) {
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
         return;
     }
     sigset_t old;
     he_lock_signals(&he_bind_lock, &old);
-    he_bind_slots[fd % HE_BIND_SLOTS] = (struct he_bind_slot){1, fd, st.st_dev, st.st_ino};
+    he_bind_slots[fd % HE_BIND_SLOTS] =
+        (struct he_bind_slot){(int)kind, fd, st.st_dev, st.st_ino};
     he_unlock_signals(&he_bind_lock, &old);
 }
 
-int he_bind_was_port0(int fd) {
+int he_bind_kind_of(int fd) {
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
-        return 0;
+        return HE_BIND_FIXED;
     }
     sigset_t old;
     he_lock_signals(&he_bind_lock, &old);
     const struct he_bind_slot *s = &he_bind_slots[fd % HE_BIND_SLOTS];
-    int yes = s->used && s->fd == fd && s->dev == st.st_dev && s->ino == st.st_ino;
+    int kind = s->used && s->fd == fd && s->dev == st.st_dev && s->ino == st.st_ino
+                   ? s->used
+                   : HE_BIND_FIXED;
     he_unlock_signals(&he_bind_lock, &old);
-    return yes;
+    return kind;
 }
 
 HE_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len) {
@@ -66,8 +74,22 @@ HE_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len) {
     int rc = he_real.bind(fd, addr, len);
     if (active && rc == 0 && he_bind_port_is_zero(addr, len)) {
         int saved = errno;
-        he_bind_note(fd);
+        he_bind_note(fd, HE_BIND_PORT0);
         errno = saved;
     }
     return rc;
+}
+
+/* Fork: the forking thread holds the table's lock across fork (signals are
+ * already blocked by the name memory's prepare handler, which runs first). */
+void he_bind_fork_prepare(void) {
+    pthread_mutex_lock(&he_bind_lock);
+}
+
+void he_bind_fork_parent(void) {
+    pthread_mutex_unlock(&he_bind_lock);
+}
+
+void he_bind_fork_child(void) {
+    pthread_mutex_init(&he_bind_lock, NULL);
 }

@@ -9,6 +9,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -46,12 +47,20 @@ static void he_connect_log(const struct he_race *r, const char *name, int rc,
     }
 }
 
+/* pthread_cancel in the middle of a race (poll is a cancellation point, as
+ * connect is): nothing of the race may outlive the thread. */
+static void he_connect_cancelled(void *unused) {
+    (void)unused;
+    he_strand_reap(he_real.close);
+}
+
 /* Runs the race for fd.  Returns 0 when connected (on the caller's own
  * socket or a spliced sibling), or -errno for the caller to see. */
 static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, int fl,
                            const struct he_addr *dst,
                            const struct he_memo_answer *ans, uintptr_t frame) {
     struct he_race r;
+    int rc, frc;
     he_race_init(&r, dst, ans->addrs, ans->count, addr->sa_family, he_cfg.attempt_delay_ms,
                  he_cfg.max_attempts);
     struct he_connector c = {
@@ -72,13 +81,29 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
     }
     he_strand_begin(frame, fd, fl);
     c.strand_gen = he_strand_gen();
-    int rc = he_race_run(&r, &io);
-    int frc = he_connector_finish(&c, &r);
+    pthread_cleanup_push(he_connect_cancelled, NULL);
+    rc = he_race_run(&r, &io);
+    frc = he_connector_finish(&c, &r);
+    pthread_cleanup_pop(0);
     if (!c.abandoned) {
         he_strand_end();
     }
     if (rc >= 0 && frc < 0) {
         rc = frc;
+    }
+    /* Left connecting (EINTR, SO_SNDTIMEO): the kernel bound the socket to
+     * an ephemeral port, which a connect() again must not take for the
+     * program's own choice. */
+    if (c.was_unbound && !c.caller_gone &&
+        (rc == -EINTR || rc == -EINPROGRESS || rc == -EALREADY)) {
+        he_bind_note(fd, HE_BIND_AUTO);
+    }
+    if (c.internal_error) {
+        /* poll failed (seccomp, ENOMEM): the siblings are closed and the
+         * socket is blocking again; the kernel's own wait for the caller's
+         * attempt in flight gives the plain result. */
+        HE_LOG(HE_LOG_INFO, "race %s: %s; left to the kernel", ans->name, strerror(-rc));
+        rc = he_real.connect(fd, addr, len) == 0 ? 0 : -errno;
     }
     /* A connect settled by the caller's own attempt alone is logged at
      * debug level; info is for races where a sibling was started. */
@@ -95,7 +120,8 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
  * Returns 1 and fills *dst, *ans when it does. */
 static int he_connect_wanted(const struct sockaddr *addr, socklen_t len, struct he_addr *dst,
                              struct he_memo_answer *ans) {
-    if (he_memo_is_empty(he_memo) || he_addr_from_sockaddr(dst, addr, len) != 0) {
+    if (he_memo_is_empty(he_memo) || he_cfg.max_attempts < 2 ||
+        he_addr_from_sockaddr(dst, addr, len) != 0) {
         return 0;
     }
     if (he_memo_lookup(he_memo, dst, he_thread_id(), ans) != 0) {

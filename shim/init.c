@@ -6,6 +6,7 @@
 
 #include <pthread.h>
 #include <stdio.h>
+#include <string.h>
 #include <stdlib.h>
 
 struct he_config he_cfg;
@@ -29,19 +30,42 @@ static void he_init_collect_warning(const char *msg) {
     }
 }
 
+/* HE_LOG_FILE is copied: programs that set their process title (nginx,
+ * PostgreSQL) overwrite the environment block it points into. */
+static char he_init_log_file[4096];
+
+static void he_init_log_path(void) {
+    if (he_cfg.log_file == NULL) {
+        return;
+    }
+    if (strlen(he_cfg.log_file) >= sizeof he_init_log_file) {
+        he_init_collect_warning("HE_LOG_FILE is longer than 4095 bytes; using stderr");
+        he_cfg.log_file = NULL;
+        return;
+    }
+    strcpy(he_init_log_file, he_cfg.log_file);
+    he_cfg.log_file = he_init_log_file;
+}
+
 static const char *he_init_getenv(const char *name) {
     return secure_getenv(name);
 }
 
+/* pthread_atfork: every lock libhe has is held by the forking thread
+ * across fork, so the child never inherits one mid-update.  The name
+ * memory's goes first: it blocks signals for both. */
 static void he_fork_prepare(void) {
     he_memo_fork_prepare(he_memo);
+    he_bind_fork_prepare();
 }
 
 static void he_fork_parent(void) {
+    he_bind_fork_parent();
     he_memo_fork_parent(he_memo);
 }
 
 static void he_fork_child(void) {
+    he_bind_fork_child();
     he_memo_fork_child(he_memo);
 }
 
@@ -49,9 +73,10 @@ static void he_init_once(void) {
     he_real_load();
     he_sys.connect = he_real.connect;
     he_sys.close = he_real.close;
-    he_sys.bound_port0 = he_bind_was_port0;
+    he_sys.bind_kind = he_bind_kind_of;
     /* secure_getenv: a setuid program ignores the variables entirely. */
     he_config_parse(&he_cfg, he_init_getenv, he_init_collect_warning);
+    he_init_log_path();
     he_log_setup(he_cfg.log_level, he_cfg.log_file);
     for (int i = 0; i < he_init_nwarnings; i++) {
         he_log_write(HE_LOG_WARN, "%s", he_init_warnings[i]);
