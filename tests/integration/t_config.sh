@@ -84,3 +84,16 @@ config_case_debug_stdout() {
     grep -q 'race dead4.test: winner' <<<"$HE_ERR" || he_fail "no race logged on stderr; $(he_ctx)"
 }
 he_case config/debug-not-on-stdout config_case_debug_stdout
+
+# HE_MAX_ATTEMPTS=1: racing off, connect() passes straight through: the
+# dead first address holds it until its 500 ms SO_SNDTIMEO, as without
+# libhe; no race line is logged even at debug level.
+config_case_one_attempt() {
+    he_run --env HE_MAX_ATTEMPTS=1 --env HE_LOG=debug \
+        "$HE_BIN/conn_modes" sndtimeo dead4.test "$LAB_PORT_WHOAMI" 500
+    expect_rc 1
+    expect_result EINPROGRESS 480 900
+    ! grep -q "race " <<<"$HE_ERR" || he_fail "libhe raced; $(he_ctx)"
+    expect_log_quiet whoami
+}
+he_case config/max-attempts-one config_case_one_attempt

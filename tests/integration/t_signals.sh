@@ -18,6 +18,31 @@ signals_case_alarm() {
 he_case signals/alarm-eintr signals_case_alarm
 he_case signals/alarm-eintr-plain signals_case_alarm --plain
 
+# EINTR, then connect() again on the same socket (the classic EINTR loop):
+# the kernel goes on waiting for the connection in flight, and so must
+# libhe: it races the name again instead of answering EALREADY at once.
+# A 1000 ms SO_SNDTIMEO guards the second call.
+signals_case_retry_dead4() {
+    he_run "$HE_BIN/conn_modes" retry dead4.test "$LAB_PORT_WHOAMI" 100
+    grep -qx "first rc=-1 errno=EINTR" <<<"$HE_OUT" || he_fail "wanted EINTR first; $(he_ctx)"
+    expect_rc 0
+    expect_result 0 200 600
+    expect_reached "$HE_LIVE"
+}
+he_case signals/retry-after-eintr signals_case_retry_dead4
+
+# Everything dead: the second call waits for its guard and says EALREADY,
+# with libhe as without.
+signals_case_retry_alldead() {
+    he_run "$@" "$HE_BIN/conn_modes" retry alldead.test "$LAB_PORT_WHOAMI" 100
+    grep -qx "first rc=-1 errno=EINTR" <<<"$HE_OUT" || he_fail "wanted EINTR first; $(he_ctx)"
+    expect_rc 1
+    expect_result EALREADY 950 1300
+    expect_log_quiet whoami
+}
+he_case signals/retry-alldead signals_case_retry_alldead
+he_case signals/retry-alldead-plain signals_case_retry_alldead --plain
+
 # SIGALRM every 50 ms, handler with SA_RESTART: the kernel would restart
 # connect(), so the race goes on through the signals and wins.
 signals_case_restart() {

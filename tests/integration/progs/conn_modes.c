@@ -10,6 +10,12 @@
  *   alarm MS      SIGALRM after MS, handler without SA_RESTART (expect EINTR)
  *   restart MS    SIGALRM every MS, handler with SA_RESTART (connect goes on);
  *                 prints "alarms N", the signals that arrived during connect
+ *   retry MS      SIGALRM after MS without SA_RESTART ends the first
+ *                 connect with EINTR ("first rc=R errno=E"); then, with a
+ *                 1000 ms SO_SNDTIMEO as a guard, the program calls
+ *                 connect() again, as the classic EINTR loop does; the
+ *                 kernel goes on waiting for the connection in flight (and
+ *                 answers EALREADY at the guard).  "result" is that call.
  *   longjmp N     N times: SIGALRM at 300 ms (after the first sibling of a
  *                 dead-first name started, at 250 ms) siglongjmps out of
  *                 connect (as wget --connect-timeout does), the program
@@ -103,11 +109,22 @@ static int one_connect(const char *mode, int arg, const char *name, const char *
     } else if (strcmp(mode, "restart") == 0) {
         handle(on_alarm, SA_RESTART);
         timer_ms(arg, arg);
+    } else if (strcmp(mode, "retry") == 0) {
+        handle(on_alarm, 0);
+        timer_ms(arg, 0);
     }
     long t0 = now_ms();
     int rc = connect(fd, res->ai_addr, res->ai_addrlen);
     int err = errno;
     timer_ms(0, 0);
+    if (strcmp(mode, "retry") == 0) {
+        printf("first rc=%d errno=%s\n", rc, rc ? strerrorname_np(err) : "0");
+        struct timeval guard = {1, 0};
+        setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &guard, sizeof guard);
+        t0 = now_ms();
+        rc = connect(fd, res->ai_addr, res->ai_addrlen);
+        err = errno;
+    }
     freeaddrinfo(res);
     if (strcmp(mode, "restart") == 0) {
         printf("alarms %d\n", (int)alarms);
@@ -174,7 +191,7 @@ int main(int argc, char **argv) {
         return longjmp_rounds(arg, argv[2], argv[3], argc > 5 ? argv[5] : NULL);
     }
     if (strcmp(argv[1], "sndtimeo") != 0 && strcmp(argv[1], "alarm") != 0 &&
-        strcmp(argv[1], "restart") != 0) {
+        strcmp(argv[1], "restart") != 0 && strcmp(argv[1], "retry") != 0) {
         fprintf(stderr, "%s: unknown mode %s\n", argv[0], argv[1]);
         return HE_EXIT_USAGE;
     }
