@@ -13,8 +13,13 @@ lifecycle_cancel() {
     expect_rc 0
     grep -q "nonblock=0" <<<"$HE_OUT" || he_fail "socket left non-blocking; $(he_ctx)"
 }
-he_case lifecycle/cancel-mid-race lifecycle_cancel
-he_case lifecycle/cancel-mid-race-plain lifecycle_cancel --plain
+# Not under AddressSanitizer: cancellation unwinds instrumented frames
+# without their epilogues, and gcc 12's ASan then reports the stale redzones
+# (even its own __asan_handle_no_return does), a known false positive.
+if [ "${HE_SAN:-}" != asan ]; then
+    he_case lifecycle/cancel-mid-race lifecycle_cancel
+    he_case lifecycle/cancel-mid-race-plain lifecycle_cancel --plain
+fi
 
 # Forks while another thread is in bind(): no child inherits a held lock.
 lifecycle_fork_bind() {
