@@ -73,17 +73,21 @@ int he_addr_equal(const struct he_addr *a, const struct he_addr *b) {
            memcmp(a->bytes, b->bytes, 16) == 0;
 }
 
-/* Mixes the three 8-byte words of the address (family, scope, bytes): a
- * multiply-xorshift per word, cheap on the path of every connect(). */
+/* Combines the three 8-byte words of the address (family and scope, then
+ * the 16 bytes), then avalanches the sum with MurmurHash3's 64-bit
+ * finaliser: the bits that vary (the last bytes of an IPv6 address sit at
+ * the top of a word) must reach the low bits a table index uses. */
 uint32_t he_addr_hash(const struct he_addr *a) {
     uint64_t w[3];
     _Static_assert(sizeof w == sizeof *a, "struct he_addr is three words");
     memcpy(w, a, sizeof w);
-    uint64_t h = 0x9e3779b97f4a7c15ull;
-    for (int i = 0; i < 3; i++) {
-        h = (h ^ w[i]) * 0xff51afd7ed558ccdull;
-        h ^= h >> 32;
-    }
+    uint64_t h = w[0] * 0x9e3779b97f4a7c15ull + w[1] * 0xc2b2ae3d27d4eb4full +
+                 w[2] * 0x165667b19e3779f9ull;
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
     return (uint32_t)h;
 }
 
