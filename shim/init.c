@@ -53,20 +53,26 @@ static const char *he_init_getenv(const char *name) {
 
 /* pthread_atfork: every lock libhe has is held by the forking thread
  * across fork, so the child never inherits one mid-update.  The name
- * memory's goes first: it blocks signals for both. */
+ * memory's goes first: it blocks signals for both.  The forking thread may
+ * never have called a hook, so it reads the name memory's address with
+ * acquire, pairing with the release in he_init_once. */
+static struct he_memo *he_fork_memo(void) {
+    return __atomic_load_n(&he_memo, __ATOMIC_ACQUIRE);
+}
+
 static void he_fork_prepare(void) {
-    he_memo_fork_prepare(he_memo);
+    he_memo_fork_prepare(he_fork_memo());
     he_bind_fork_prepare();
 }
 
 static void he_fork_parent(void) {
     he_bind_fork_parent();
-    he_memo_fork_parent(he_memo);
+    he_memo_fork_parent(he_fork_memo());
 }
 
 static void he_fork_child(void) {
     he_bind_fork_child();
-    he_memo_fork_child(he_memo);
+    he_memo_fork_child(he_fork_memo());
 }
 
 static void he_init_once(void) {
@@ -84,11 +90,12 @@ static void he_init_once(void) {
     if (he_cfg.disabled) {
         return;
     }
-    he_memo = he_memo_new((size_t)he_cfg.map_max);
-    if (he_memo == NULL) {
+    struct he_memo *m = he_memo_new((size_t)he_cfg.map_max);
+    if (m == NULL) {
         HE_LOG(HE_LOG_ERROR, "out of memory for the name memory; libhe stays out of the way");
         return;
     }
+    __atomic_store_n(&he_memo, m, __ATOMIC_RELEASE);
     pthread_atfork(he_fork_prepare, he_fork_parent, he_fork_child);
     he_active = 1;
     HE_LOG(HE_LOG_DEBUG, "active: attempt delay %d ms, timeout %d ms, max attempts %d",
