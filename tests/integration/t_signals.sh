@@ -111,3 +111,40 @@ signals_case_wget_dead4() {
     expect_under_ms "$HE_RACE_MS"
 }
 he_case signals/wget-timeout-dead4 signals_case_wget_dead4
+
+# Perl's alarm() timeout idiom around a connect: the die in the SIGALRM
+# handler (perl's handlers have no SA_RESTART) must fire on time through
+# libhe's race, as without it.
+# shellcheck disable=SC2016 # Perl, not shell, variables
+PERL_ALARM='
+use IO::Socket::INET;
+my $s = eval {
+    local $SIG{ALRM} = sub { die "timeout\n" };
+    alarm 1;
+    my $c = IO::Socket::INET->new(PeerAddr => $ARGV[0], PeerPort => $ARGV[1], Proto => "tcp");
+    alarm 0;
+    $c;
+};
+if ($@ eq "timeout\n") { print "timeout\n"; exit 3; }
+die "connect: $@ $!\n" unless $s;
+print while <$s>;
+'
+signals_case_perl_alarm() {
+    he_run "$@" /usr/bin/perl -e "$PERL_ALARM" alldead.test "$LAB_PORT_WHOAMI"
+    expect_rc 3
+    grep -qx timeout <<<"$HE_OUT" || he_fail "wanted the alarm to fire; $(he_ctx)"
+    expect_over_ms 900
+    expect_under_ms 1800
+    expect_log_quiet whoami
+}
+he_case signals/perl-alarm-alldead signals_case_perl_alarm
+he_case signals/perl-alarm-alldead-plain signals_case_perl_alarm --plain
+
+# The same idiom where a sibling is live: connected well before the alarm.
+signals_case_perl_alarm_dead4() {
+    he_run /usr/bin/perl -e "$PERL_ALARM" dead4.test "$LAB_PORT_WHOAMI"
+    expect_rc 0
+    expect_reached "$HE_LIVE"
+    expect_under_ms 900
+}
+he_case signals/perl-alarm-dead4 signals_case_perl_alarm_dead4
