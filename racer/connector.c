@@ -7,6 +7,7 @@
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <signal.h>
 #include <string.h>
 #include <time.h>
@@ -54,6 +55,14 @@ static int he_connector_is_specific(const struct sockaddr_storage *ss) {
     return !IN6_IS_ADDR_UNSPECIFIED(a);
 }
 
+/* Whether a socket filter is attached.  SO_GET_FILTER counts in filter
+ * instructions, not bytes: asked with length 0 it only says how many
+ * (EACCES for an eBPF program, which cannot be read back either). */
+static int he_connector_filtered(int fd) {
+    socklen_t n = 0;
+    return getsockopt(fd, SOL_SOCKET, SO_GET_FILTER, NULL, &n) != 0 || n != 0;
+}
+
 /* Looks at the caller's socket once, when the first sibling is due: is it a
  * TCP socket libhe can reproduce?  Sets c->prep to READY or REFUSED. */
 static void he_connector_prepare(struct he_connector *c) {
@@ -71,9 +80,7 @@ static void he_connector_prepare(struct he_connector *c) {
     /* State that cannot be read back whole, so cannot be replayed: a
      * signal owner (F_SETOWN, for SIGURG) or an attached socket filter. */
     struct f_owner_ex owner = {0};
-    int filter = 0;
-    if (fcntl(c->fd, F_GETOWN_EX, &owner) != 0 || owner.pid != 0 ||
-        (he_connector_getint(c->fd, SOL_SOCKET, SO_GET_FILTER, &filter) == 0 && filter)) {
+    if (fcntl(c->fd, F_GETOWN_EX, &owner) != 0 || owner.pid != 0 || he_connector_filtered(c->fd)) {
         return;
     }
     /* A fixed local port cannot be shared by several attempts. */
@@ -108,8 +115,8 @@ static int he_connector_can_carry(const struct he_connector *c, const struct he_
 }
 
 static int he_connector_close_sibling(struct he_connector *c, int s, int rc) {
-    he_strand_del(s);
     c->sys->close(s);
+    he_strand_del(s);
     return rc;
 }
 
@@ -133,7 +140,7 @@ static int he_connector_dress(struct he_connector *c, int s) {
         } else {
             ((struct sockaddr_in6 *)&local)->sin6_port = 0;
         }
-        if (bind(s, (struct sockaddr *)&local, c->local_len) != 0) {
+        if (c->sys->bind(s, (struct sockaddr *)&local, c->local_len) != 0) {
             return -errno;
         }
     }
@@ -171,9 +178,14 @@ static int he_connector_caller_intact(struct he_connector *c) {
 }
 
 /* A finished attempt's outcome (see he_connector_settle). */
-static int he_connector_outcome(struct he_connector *c, const struct he_race *r, int i,
+static int he_connector_outcome(struct he_connector *c, struct he_race *r, int i,
                                 short revents) {
     if (revents & POLLNVAL) {
+        /* Someone closed that number: it is not ours to close again. */
+        if (i > 0) {
+            he_strand_del(r->att[i].handle);
+            r->att[i].handle = -1;
+        }
         return EBADF;
     }
     if (i == 0) {
@@ -334,7 +346,12 @@ static int he_connector_wait(void *ctx, struct he_race *r, int timeout_ms, int *
     he_strand_note_mask();
     for (;;) {
         int left = until < 0 ? -1 : (int)(until - he_connector_now_ms(c));
+        /* The race runs with cancellation disabled (shim/connect.c); the
+         * wait is where a blocking connect() would act on it. */
+        int cancel_state;
+        pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &cancel_state);
         int rc = poll(pfd, (nfds_t)n, until < 0 ? -1 : left < 0 ? 0 : left);
+        pthread_setcancelstate(cancel_state, NULL);
         if (!he_strand_current(c->strand_gen)) {
             /* A handler that ran meanwhile took this race for abandoned and
              * closed its sockets; their numbers may be someone else's now. */
@@ -386,7 +403,9 @@ static void he_connector_cancel(void *ctx, struct he_race *r, int index) {
         }
         return;
     }
-    he_connector_close_sibling(c, a->handle, 0);
+    if (a->handle >= 0) {
+        he_connector_close_sibling(c, a->handle, 0);
+    }
     a->handle = -1;
 }
 

@@ -24,6 +24,7 @@ enum he_bind_kind {
 
 struct he_sys {
     int (*connect)(int fd, const struct sockaddr *addr, socklen_t len);
+    int (*bind)(int fd, const struct sockaddr *addr, socklen_t len);
     int (*close)(int fd);
     /* How fd's socket got its local port (enum he_bind_kind); NULL: a
      * bound port always counts as fixed. */

@@ -55,6 +55,12 @@ static void he_memo_gen_bump(void) {
     __atomic_add_fetch(&he_memo_gen, 1, __ATOMIC_RELEASE);
 }
 
+/* Bumped (under the lock) whenever a learn changes which thread resolved a
+ * name last, even when nothing else changes: a thread's "same as my last
+ * learn" shortcut is then no longer safe to take, though cached lookups
+ * may still be (he_memo_gen decides those). */
+static uint64_t he_memo_who_gen = 1;
+
 /* A thread's recent lookups.  connect() to the same few addresses again and
  * again is the common case; answering those from the thread's own copy
  * costs no lock and no signal-mask system calls.  The only writer besides
@@ -79,7 +85,8 @@ static __thread struct he_memo_tcache he_memo_tcache[HE_MEMO_TCACHE_SLOTS]
  * same addresses again (a program that calls getaddrinfo before every
  * connect) changes nothing and takes no lock. */
 struct he_memo_tlearn {
-    uint64_t gen; /* the generation right after that learn */
+    uint64_t gen;     /* the generation right after that learn */
+    uint64_t who_gen; /* he_memo_who_gen right after it */
     const struct he_memo *m;
     uint64_t who;
     int fam_mask, n;
@@ -316,7 +323,8 @@ static int he_memo_merge_nolock(struct he_memo *m, struct he_memo_entry *e, int 
 static int he_memo_tlearn_same(const struct he_memo *m, const char *norm, int fam_mask,
                                const struct he_addr *addrs, int n, uint64_t who) {
     const struct he_memo_tlearn *t = &he_memo_tlearn;
-    return t->m == m && t->gen == he_memo_gen_now() && t->who == who &&
+    return t->m == m && t->gen == he_memo_gen_now() &&
+           t->who_gen == __atomic_load_n(&he_memo_who_gen, __ATOMIC_ACQUIRE) && t->who == who &&
            t->fam_mask == fam_mask &&
            t->n == n && n <= HE_MEMO_MAX_ADDRS && strcmp(t->name, norm) == 0 &&
            (n == 0 || memcmp(t->addrs, addrs, (size_t)n * sizeof *addrs) == 0);
@@ -339,6 +347,7 @@ static void he_memo_tlearn_note(const struct he_memo *m, const char *norm, int f
         memcpy(t->addrs, addrs, (size_t)n * sizeof *addrs);
     }
     t->gen = he_memo_gen_now();
+    t->who_gen = __atomic_load_n(&he_memo_who_gen, __ATOMIC_ACQUIRE);
 }
 
 /* Whether another name holds one of e's addresses. */
@@ -385,6 +394,9 @@ int he_memo_learn(struct he_memo *m, const char *name, int fam_mask,
             /* Who resolved a name most recently decides shared addresses
              * (he_memo_pick_nolock): that is a change too. */
             changed |= (e->who != who || e->seq != m->seq) && he_memo_shares_nolock(m, e);
+            if (e->who != who) {
+                __atomic_add_fetch(&he_memo_who_gen, 1, __ATOMIC_RELEASE);
+            }
             e->who = who;
             e->seq = ++m->seq;
             he_memo_touch_nolock(m, e);
@@ -465,6 +477,9 @@ static void he_memo_tcache_put(const struct he_memo *m, const struct he_addr *ad
                                uint64_t who, uint64_t gen, int rc,
                                const struct he_memo_answer *ans) {
     struct he_memo_tcache *c = &he_memo_tcache[he_addr_hash(addr) % HE_MEMO_TCACHE_SLOTS];
+    if (c->seq & 1) {
+        return; /* a signal handler on top of a write in progress: skip */
+    }
     c->seq++;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
     c->gen = gen;

@@ -69,12 +69,31 @@ int he_bind_kind_of(int fd) {
     return kind;
 }
 
+void he_bind_forget(int fd) {
+    if (fd < 0) {
+        return;
+    }
+    sigset_t old;
+    he_lock_signals(&he_bind_lock, &old);
+    struct he_bind_slot *s = &he_bind_slots[fd % HE_BIND_SLOTS];
+    if (s->used && s->fd == fd) {
+        s->used = 0;
+    }
+    he_unlock_signals(&he_bind_lock, &old);
+}
+
+/* A bind to a fixed port after an earlier note (the program disconnected
+ * with AF_UNSPEC and bound again) replaces the note. */
 HE_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len) {
     int active = he_init();
     int rc = he_real.bind(fd, addr, len);
-    if (active && rc == 0 && he_bind_port_is_zero(addr, len)) {
+    if (active && rc == 0) {
         int saved = errno;
-        he_bind_note(fd, HE_BIND_PORT0);
+        if (he_bind_port_is_zero(addr, len)) {
+            he_bind_note(fd, HE_BIND_PORT0);
+        } else if (addr != NULL && (addr->sa_family == AF_INET || addr->sa_family == AF_INET6)) {
+            he_bind_forget(fd);
+        }
         errno = saved;
     }
     return rc;

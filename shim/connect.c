@@ -81,10 +81,15 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
     }
     he_strand_begin(frame, fd, fl);
     c.strand_gen = he_strand_gen();
+    /* Cancellation is acted on only inside the race's wait (racer/
+     * connector.c), where every socket is on record for the cleanup. */
+    int cancel_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     pthread_cleanup_push(he_connect_cancelled, NULL);
     rc = he_race_run(&r, &io);
     frc = he_connector_finish(&c, &r);
     pthread_cleanup_pop(0);
+    pthread_setcancelstate(cancel_state, NULL);
     if (!c.abandoned) {
         he_strand_end();
     }
@@ -94,11 +99,14 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
     /* Left connecting (EINTR, SO_SNDTIMEO): the kernel bound the socket to
      * an ephemeral port, which a connect() again must not take for the
      * program's own choice. */
-    if (c.was_unbound && !c.caller_gone &&
+    if (c.was_unbound && !c.caller_gone && !c.abandoned &&
         (rc == -EINTR || rc == -EINPROGRESS || rc == -EALREADY)) {
         he_bind_note(fd, HE_BIND_AUTO);
     }
-    if (c.internal_error) {
+    /* Only while the caller's own attempt is still in flight on its own
+     * fd: one that already failed has its answer. */
+    if (c.internal_error && !c.caller_gone && !c.abandoned &&
+        r.att[0].state == HE_ATTEMPT_RUNNING) {
         /* poll failed (seccomp, ENOMEM): the siblings are closed and the
          * socket is blocking again; the kernel's own wait for the caller's
          * attempt in flight gives the plain result. */
@@ -130,6 +138,18 @@ static int he_connect_wanted(const struct sockaddr *addr, socklen_t len, struct 
     return he_race_count_siblings(dst, ans->addrs, ans->count, addr->sa_family) > 0;
 }
 
+/* connect(AF_UNSPEC) dissolves the socket's connection and its local
+ * port: what shim/bind.c noted about how it got one no longer holds. */
+static int he_connect_disconnect(int fd, const struct sockaddr *addr, socklen_t len) {
+    int rc = he_real.connect(fd, addr, len);
+    if (rc == 0) {
+        int saved = errno;
+        he_bind_forget(fd);
+        errno = saved;
+    }
+    return rc;
+}
+
 HE_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
     if (!he_init()) {
         return he_real.connect(fd, addr, len);
@@ -140,6 +160,10 @@ HE_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
     struct he_addr dst;
     struct he_memo_answer ans;
     if (!he_connect_wanted(addr, len, &dst, &ans)) {
+        if (addr != NULL && len >= (socklen_t)sizeof(sa_family_t) &&
+            addr->sa_family == AF_UNSPEC) {
+            return he_connect_disconnect(fd, addr, len);
+        }
         return he_real.connect(fd, addr, len);
     }
     /* Non-blocking sockets and O_ASYNC owners are left alone: the program

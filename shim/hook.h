@@ -21,6 +21,7 @@ extern struct he_sys he_sys; /* libc's connect and close, for the racer */
  * he_bind_note records it. */
 int he_bind_kind_of(int fd);
 void he_bind_note(int fd, enum he_bind_kind kind);
+void he_bind_forget(int fd);
 void he_bind_fork_prepare(void);
 void he_bind_fork_parent(void);
 void he_bind_fork_child(void);

@@ -78,6 +78,7 @@ static void he_fork_child(void) {
 static void he_init_once(void) {
     he_real_load();
     he_sys.connect = he_real.connect;
+    he_sys.bind = he_real.bind;
     he_sys.close = he_real.close;
     he_sys.bind_kind = he_bind_kind_of;
     /* secure_getenv: a setuid program ignores the variables entirely. */

@@ -349,6 +349,45 @@ START_TEST(test_ambiguous_address) {
 }
 END_TEST
 
+/* Each step runs on its own thread, so that the per-thread shortcuts
+ * (cached lookups, "same as my last learn") are really per thread. */
+struct step {
+    struct he_memo *m;
+    const char *name;
+    uint64_t who;
+    const char *addr1, *addr2;
+};
+
+static void *learn_step(void *arg) {
+    struct step *st = arg;
+    struct he_addr a[2] = {addr_of(st->addr1), addr_of(st->addr2)};
+    he_memo_learn(st->m, st->name, HE_MEMO_FAM_ALL, a, 2, st->who);
+    return NULL;
+}
+
+static void run_step(struct step st) {
+    pthread_t t;
+    ck_assert_int_eq(pthread_create(&t, NULL, learn_step, &st), 0);
+    pthread_join(t, NULL);
+}
+
+/* Reproducer: thread T resolves dead4, U resolves it too (nothing shared
+ * yet), T resolves it again (T's shortcut), then alldead arrives sharing an
+ * address.  T resolved dead4 last, so T's connect must race dead4's
+ * addresses; the shortcut once left U on record and the address ambiguous. */
+START_TEST(test_relearn_shortcut_keeps_who) {
+    struct he_memo *m = he_memo_new(16);
+    struct he_addr a[2] = {addr_of(V4A), addr_of(V4B)};
+    /* T is this test's thread, so its shortcut state is the one we keep. */
+    ck_assert_int_eq(he_memo_learn(m, "dead4.example", HE_MEMO_FAM_ALL, a, 2, WHO_A), 0);
+    run_step((struct step){m, "dead4.example", WHO_B, V4A, V4B});
+    ck_assert_int_eq(he_memo_learn(m, "dead4.example", HE_MEMO_FAM_ALL, a, 2, WHO_A), 0);
+    run_step((struct step){m, "alldead.example", WHO_C, V4A, V4C});
+    assert_found(m, V4A, WHO_A, "dead4.example");
+    he_memo_free(m);
+}
+END_TEST
+
 START_TEST(test_is_empty) {
     struct he_memo *m = he_memo_new(16);
     ck_assert_int_eq(he_memo_is_empty(m), 1);
@@ -905,6 +944,7 @@ static Suite *memo_suite(void) {
     tcase_add_test(tc, test_eviction_lru);
     tcase_add_test(tc, test_max_names_zero_holds_one);
     tcase_add_test(tc, test_ambiguous_address);
+    tcase_add_test(tc, test_relearn_shortcut_keeps_who);
     tcase_add_test(tc, test_is_empty);
     tcase_add_test(tc, test_max_addrs_cap);
     suite_add_tcase(s, tc);
