@@ -110,15 +110,13 @@ static void op_parse(struct op *op, int argc, char **argv) {
             struct addrinfo *res = NULL;
             int rc = getaddrinfo(argv[3], NULL, &hints, &res);
             if (rc != 0) {
-                fprintf(stderr, "connbench: getaddrinfo(%s): %s\n", argv[3],
-                        gai_strerror(rc));
+                fprintf(stderr, "connbench: getaddrinfo(%s): %s\n", argv[3], gai_strerror(rc));
                 exit(1);
             }
             memcpy(&op->sin, res->ai_addr, sizeof op->sin);
             freeaddrinfo(res);
         }
-        if (strcmp(argv[1], "@first") != 0 &&
-            inet_pton(AF_INET, argv[1], &op->sin.sin_addr) != 1) {
+        if (strcmp(argv[1], "@first") != 0 && inet_pton(AF_INET, argv[1], &op->sin.sin_addr) != 1) {
             fprintf(stderr, "connbench: bad address %s\n", argv[1]);
             exit(2);
         }
@@ -266,8 +264,7 @@ struct worker {
     int result; /* read end */
 };
 
-static void spawn(struct worker *w, const char *preload, int block, int warm, int opc,
-                  char **opv) {
+static void spawn(struct worker *w, const char *preload, int block, int warm, int opc, char **opv) {
     int c[2], r[2];
     if (pipe2(c, O_CLOEXEC) != 0 || pipe2(r, O_CLOEXEC) != 0) {
         die("pipe");
@@ -375,8 +372,7 @@ static int ab_main(int argc, char **argv) {
     char label[2][LABEL_MAX];
     for (int k = 0; k < 2; k++) {
         if (read_full(w[k].result, label[k], sizeof label[k]) != 0) {
-            fprintf(stderr, "connbench: %s worker failed to start\n",
-                    k ? "libhe" : "plain");
+            fprintf(stderr, "connbench: %s worker failed to start\n", k ? "libhe" : "plain");
             return 1;
         }
         label[k][LABEL_MAX - 1] = '\0';
@@ -384,8 +380,7 @@ static int ab_main(int argc, char **argv) {
     struct block_result r;
     for (int k = 0; k < 2; k++) {
         if (ask(&w[k], 'w', &r) != 0) {
-            fprintf(stderr, "connbench: %s worker died in warm-up\n",
-                    k ? "libhe" : "plain");
+            fprintf(stderr, "connbench: %s worker died in warm-up\n", k ? "libhe" : "plain");
             return 1;
         }
         listener_drain(lsn);
@@ -402,8 +397,8 @@ static int ab_main(int argc, char **argv) {
         for (int j = 0; j < 2; j++) {
             int k = (i % 2) ? 1 - j : j;
             if (ask(&w[k], 'r', &r) != 0) {
-                fprintf(stderr, "connbench: %s worker died in round %d\n",
-                        k ? "libhe" : "plain", i);
+                fprintf(stderr, "connbench: %s worker died in round %d\n", k ? "libhe" : "plain",
+                        i);
                 return 1;
             }
             med[k][i] = r.median_ns;
@@ -413,8 +408,8 @@ static int ab_main(int argc, char **argv) {
             listener_drain(lsn);
         }
         ratio[i] = (double)med[1][i] / (double)med[0][i];
-        printf("round %d plain_med_ns %lld libhe_med_ns %lld ratio %.4f\n", i,
-               (long long)med[0][i], (long long)med[1][i], ratio[i]);
+        printf("round %d plain_med_ns %lld libhe_med_ns %lld ratio %.4f\n", i, (long long)med[0][i],
+               (long long)med[1][i], ratio[i]);
     }
     for (int k = 0; k < 2; k++) {
         char q = 'q';
@@ -430,14 +425,13 @@ static int ab_main(int argc, char **argv) {
     printf("summary plain_ns %lld libhe_ns %lld ratio %.4f ratio_min %.4f ratio_p25 %.4f "
            "ratio_p75 %.4f ratio_max %.4f plain_mean_ns %.0f libhe_mean_ns %.0f "
            "mean_ratio %.4f target %s src %s\n",
-           (long long)median_i64(med[0], rounds), (long long)median_i64(med[1], rounds),
-           rmed, ratio[0], ratio[rounds / 4], ratio[(3 * rounds) / 4], ratio[rounds - 1],
-           mean0, mean1, mean1 / mean0, label[1], src);
+           (long long)median_i64(med[0], rounds), (long long)median_i64(med[1], rounds), rmed,
+           ratio[0], ratio[rounds / 4], ratio[(3 * rounds) / 4], ratio[rounds - 1], mean0, mean1,
+           mean1 / mean0, label[1], src);
     printf("plain_symbol_from %s\n", strchr(label[0], ' ') + 1);
     double iters = (double)rounds * block;
-    printf(
-        "cpu_per_iter_ns plain_user %.0f plain_sys %.0f libhe_user %.0f libhe_sys %.0f\n",
-        user[0] / iters, sys[0] / iters, user[1] / iters, sys[1] / iters);
+    printf("cpu_per_iter_ns plain_user %.0f plain_sys %.0f libhe_user %.0f libhe_sys %.0f\n",
+           user[0] / iters, sys[0] / iters, user[1] / iters, sys[1] / iters);
     return 0;
 }
 

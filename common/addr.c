@@ -69,8 +69,7 @@ socklen_t he_addr_to_sockaddr(const struct he_addr *a, int sock_family, in_port_
 }
 
 int he_addr_equal(const struct he_addr *a, const struct he_addr *b) {
-    return a->family == b->family && a->scope == b->scope &&
-           memcmp(a->bytes, b->bytes, 16) == 0;
+    return a->family == b->family && a->scope == b->scope && memcmp(a->bytes, b->bytes, 16) == 0;
 }
 
 /* Combines the three 8-byte words of the address (family and scope, then
@@ -81,8 +80,8 @@ uint32_t he_addr_hash(const struct he_addr *a) {
     uint64_t w[3];
     _Static_assert(sizeof w == sizeof *a, "struct he_addr is three words");
     memcpy(w, a, sizeof w);
-    uint64_t h = w[0] * 0x9e3779b97f4a7c15ull + w[1] * 0xc2b2ae3d27d4eb4full +
-                 w[2] * 0x165667b19e3779f9ull;
+    uint64_t h =
+        w[0] * 0x9e3779b97f4a7c15ull + w[1] * 0xc2b2ae3d27d4eb4full + w[2] * 0x165667b19e3779f9ull;
     h ^= h >> 33;
     h *= 0xff51afd7ed558ccdull;
     h ^= h >> 33;

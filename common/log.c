@@ -24,7 +24,9 @@ void he_log_write(int level, const char *fmt, ...) {
     int saved = errno;
     char line[1024];
     int n = snprintf(line, sizeof line, "libhe[%d] %s: ", (int)getpid(),
-                     he_log_names[level < 0 ? 0 : level > 3 ? 3 : level]);
+                     he_log_names[level < 0   ? 0
+                                  : level > 3 ? 3
+                                              : level]);
     va_list ap;
     va_start(ap, fmt);
     int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);

@@ -23,11 +23,11 @@ void he_log_setup(int level, const char *path);
 
 void he_log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 
-#define HE_LOG(level, ...)                                                               \
-    do {                                                                                 \
-        if ((level) <= he_log_level) {                                                   \
-            he_log_write((level), __VA_ARGS__);                                          \
-        }                                                                                \
+#define HE_LOG(level, ...)                                                                         \
+    do {                                                                                           \
+        if ((level) <= he_log_level) {                                                             \
+            he_log_write((level), __VA_ARGS__);                                                    \
+        }                                                                                          \
     } while (0)
 
 #endif

@@ -69,8 +69,7 @@ static void he_connector_prepare(struct he_connector *c) {
     int type = 0, proto = 0, tfo = 0;
     c->prep = HE_PREP_REFUSED;
     if (he_connector_getint(c->fd, SOL_SOCKET, SO_TYPE, &type) != 0 || type != SOCK_STREAM ||
-        he_connector_getint(c->fd, SOL_SOCKET, SO_PROTOCOL, &proto) != 0 ||
-        proto != IPPROTO_TCP) {
+        he_connector_getint(c->fd, SOL_SOCKET, SO_PROTOCOL, &proto) != 0 || proto != IPPROTO_TCP) {
         return;
     }
     /* TCP Fast Open defers the SYN to the first write: nothing to race. */
@@ -155,8 +154,8 @@ static int he_connector_dress(struct he_connector *c, int s) {
  * moves a socket from "connecting" to "connected" in the kernel's eyes, as a
  * blocking connect does by itself.  Without it, the program's own next
  * connect() on the fd would return 0 instead of EISCONN. */
-static int he_connector_settle(const struct he_connector *c, int fd,
-                               const struct sockaddr *to, socklen_t tolen) {
+static int he_connector_settle(const struct he_connector *c, int fd, const struct sockaddr *to,
+                               socklen_t tolen) {
     if (c->sys->connect(fd, to, tolen) == 0 || errno == EISCONN) {
         return 0;
     }
@@ -178,8 +177,7 @@ static int he_connector_caller_intact(struct he_connector *c) {
 }
 
 /* A finished attempt's outcome (see he_connector_settle). */
-static int he_connector_outcome(struct he_connector *c, struct he_race *r, int i,
-                                short revents) {
+static int he_connector_outcome(struct he_connector *c, struct he_race *r, int i, short revents) {
     if (revents & POLLNVAL) {
         /* Someone closed that number: it is not ours to close again. */
         if (i > 0) {
@@ -317,8 +315,8 @@ static int he_connector_restartable(const struct he_connector *c) {
         if (sigaction(sig, NULL, &sa) != 0) {
             continue;
         }
-        int installed = (sa.sa_flags & SA_SIGINFO) ||
-                        (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN);
+        int installed =
+            (sa.sa_flags & SA_SIGINFO) || (sa.sa_handler != SIG_DFL && sa.sa_handler != SIG_IGN);
         if (installed && !(sa.sa_flags & SA_RESTART)) {
             return 0;
         }
@@ -330,8 +328,7 @@ static int he_connector_fd_of(const struct he_connector *c, const struct he_race
     return i == 0 ? c->fd : r->att[i].handle;
 }
 
-static int he_connector_wait(void *ctx, struct he_race *r, int timeout_ms, int *index,
-                             int *err) {
+static int he_connector_wait(void *ctx, struct he_race *r, int timeout_ms, int *index, int *err) {
     struct he_connector *c = ctx;
     struct pollfd pfd[HE_RACE_MAX_ATTEMPTS];
     int which[HE_RACE_MAX_ATTEMPTS];

@@ -35,12 +35,12 @@ enum he_prep_state { HE_PREP_NOT_YET = 0, HE_PREP_READY, HE_PREP_REFUSED };
 
 struct he_connector {
     const struct he_sys *sys;
-    int fd;       /* the caller's socket */
-    int fl;       /* its status flags before the race */
-    int family;   /* its family, type and protocol */
+    int fd;     /* the caller's socket */
+    int fl;     /* its status flags before the race */
+    int family; /* its family, type and protocol */
     int type;
     int protocol;
-    in_port_t port; /* network order, from the caller's address */
+    in_port_t port;              /* network order, from the caller's address */
     const struct sockaddr *addr; /* the caller's own address */
     socklen_t addrlen;
     int own_timeout; /* the caller's SO_SNDTIMEO is set (found by start) */

@@ -26,7 +26,8 @@ struct he_option_def {
     unsigned size;
 };
 
-#define HE_INT(l, n) {l, n, HE_OPT_INT, sizeof(int)}
+#define HE_INT(l, n)                                                                               \
+    { l, n, HE_OPT_INT, sizeof(int) }
 
 /* Everything a caller commonly sets on a TCP client socket before
  * connect().  Options the kernel does not know for this socket (IPv6 ones on

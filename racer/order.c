@@ -14,8 +14,7 @@ int he_race_count_siblings(const struct he_addr *first, const struct he_addr *ad
                            int sock_family) {
     int count = 0;
     for (int i = 0; i < n; i++) {
-        if (!he_addr_equal(&addrs[i], first) &&
-            he_order_carriable(&addrs[i], sock_family)) {
+        if (!he_addr_equal(&addrs[i], first) && he_order_carriable(&addrs[i], sock_family)) {
             count++;
         }
     }
@@ -26,8 +25,7 @@ int he_race_count_siblings(const struct he_addr *first, const struct he_addr *ad
  * with the family the first attempt did not use ("First Address Family
  * Count" of 1).  Within a family, libc's (RFC 6724) order is kept. */
 static int he_order_interleave(struct he_race *r, const struct he_addr *first,
-                               const struct he_addr *addrs, int n, int sock_family,
-                               int room) {
+                               const struct he_addr *addrs, int n, int sock_family, int room) {
     int other = first->family == AF_INET ? AF_INET6 : AF_INET;
     int next_of[2] = {0, 0}; /* cursor into addrs for [other, same] */
     int fams[2] = {other, first->family};
@@ -51,9 +49,8 @@ static int he_order_interleave(struct he_race *r, const struct he_addr *first,
     return added;
 }
 
-void he_race_init(struct he_race *r, const struct he_addr *first,
-                  const struct he_addr *addrs, int n, int sock_family, int delay_ms,
-                  int max_attempts) {
+void he_race_init(struct he_race *r, const struct he_addr *first, const struct he_addr *addrs,
+                  int n, int sock_family, int delay_ms, int max_attempts) {
     /* Only the header and the attempts in use are set: the race is on the
      * stack of every connect() to a known name. */
     memset(r, 0, offsetof(struct he_race, att));
@@ -90,7 +87,7 @@ void he_race_set_deadline(struct he_race *r, int64_t deadline_ms, int err) {
 }
 
 const char *he_attempt_state_name(enum he_attempt_state s) {
-    static const char *const names[] = {"not-started", "running", "failed",
+    static const char *const names[] = {"not-started", "running",   "failed",
                                         "won",         "cancelled", "skipped"};
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
 }

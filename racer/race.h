@@ -17,7 +17,7 @@
 enum he_attempt_state {
     HE_ATTEMPT_WAITING = 0, /* not started yet */
     HE_ATTEMPT_RUNNING,
-    HE_ATTEMPT_FAILED,    /* err says why */
+    HE_ATTEMPT_FAILED, /* err says why */
     HE_ATTEMPT_WON,
     HE_ATTEMPT_CANCELLED, /* closed because another won or the race ended */
     HE_ATTEMPT_SKIPPED,   /* never started: family unreachable, cannot be carried */
@@ -56,12 +56,12 @@ struct he_race_io {
 };
 
 struct he_race {
-    int count;           /* attempts in att[] */
-    int delay_ms;        /* Connection Attempt Delay, clamped */
-    int64_t deadline_ms; /* absolute, -1 for none */
-    int deadline_err;    /* EINPROGRESS (SO_SNDTIMEO) or ETIMEDOUT */
-    int winner;          /* index, -1 while none */
-    int64_t t0;          /* when attempt 0 started */
+    int count;                                   /* attempts in att[] */
+    int delay_ms;                                /* Connection Attempt Delay, clamped */
+    int64_t deadline_ms;                         /* absolute, -1 for none */
+    int deadline_err;                            /* EINPROGRESS (SO_SNDTIMEO) or ETIMEDOUT */
+    int winner;                                  /* index, -1 while none */
+    int64_t t0;                                  /* when attempt 0 started */
     struct he_attempt att[HE_RACE_MAX_ATTEMPTS]; /* last: only count are set */
 };
 
@@ -70,9 +70,8 @@ struct he_race {
  * whose IPV6_V6ONLY the connector checks when it starts a sibling), in
  * RFC 8305 §4 order, at most max_attempts in all.  delay_ms is clamped to
  * the RFC 8305 §5 bounds. */
-void he_race_init(struct he_race *r, const struct he_addr *first,
-                  const struct he_addr *addrs, int n, int sock_family, int delay_ms,
-                  int max_attempts);
+void he_race_init(struct he_race *r, const struct he_addr *first, const struct he_addr *addrs,
+                  int n, int sock_family, int delay_ms, int max_attempts);
 
 /* How many siblings a socket could race, without setting anything up: the
  * cheap test connect() makes before deciding to race at all. */

@@ -46,8 +46,6 @@ int he_strand_check(uintptr_t frame, he_close_fn real_close);
  * race (poll(2) is a cancellation point). */
 void he_strand_reap(he_close_fn real_close);
 
-
-
 /* Whether the caller's fd still holds the socket noted by
  * he_strand_note_caller (1), or not, or was never noted (0). */
 int he_strand_caller_intact(void);

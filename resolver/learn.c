@@ -61,8 +61,7 @@ int he_learn_addrinfo(struct he_memo *m, const char *node, const struct addrinfo
     return he_memo_learn(m, node, mask, addrs, n, who);
 }
 
-int he_learn_hostent(struct he_memo *m, const char *name, const struct hostent *h,
-                     uint64_t who) {
+int he_learn_hostent(struct he_memo *m, const char *name, const struct hostent *h, uint64_t who) {
     if (name == NULL || h == NULL || he_learn_is_numeric(name)) {
         return 0;
     }

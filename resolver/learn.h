@@ -16,7 +16,6 @@ int he_learn_addrinfo(struct he_memo *m, const char *node, const struct addrinfo
                       const struct addrinfo *res, uint64_t who);
 
 /* Records a gethostbyname* answer for name. */
-int he_learn_hostent(struct he_memo *m, const char *name, const struct hostent *h,
-                     uint64_t who);
+int he_learn_hostent(struct he_memo *m, const char *name, const struct hostent *h, uint64_t who);
 
 #endif

@@ -33,7 +33,7 @@ struct he_memo {
     sigset_t fork_mask; /* the forking thread's mask, held across fork */
     size_t max_names, names;
     uint64_t seq;
-    int learned; /* read without the lock: set once, never cleared */
+    int learned;     /* read without the lock: set once, never cleared */
     size_t nbuckets; /* power of two, for both indexes */
     struct he_memo_entry **by_name;
     struct he_memo_link **by_addr;
@@ -210,8 +210,7 @@ static void he_memo_unlink_addrs_nolock(struct he_memo *m, struct he_memo_entry 
 static void he_memo_link_addrs_nolock(struct he_memo *m, struct he_memo_entry *e) {
     for (int i = 0; i < e->count; i++) {
         struct he_memo_link *l = &e->links[i];
-        struct he_memo_link **head =
-            &m->by_addr[he_addr_hash(&l->addr) & (m->nbuckets - 1)];
+        struct he_memo_link **head = &m->by_addr[he_addr_hash(&l->addr) & (m->nbuckets - 1)];
         l->entry = e;
         l->next = *head;
         *head = l;
@@ -241,8 +240,8 @@ static struct he_memo_entry *he_memo_find_nolock(struct he_memo *m, const char *
     return e;
 }
 
-static struct he_memo_entry *he_memo_create_nolock(struct he_memo *m, const char *name,
-                                                   size_t len, uint32_t hash) {
+static struct he_memo_entry *he_memo_create_nolock(struct he_memo *m, const char *name, size_t len,
+                                                   uint32_t hash) {
     if (m->names >= m->max_names && m->lru_tail) {
         he_memo_drop_nolock(m, m->lru_tail);
     }
@@ -325,8 +324,8 @@ static int he_memo_tlearn_same(const struct he_memo *m, const char *norm, int fa
     const struct he_memo_tlearn *t = &he_memo_tlearn;
     return t->m == m && t->gen == he_memo_gen_now() &&
            t->who_gen == __atomic_load_n(&he_memo_who_gen, __ATOMIC_ACQUIRE) && t->who == who &&
-           t->fam_mask == fam_mask &&
-           t->n == n && n <= HE_MEMO_MAX_ADDRS && strcmp(t->name, norm) == 0 &&
+           t->fam_mask == fam_mask && t->n == n && n <= HE_MEMO_MAX_ADDRS &&
+           strcmp(t->name, norm) == 0 &&
            (n == 0 || memcmp(t->addrs, addrs, (size_t)n * sizeof *addrs) == 0);
 }
 
@@ -354,8 +353,8 @@ static void he_memo_tlearn_note(const struct he_memo *m, const char *norm, int f
 static int he_memo_shares_nolock(const struct he_memo *m, const struct he_memo_entry *e) {
     for (int i = 0; i < e->count; i++) {
         const struct he_addr *a = &e->links[i].addr;
-        for (const struct he_memo_link *l = m->by_addr[he_addr_hash(a) & (m->nbuckets - 1)];
-             l; l = l->next) {
+        for (const struct he_memo_link *l = m->by_addr[he_addr_hash(a) & (m->nbuckets - 1)]; l;
+             l = l->next) {
             if (l->entry != e && he_addr_equal(&l->addr, a)) {
                 return 1;
             }
@@ -364,8 +363,8 @@ static int he_memo_shares_nolock(const struct he_memo *m, const struct he_memo_e
     return 0;
 }
 
-int he_memo_learn(struct he_memo *m, const char *name, int fam_mask,
-                  const struct he_addr *addrs, int n, uint64_t who) {
+int he_memo_learn(struct he_memo *m, const char *name, int fam_mask, const struct he_addr *addrs,
+                  int n, uint64_t who) {
     char norm[HE_MEMO_NAME_MAX];
     int len = he_memo_normalise(name, norm);
     if (len < 0) {
@@ -417,9 +416,8 @@ int he_memo_learn(struct he_memo *m, const char *name, int fam_mask,
 
 /* Picks the entry addr belongs to: the only one, or the one who resolved
  * most recently.  Returns NULL with *rc set when there is none. */
-static struct he_memo_entry *he_memo_pick_nolock(struct he_memo *m,
-                                                 const struct he_addr *addr, uint64_t who,
-                                                 int *rc) {
+static struct he_memo_entry *he_memo_pick_nolock(struct he_memo *m, const struct he_addr *addr,
+                                                 uint64_t who, int *rc) {
     struct he_memo_entry *only = NULL, *mine = NULL;
     int distinct = 0;
     for (struct he_memo_link *l = m->by_addr[he_addr_hash(addr) & (m->nbuckets - 1)]; l;
@@ -446,8 +444,7 @@ static struct he_memo_entry *he_memo_pick_nolock(struct he_memo *m,
     return mine;
 }
 
-static void he_memo_answer_copy(struct he_memo_answer *to,
-                                const struct he_memo_answer *from) {
+static void he_memo_answer_copy(struct he_memo_answer *to, const struct he_memo_answer *from) {
     memcpy(to->name, from->name, strlen(from->name) + 1);
     to->count = from->count;
     memcpy(to->addrs, from->addrs, (size_t)from->count * sizeof from->addrs[0]);
@@ -455,14 +452,12 @@ static void he_memo_answer_copy(struct he_memo_answer *to,
 
 /* Answers from this thread's cache.  Returns 1 and sets *rc (and *out when
  * *rc is 0) on a hit. */
-static int he_memo_tcache_get(const struct he_memo *m, const struct he_addr *addr,
-                              uint64_t who, uint64_t gen, struct he_memo_answer *out,
-                              int *rc) {
+static int he_memo_tcache_get(const struct he_memo *m, const struct he_addr *addr, uint64_t who,
+                              uint64_t gen, struct he_memo_answer *out, int *rc) {
     struct he_memo_tcache *c = &he_memo_tcache[he_addr_hash(addr) % HE_MEMO_TCACHE_SLOTS];
     unsigned seq = c->seq;
     __atomic_signal_fence(__ATOMIC_SEQ_CST);
-    if ((seq & 1) || c->gen != gen || c->m != m || c->who != who ||
-        !he_addr_equal(&c->key, addr)) {
+    if ((seq & 1) || c->gen != gen || c->m != m || c->who != who || !he_addr_equal(&c->key, addr)) {
         return 0;
     }
     *rc = c->rc;
@@ -473,9 +468,8 @@ static int he_memo_tcache_get(const struct he_memo *m, const struct he_addr *add
     return c->seq == seq;
 }
 
-static void he_memo_tcache_put(const struct he_memo *m, const struct he_addr *addr,
-                               uint64_t who, uint64_t gen, int rc,
-                               const struct he_memo_answer *ans) {
+static void he_memo_tcache_put(const struct he_memo *m, const struct he_addr *addr, uint64_t who,
+                               uint64_t gen, int rc, const struct he_memo_answer *ans) {
     struct he_memo_tcache *c = &he_memo_tcache[he_addr_hash(addr) % HE_MEMO_TCACHE_SLOTS];
     if (c->seq & 1) {
         return; /* a signal handler on top of a write in progress: skip */

@@ -44,8 +44,8 @@ void he_memo_free(struct he_memo *m);
  * replacing what the name had for those families.  who identifies the
  * resolving thread.  Names are compared without case and without a trailing
  * dot.  Returns 0, -EINVAL for an empty or over-long name, -ENOMEM. */
-int he_memo_learn(struct he_memo *m, const char *name, int fam_mask,
-                  const struct he_addr *addrs, int n, uint64_t who);
+int he_memo_learn(struct he_memo *m, const char *name, int fam_mask, const struct he_addr *addrs,
+                  int n, uint64_t who);
 
 /* Finds the name that addr belongs to.  When several names hold addr, the
  * one most recently resolved by thread who wins; if who resolved none of

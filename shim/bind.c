@@ -49,8 +49,7 @@ void he_bind_note(int fd, enum he_bind_kind kind) {
     }
     sigset_t old;
     he_lock_signals(&he_bind_lock, &old);
-    he_bind_slots[fd % HE_BIND_SLOTS] =
-        (struct he_bind_slot){(int)kind, fd, st.st_dev, st.st_ino};
+    he_bind_slots[fd % HE_BIND_SLOTS] = (struct he_bind_slot){(int)kind, fd, st.st_dev, st.st_ino};
     he_unlock_signals(&he_bind_lock, &old);
 }
 
@@ -62,9 +61,8 @@ int he_bind_kind_of(int fd) {
     sigset_t old;
     he_lock_signals(&he_bind_lock, &old);
     const struct he_bind_slot *s = &he_bind_slots[fd % HE_BIND_SLOTS];
-    int kind = s->used && s->fd == fd && s->dev == st.st_dev && s->ino == st.st_ino
-                   ? s->used
-                   : HE_BIND_FIXED;
+    int kind = s->used && s->fd == fd && s->dev == st.st_dev && s->ino == st.st_ino ? s->used
+                                                                                    : HE_BIND_FIXED;
     he_unlock_signals(&he_bind_lock, &old);
     return kind;
 }

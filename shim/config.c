@@ -45,8 +45,8 @@ static int he_config_parse_long(const char *s, long *out) {
 
 /* Reads an integer variable into *out, clamping to [lo, hi]; keeps dflt
  * when it is absent, empty-or-garbage (with a warning). */
-static void he_config_int(struct he_config_ctx *ctx, const char *name, int *out, int dflt,
-                          long lo, long hi) {
+static void he_config_int(struct he_config_ctx *ctx, const char *name, int *out, int dflt, long lo,
+                          long hi) {
     *out = dflt;
     const char *s = ctx->get(name);
     if (s == NULL) {
@@ -108,15 +108,13 @@ int he_config_parse(struct he_config *cfg, he_config_getenv_fn getenv_fn,
     struct he_config_ctx ctx = {getenv_fn, warn_fn, 0};
     memset(cfg, 0, sizeof *cfg);
     he_config_disable(&ctx, &cfg->disabled);
-    he_config_int(&ctx, "HE_ATTEMPT_DELAY_MS", &cfg->attempt_delay_ms,
-                  HE_ATTEMPT_DELAY_DEFAULT_MS, HE_ATTEMPT_DELAY_MIN_MS,
-                  HE_ATTEMPT_DELAY_MAX_MS);
+    he_config_int(&ctx, "HE_ATTEMPT_DELAY_MS", &cfg->attempt_delay_ms, HE_ATTEMPT_DELAY_DEFAULT_MS,
+                  HE_ATTEMPT_DELAY_MIN_MS, HE_ATTEMPT_DELAY_MAX_MS);
     he_config_int(&ctx, "HE_CONNECT_TIMEOUT_MS", &cfg->connect_timeout_ms, 0, 0,
                   HE_CONNECT_TIMEOUT_MAX_MS);
     he_config_int(&ctx, "HE_MAX_ATTEMPTS", &cfg->max_attempts, HE_MAX_ATTEMPTS_DEFAULT, 1,
                   HE_MAX_ATTEMPTS_LIMIT);
-    he_config_int(&ctx, "HE_MAP_MAX", &cfg->map_max, HE_MAP_MAX_DEFAULT, 1,
-                  HE_MAP_MAX_LIMIT);
+    he_config_int(&ctx, "HE_MAP_MAX", &cfg->map_max, HE_MAP_MAX_DEFAULT, 1, HE_MAP_MAX_LIMIT);
     he_config_level(&ctx, &cfg->log_level);
     const char *file = getenv_fn("HE_LOG_FILE");
     cfg->log_file = (file && *file) ? file : NULL;

@@ -22,8 +22,8 @@ static in_port_t he_connect_port(const struct sockaddr *addr) {
 
 /* One info line per race: the name, the candidates, the winner, the time
  * taken, and what became of each loser. */
-static void he_connect_log(const struct he_race *r, const char *name, int rc,
-                           int64_t elapsed, int level) {
+static void he_connect_log(const struct he_race *r, const char *name, int rc, int64_t elapsed,
+                           int level) {
     char line[900];
     size_t used = 0;
     for (int i = 0; i < r->count && used < sizeof line - 100; i++) {
@@ -31,19 +31,18 @@ static void he_connect_log(const struct he_race *r, const char *name, int rc,
         char addr[HE_ADDR_STRLEN];
         he_addr_format(&a->addr, addr, sizeof addr);
         int n = snprintf(line + used, sizeof line - used, "%s%s %s%s%s", i ? ", " : "", addr,
-                         he_attempt_state_name(a->state),
-                         a->state == HE_ATTEMPT_FAILED ? " " : "",
+                         he_attempt_state_name(a->state), a->state == HE_ATTEMPT_FAILED ? " " : "",
                          a->state == HE_ATTEMPT_FAILED ? strerror(a->err) : "");
         used += n > 0 ? (size_t)n : 0;
     }
     if (r->winner >= 0) {
         char w[HE_ADDR_STRLEN];
         he_addr_format(&r->att[r->winner].addr, w, sizeof w);
-        he_log_write(level, "race %s: winner %s (attempt %d) after %lld ms; %s", name,
-                     w, r->winner + 1, (long long)elapsed, line);
+        he_log_write(level, "race %s: winner %s (attempt %d) after %lld ms; %s", name, w,
+                     r->winner + 1, (long long)elapsed, line);
     } else {
-        he_log_write(level, "race %s: no winner (%s) after %lld ms; %s", name,
-                     strerror(-rc), (long long)elapsed, line);
+        he_log_write(level, "race %s: no winner (%s) after %lld ms; %s", name, strerror(-rc),
+                     (long long)elapsed, line);
     }
 }
 
@@ -57,8 +56,8 @@ static void he_connect_cancelled(void *unused) {
 /* Runs the race for fd.  Returns 0 when connected (on the caller's own
  * socket or a spliced sibling), or -errno for the caller to see. */
 static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, int fl,
-                           const struct he_addr *dst,
-                           const struct he_memo_answer *ans, uintptr_t frame) {
+                           const struct he_addr *dst, const struct he_memo_answer *ans,
+                           uintptr_t frame) {
     struct he_race r;
     int rc, frc;
     he_race_init(&r, dst, ans->addrs, ans->count, addr->sa_family, he_cfg.attempt_delay_ms,
@@ -115,8 +114,7 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
     }
     /* A connect settled by the caller's own attempt alone is logged at
      * debug level; info is for races where a sibling was started. */
-    int level = r.count > 1 && r.att[1].state != HE_ATTEMPT_WAITING ? HE_LOG_INFO
-                                                                     : HE_LOG_DEBUG;
+    int level = r.count > 1 && r.att[1].state != HE_ATTEMPT_WAITING ? HE_LOG_INFO : HE_LOG_DEBUG;
     if (he_log_level >= level) {
         he_connect_log(&r, ans->name, rc, he_connector_now_ms(NULL) - t0, level);
     }
@@ -160,8 +158,7 @@ HE_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
     struct he_addr dst;
     struct he_memo_answer ans;
     if (!he_connect_wanted(addr, len, &dst, &ans)) {
-        if (addr != NULL && len >= (socklen_t)sizeof(sa_family_t) &&
-            addr->sa_family == AF_UNSPEC) {
+        if (addr != NULL && len >= (socklen_t)sizeof(sa_family_t) && addr->sa_family == AF_UNSPEC) {
             return he_connect_disconnect(fd, addr, len);
         }
         return he_real.connect(fd, addr, len);

@@ -6,8 +6,8 @@
 
 #include <errno.h>
 
-HE_EXPORT int getaddrinfo(const char *node, const char *service,
-                          const struct addrinfo *hints, struct addrinfo **res) {
+HE_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                          struct addrinfo **res) {
     int active = he_init() && !HE_HOOK_NESTED();
     int rc = he_real.getaddrinfo(node, service, hints, res);
     if (active && rc == 0) {

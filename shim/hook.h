@@ -35,9 +35,8 @@ int he_init(void);
 /* Every hook's first step after he_init: if this thread abandoned a race
  * (a signal handler siglongjmp'd out of connect), reap what it left.
  * Returns 1 when the call is nested inside a race on this thread. */
-#define HE_HOOK_NESTED()                                                                 \
-    (he_strand_active &&                                                                 \
-     he_strand_check((uintptr_t)__builtin_frame_address(0), he_real.close))
+#define HE_HOOK_NESTED()                                                                           \
+    (he_strand_active && he_strand_check((uintptr_t)__builtin_frame_address(0), he_real.close))
 
 /* Identifies the calling thread to the name memory. */
 extern __thread char he_thread_anchor __attribute__((tls_model("initial-exec")));

@@ -6,8 +6,8 @@
 
 #include <pthread.h>
 #include <stdio.h>
-#include <string.h>
 #include <stdlib.h>
+#include <string.h>
 
 struct he_config he_cfg;
 struct he_memo *he_memo;
@@ -25,8 +25,7 @@ static int he_init_nwarnings;
 
 static void he_init_collect_warning(const char *msg) {
     if (he_init_nwarnings < HE_INIT_WARNINGS_MAX) {
-        snprintf(he_init_warnings[he_init_nwarnings++], sizeof he_init_warnings[0], "%s",
-                 msg);
+        snprintf(he_init_warnings[he_init_nwarnings++], sizeof he_init_warnings[0], "%s", msg);
     }
 }
 

@@ -15,8 +15,7 @@ static void *he_real_find(const char *name, void *ours) {
     void *p = dlsym(RTLD_NEXT, name);
     if (p == NULL || p == ours) {
         char msg[256];
-        int n = snprintf(msg, sizeof msg,
-                         "libhe[%d] error: cannot find libc's %s (%s); aborting\n",
+        int n = snprintf(msg, sizeof msg, "libhe[%d] error: cannot find libc's %s (%s); aborting\n",
                          (int)getpid(), name, p ? "found libhe's own hook" : "dlsym failed");
         if (write(2, msg, (size_t)n) < 0) {
             /* nothing more can be said */

@@ -10,15 +10,14 @@ struct he_real_table {
     int (*connect)(int, const struct sockaddr *, socklen_t);
     int (*bind)(int, const struct sockaddr *, socklen_t);
     int (*close)(int);
-    int (*getaddrinfo)(const char *, const char *, const struct addrinfo *,
-                       struct addrinfo **);
+    int (*getaddrinfo)(const char *, const char *, const struct addrinfo *, struct addrinfo **);
     void (*freeaddrinfo)(struct addrinfo *);
     struct hostent *(*gethostbyname)(const char *);
     struct hostent *(*gethostbyname2)(const char *, int);
-    int (*gethostbyname_r)(const char *, struct hostent *, char *, size_t,
-                           struct hostent **, int *);
-    int (*gethostbyname2_r)(const char *, int, struct hostent *, char *, size_t,
-                            struct hostent **, int *);
+    int (*gethostbyname_r)(const char *, struct hostent *, char *, size_t, struct hostent **,
+                           int *);
+    int (*gethostbyname2_r)(const char *, int, struct hostent *, char *, size_t, struct hostent **,
+                            int *);
 };
 
 extern struct he_real_table he_real;

@@ -254,26 +254,25 @@ static void check_var_row(const struct var_row *row) {
     env_set(row->var, row->value);
     struct he_config cfg;
     int rc = parse(&cfg);
-    ck_assert_msg(field(&cfg, row->var) == row->want, "%s=\"%s\": %ld, want %ld",
-                  row->var, shown, field(&cfg, row->var), row->want);
-    ck_assert_msg(rc == row->want_warn, "%s=\"%s\": returned %d, want %d", row->var,
-                  shown, rc, row->want_warn);
-    ck_assert_msg(nwarnings == row->want_warn, "%s=\"%s\": %d warnings, want %d",
-                  row->var, shown, nwarnings, row->want_warn);
+    ck_assert_msg(field(&cfg, row->var) == row->want, "%s=\"%s\": %ld, want %ld", row->var, shown,
+                  field(&cfg, row->var), row->want);
+    ck_assert_msg(rc == row->want_warn, "%s=\"%s\": returned %d, want %d", row->var, shown, rc,
+                  row->want_warn);
+    ck_assert_msg(nwarnings == row->want_warn, "%s=\"%s\": %d warnings, want %d", row->var, shown,
+                  nwarnings, row->want_warn);
     if (row->want_warn) {
         const char *w = warning_for(row->var);
-        ck_assert_msg(w != NULL, "%s=\"%s\": the warning does not name it: %s", row->var,
-                      shown, warnings[0]);
+        ck_assert_msg(w != NULL, "%s=\"%s\": the warning does not name it: %s", row->var, shown,
+                      warnings[0]);
         char used[64];
         snprintf(used, sizeof used, "using %s", row->used);
         const char *at = strstr(w, used);
-        ck_assert_msg(at != NULL, "%s=\"%s\": the warning does not say \"%s\": %s",
-                      row->var, shown, used, w);
+        ck_assert_msg(at != NULL, "%s=\"%s\": the warning does not say \"%s\": %s", row->var, shown,
+                      used, w);
         /* "using 10" must not be the start of "using 100". */
         char after = at[strlen(used)];
         ck_assert_msg(after == '\0' || after == ' ' || after == ')',
-                      "%s=\"%s\": the warning says something else: %s", row->var, shown,
-                      w);
+                      "%s=\"%s\": the warning says something else: %s", row->var, shown, w);
     }
     assert_defaults_except(&cfg, row->var);
     ck_assert_ptr_null(cfg.log_file);
@@ -339,13 +338,11 @@ START_TEST(test_long_values) {
         ck_assert_int_eq(parse(&cfg), 1);
         ck_assert_int_eq(nwarnings, 1);
         ck_assert_int_eq(cfg.attempt_delay_ms, rows[r].want);
-        ck_assert_msg(strncmp(warnings[0], "HE_ATTEMPT_DELAY_MS=", 20) == 0, "%s",
+        ck_assert_msg(strncmp(warnings[0], "HE_ATTEMPT_DELAY_MS=", 20) == 0, "%s", warnings[0]);
+        ck_assert_msg(strstr(warnings[0], rows[r].used) != NULL, "fill '%c': %s", rows[r].fill,
                       warnings[0]);
-        ck_assert_msg(strstr(warnings[0], rows[r].used) != NULL, "fill '%c': %s",
-                      rows[r].fill, warnings[0]);
         /* The value is quoted shortened, not 10 KB of it. */
-        ck_assert_msg(strlen(warnings[0]) < 200, "warning of %zu bytes",
-                      strlen(warnings[0]));
+        ck_assert_msg(strlen(warnings[0]) < 200, "warning of %zu bytes", strlen(warnings[0]));
         free(big);
     }
 
@@ -379,12 +376,11 @@ START_TEST(test_one_warning_per_bad_variable) {
     struct he_config cfg;
     ck_assert_int_eq(parse(&cfg), 6);
     ck_assert_int_eq(nwarnings, 6);
-    const char *vars[] = {
-        "HE_DISABLE",      "HE_ATTEMPT_DELAY_MS", "HE_CONNECT_TIMEOUT_MS",
-        "HE_MAX_ATTEMPTS", "HE_MAP_MAX",          "HE_LOG"};
+    const char *vars[] = {"HE_DISABLE",      "HE_ATTEMPT_DELAY_MS", "HE_CONNECT_TIMEOUT_MS",
+                          "HE_MAX_ATTEMPTS", "HE_MAP_MAX",          "HE_LOG"};
     for (int i = 0; i < 6; i++) {
-        ck_assert_msg(warnings_for(vars[i]) == 1, "%d warnings for %s",
-                      warnings_for(vars[i]), vars[i]);
+        ck_assert_msg(warnings_for(vars[i]) == 1, "%d warnings for %s", warnings_for(vars[i]),
+                      vars[i]);
     }
     ck_assert_int_eq(cfg.disabled, 1);
     ck_assert_int_eq(cfg.attempt_delay_ms, 250);

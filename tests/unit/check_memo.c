@@ -59,11 +59,10 @@ static int learn_list(struct he_memo *m, const char *name, int fam, uint64_t who
     return he_memo_learn(m, name, fam, a, n, who);
 }
 
-#define LEARN(m, name, fam, who, ...)                                                    \
+#define LEARN(m, name, fam, who, ...)                                                              \
     learn_list((m), (name), (fam), (who), (const char *const[]){__VA_ARGS__, NULL})
 
-static int lookup(struct he_memo *m, const char *addr, uint64_t who,
-                  struct he_memo_answer *out) {
+static int lookup(struct he_memo *m, const char *addr, uint64_t who, struct he_memo_answer *out) {
     struct he_addr a = addr_of(addr);
     memset(out, 0x5a, sizeof *out);
     return he_memo_lookup(m, &a, who, out);
@@ -81,24 +80,22 @@ static void assert_answer(const struct he_memo_answer *ans, const char *name,
     ck_assert_msg(ans->count == n, "%s: %d addresses, want %d", name, ans->count, n);
     for (int i = 0; i < n; i++) {
         struct he_addr w = addr_of(want[i]);
-        ck_assert_msg(he_addr_equal(&ans->addrs[i], &w), "%s: address %d is %s, want %s",
-                      name, i, he_addr_format(&ans->addrs[i], buf, sizeof buf), want[i]);
+        ck_assert_msg(he_addr_equal(&ans->addrs[i], &w), "%s: address %d is %s, want %s", name, i,
+                      he_addr_format(&ans->addrs[i], buf, sizeof buf), want[i]);
     }
 }
 
-#define ASSERT_ANSWER(ans, name, ...)                                                    \
+#define ASSERT_ANSWER(ans, name, ...)                                                              \
     assert_answer((ans), (name), (const char *const[]){__VA_ARGS__, NULL})
 
-static void assert_found(struct he_memo *m, const char *addr, uint64_t who,
-                         const char *name) {
+static void assert_found(struct he_memo *m, const char *addr, uint64_t who, const char *name) {
     struct he_memo_answer ans;
     int rc = lookup(m, addr, who, &ans);
     ck_assert_msg(rc == 0, "lookup %s: %d, want 0 (%s)", addr, rc, name);
     ck_assert_str_eq(ans.name, name);
 }
 
-static void assert_lookup_rc(struct he_memo *m, const char *addr, uint64_t who,
-                             int want) {
+static void assert_lookup_rc(struct he_memo *m, const char *addr, uint64_t who, int want) {
     struct he_memo_answer ans;
     int rc = lookup(m, addr, who, &ans);
     ck_assert_msg(rc == want, "lookup %s: %d, want %d", addr, rc, want);
@@ -110,8 +107,7 @@ static void assert_lookup_rc(struct he_memo *m, const char *addr, uint64_t who,
 START_TEST(test_lookup_finds_name_and_siblings) {
     struct he_memo *m = he_memo_new(16);
     ck_assert_ptr_nonnull(m);
-    ck_assert_int_eq(
-        LEARN(m, "www.example.com", HE_MEMO_FAM_ALL, WHO_A, V6A, V6B, V4A, V4B), 0);
+    ck_assert_int_eq(LEARN(m, "www.example.com", HE_MEMO_FAM_ALL, WHO_A, V6A, V6B, V4A, V4B), 0);
     const char *each[] = {V6A, V6B, V4A, V4B};
     for (int i = 0; i < 4; i++) {
         struct he_memo_answer ans;
@@ -164,8 +160,7 @@ static const struct {
 
 START_TEST(test_names_without_case_and_trailing_dot) {
     struct he_memo *m = he_memo_new(16);
-    ck_assert_int_eq(LEARN(m, name_rows[_i].learned, HE_MEMO_FAM_ALL, WHO_A, V4A, V4B),
-                     0);
+    ck_assert_int_eq(LEARN(m, name_rows[_i].learned, HE_MEMO_FAM_ALL, WHO_A, V4A, V4B), 0);
     struct he_memo_answer ans;
     ck_assert_int_eq(lookup(m, V4A, WHO_A, &ans), 0);
     ASSERT_ANSWER(&ans, "www.example.com", V4A, V4B);
@@ -211,8 +206,7 @@ END_TEST
 START_TEST(test_fam_v4_replaces_only_v4) {
     struct he_memo *m = he_memo_new(16);
     struct he_memo_answer ans;
-    ck_assert_int_eq(LEARN(m, "dual.example", HE_MEMO_FAM_ALL, WHO_A, V6A, V4A, V6B, V4B),
-                     0);
+    ck_assert_int_eq(LEARN(m, "dual.example", HE_MEMO_FAM_ALL, WHO_A, V6A, V4A, V6B, V4B), 0);
     ck_assert_int_eq(LEARN(m, "dual.example", HE_MEMO_FAM_V4, WHO_A, V4C), 0);
     ck_assert_int_eq(lookup(m, V6A, WHO_A, &ans), 0);
     /* The answer first, then what the name kept for the other family. */
@@ -233,8 +227,7 @@ END_TEST
 START_TEST(test_empty_answer_for_only_family_drops_name) {
     struct he_memo *m = he_memo_new(16);
     ck_assert_int_eq(LEARN(m, "v4only.example", HE_MEMO_FAM_ALL, WHO_A, V4A), 0);
-    ck_assert_int_eq(he_memo_learn(m, "v4only.example", HE_MEMO_FAM_V4, NULL, 0, WHO_A),
-                     0);
+    ck_assert_int_eq(he_memo_learn(m, "v4only.example", HE_MEMO_FAM_V4, NULL, 0, WHO_A), 0);
     ck_assert_uint_eq(he_memo_count(m), 0);
     assert_lookup_rc(m, V4A, WHO_A, -ENOENT);
 
@@ -246,8 +239,7 @@ START_TEST(test_empty_answer_for_only_family_drops_name) {
     ASSERT_ANSWER(&ans, "dual.example", V4A);
 
     /* An empty answer for a name never seen creates nothing. */
-    ck_assert_int_eq(he_memo_learn(m, "nothing.example", HE_MEMO_FAM_ALL, NULL, 0, WHO_A),
-                     0);
+    ck_assert_int_eq(he_memo_learn(m, "nothing.example", HE_MEMO_FAM_ALL, NULL, 0, WHO_A), 0);
     ck_assert_uint_eq(he_memo_count(m), 1);
     he_memo_free(m);
 }
@@ -270,8 +262,7 @@ END_TEST
 START_TEST(test_duplicates_in_answer_kept_once) {
     struct he_memo *m = he_memo_new(16);
     struct he_memo_answer ans;
-    ck_assert_int_eq(
-        LEARN(m, "dup.example", HE_MEMO_FAM_ALL, WHO_A, V4A, V6A, V4A, V4B, V6A), 0);
+    ck_assert_int_eq(LEARN(m, "dup.example", HE_MEMO_FAM_ALL, WHO_A, V4A, V6A, V4A, V4B, V6A), 0);
     ck_assert_int_eq(lookup(m, V4B, WHO_A, &ans), 0);
     ASSERT_ANSWER(&ans, "dup.example", V4A, V6A, V4B);
     he_memo_free(m);
@@ -427,8 +418,8 @@ START_TEST(test_max_addrs_cap) {
     /* A v4-only answer of 32 to a dual-stack name: the cap still holds. */
     struct he_addr v6 = addr_of(V6A);
     ck_assert_int_eq(he_memo_learn(m, "big2.example", HE_MEMO_FAM_ALL, &v6, 1, WHO_A), 0);
-    ck_assert_int_eq(
-        he_memo_learn(m, "big2.example", HE_MEMO_FAM_V4, a, HE_MEMO_MAX_ADDRS, WHO_A), 0);
+    ck_assert_int_eq(he_memo_learn(m, "big2.example", HE_MEMO_FAM_V4, a, HE_MEMO_MAX_ADDRS, WHO_A),
+                     0);
     /* a[0] is now held by both names; WHO_B resolved neither. */
     ck_assert_int_eq(he_memo_lookup(m, &a[0], WHO_B, &ans), -ENOTUNIQ);
     ck_assert_int_eq(he_memo_lookup(m, &a[0], WHO_A, &ans), 0);
@@ -509,8 +500,7 @@ START_TEST(test_many_names_stay_bounded) {
     size_t after = heap_in_use();
     /* The newest MAX names are held, the older ones are gone. */
     struct he_memo_answer ans;
-    struct he_addr newest = numbered_v4(NAMES - 1),
-                   oldest_kept = numbered_v4(NAMES - MAX),
+    struct he_addr newest = numbered_v4(NAMES - 1), oldest_kept = numbered_v4(NAMES - MAX),
                    evicted = numbered_v4(NAMES - MAX - 1), first = numbered_v4(0);
     ck_assert_int_eq(he_memo_lookup(m, &newest, WHO_A, &ans), 0);
     snprintf(name, sizeof name, "host-%u.example", NAMES - 1);
@@ -522,8 +512,8 @@ START_TEST(test_many_names_stay_bounded) {
     ck_assert_msg(after - before < 8u * 1024 * 1024,
                   "the memory of %d names uses %zu bytes of heap", MAX, after - before);
     /* Once full, churning through names does not grow the heap. */
-    ck_assert_msg(after <= at_max + 256 * 1024,
-                  "heap grew from %zu to %zu after eviction", at_max, after);
+    ck_assert_msg(after <= at_max + 256 * 1024, "heap grew from %zu to %zu after eviction", at_max,
+                  after);
     he_memo_free(m);
     ck_assert_msg(heap_in_use() <= before + 64 * 1024, "heap %zu after free, %zu before",
                   heap_in_use(), before);
@@ -571,8 +561,7 @@ static void *hammer(void *p) {
                     has |= he_addr_equal(&ans.addrs[j], q);
                 }
                 if (!has || ans.count < 1 || ans.count > HE_MEMO_MAX_ADDRS ||
-                    (strncmp(ans.name, "shared-", 7) != 0 &&
-                     strncmp(ans.name, "own-", 4) != 0)) {
+                    (strncmp(ans.name, "shared-", 7) != 0 && strncmp(ans.name, "own-", 4) != 0)) {
                     t->bad++;
                 }
             } else if (rc != -ENOENT && rc != -ENOTUNIQ) {
@@ -779,8 +768,8 @@ START_TEST(test_addrinfo_v4_mapped_normalised) {
     ck_assert_int_eq(he_addr_from_sockaddr(&a, l.ai[0].ai_addr, l.ai[0].ai_addrlen), 0);
     struct he_addr want = addr_of("192.0.2.9");
     ck_assert(he_addr_equal(&a, &want));
-    ck_assert_int_eq(
-        he_addr_from_sockaddr(&a, l.ai[0].ai_addr, sizeof(struct sockaddr_in)), -EINVAL);
+    ck_assert_int_eq(he_addr_from_sockaddr(&a, l.ai[0].ai_addr, sizeof(struct sockaddr_in)),
+                     -EINVAL);
     he_memo_free(m);
 }
 END_TEST
@@ -915,8 +904,7 @@ START_TEST(test_hostent_v4_mapped_normalised) {
     struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(80)};
     memcpy(&sin6.sin6_addr, h.bytes[0], 16);
     struct he_addr dst;
-    ck_assert_int_eq(he_addr_from_sockaddr(&dst, (struct sockaddr *)&sin6, sizeof sin6),
-                     0);
+    ck_assert_int_eq(he_addr_from_sockaddr(&dst, (struct sockaddr *)&sin6, sizeof sin6), 0);
     struct he_memo_answer ans;
     ck_assert_msg(he_memo_lookup(m, &dst, WHO_A, &ans) == 0,
                   "connect() to ::ffff:192.0.2.9 does not find the name gethostbyname2 "

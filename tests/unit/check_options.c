@@ -33,11 +33,11 @@ struct opt {
     } value;
 };
 
-#define INT_OPT(lvl, nm, v)                                                              \
-    {                                                                                    \
-#nm, lvl, nm, sizeof(int), {                                                     \
-            .i = (v)                                                                     \
-        }                                                                                \
+#define INT_OPT(lvl, nm, v)                                                                        \
+    {                                                                                              \
+#nm, lvl, nm, sizeof(int), {                                                               \
+            .i = (v)                                                                               \
+        }                                                                                          \
     }
 
 /* In the order a program might set them.  IP_TOS comes before SO_PRIORITY
@@ -91,8 +91,7 @@ static void get_opt(int fd, const struct opt *o, struct readback *r) {
     r->rc = getsockopt(fd, o->level, o->optname, r->value, &r->len) == 0 ? 0 : errno;
 }
 
-static void describe(const struct opt *o, const struct readback *r, char *buf,
-                     size_t len) {
+static void describe(const struct opt *o, const struct readback *r, char *buf, size_t len) {
     if (r->rc) {
         snprintf(buf, len, "error %s", strerror(r->rc));
     } else if (r->len == sizeof(int) && o->len == sizeof(int)) {
@@ -119,10 +118,9 @@ static int compare_all(int caller, int fd, const struct opt *opts, int n, char *
         struct readback want, got;
         get_opt(caller, &opts[i], &want);
         get_opt(fd, &opts[i], &got);
-        ck_assert_msg(want.rc == 0, "getsockopt(%s) on the caller's socket: %s",
-                      opts[i].name, strerror(want.rc));
-        if (got.rc == 0 && got.len == want.len &&
-            memcmp(got.value, want.value, want.len) == 0) {
+        ck_assert_msg(want.rc == 0, "getsockopt(%s) on the caller's socket: %s", opts[i].name,
+                      strerror(want.rc));
+        if (got.rc == 0 && got.len == want.len && memcmp(got.value, want.value, want.len) == 0) {
             continue;
         }
         char w[64], g[64];
@@ -137,8 +135,8 @@ static int compare_all(int caller, int fd, const struct opt *opts, int n, char *
 
 /* Sets opts on a caller socket of family, captures against a fresh one,
  * applies to a third, and checks both against the caller. */
-static void replay_and_compare(int family, const struct opt *const *sets,
-                               const int *counts, int nsets) {
+static void replay_and_compare(int family, const struct opt *const *sets, const int *counts,
+                               int nsets) {
     int caller = tcp_socket(family);
     for (int s = 0; s < nsets; s++) {
         for (int i = 0; i < counts[s]; i++) {
@@ -158,10 +156,8 @@ static void replay_and_compare(int family, const struct opt *const *sets,
     char on_fresh[1024] = "", on_third[1024] = "";
     int diffs = 0;
     for (int s = 0; s < nsets; s++) {
-        diffs +=
-            compare_all(caller, fresh, sets[s], counts[s], on_fresh, sizeof on_fresh);
-        diffs +=
-            compare_all(caller, third, sets[s], counts[s], on_third, sizeof on_third);
+        diffs += compare_all(caller, fresh, sets[s], counts[s], on_fresh, sizeof on_fresh);
+        diffs += compare_all(caller, third, sets[s], counts[s], on_third, sizeof on_third);
     }
     ck_assert_msg(diffs == 0,
                   "after capture, the fresh socket differs:%s / after apply, "
@@ -204,18 +200,15 @@ static const struct opt single_opts[] = {
 
 START_TEST(test_single_option_ipv4) {
     const struct opt *o = &single_opts[_i];
-    int caller = tcp_socket(AF_INET), fresh = tcp_socket(AF_INET),
-        third = tcp_socket(AF_INET);
+    int caller = tcp_socket(AF_INET), fresh = tcp_socket(AF_INET), third = tcp_socket(AF_INET);
     set_opt(caller, o);
     struct he_options cap;
     ck_assert_int_eq(he_options_capture(&cap, caller, fresh), 0);
     ck_assert_msg(cap.count == 1, "%s: %d options captured, want 1", o->name, cap.count);
     ck_assert_int_eq(he_options_apply(&cap, third), 0);
     char report[256] = "";
-    ck_assert_msg(compare_all(caller, fresh, o, 1, report, sizeof report) == 0, "%s",
-                  report);
-    ck_assert_msg(compare_all(caller, third, o, 1, report, sizeof report) == 0, "%s",
-                  report);
+    ck_assert_msg(compare_all(caller, fresh, o, 1, report, sizeof report) == 0, "%s", report);
+    ck_assert_msg(compare_all(caller, third, o, 1, report, sizeof report) == 0, "%s", report);
     close(caller);
     close(fresh);
     close(third);
@@ -226,20 +219,16 @@ END_TEST
  * the kernel) SO_PRIORITY: both must come out the same. */
 START_TEST(test_tos_alone) {
     static const struct opt pair[] = {
-        INT_OPT(IPPROTO_IP, IP_TOS, 0x10),
-        INT_OPT(SOL_SOCKET, SO_PRIORITY, 0), /* compared only */
+        INT_OPT(IPPROTO_IP, IP_TOS, 0x10), INT_OPT(SOL_SOCKET, SO_PRIORITY, 0), /* compared only */
     };
-    int caller = tcp_socket(AF_INET), fresh = tcp_socket(AF_INET),
-        third = tcp_socket(AF_INET);
+    int caller = tcp_socket(AF_INET), fresh = tcp_socket(AF_INET), third = tcp_socket(AF_INET);
     set_opt(caller, &pair[0]);
     struct he_options cap;
     ck_assert_int_eq(he_options_capture(&cap, caller, fresh), 0);
     ck_assert_int_eq(he_options_apply(&cap, third), 0);
     char report[512] = "";
-    ck_assert_msg(compare_all(caller, fresh, pair, 2, report, sizeof report) == 0, "%s",
-                  report);
-    ck_assert_msg(compare_all(caller, third, pair, 2, report, sizeof report) == 0, "%s",
-                  report);
+    ck_assert_msg(compare_all(caller, fresh, pair, 2, report, sizeof report) == 0, "%s", report);
+    ck_assert_msg(compare_all(caller, third, pair, 2, report, sizeof report) == 0, "%s", report);
     close(caller);
     close(fresh);
     close(third);
@@ -253,8 +242,7 @@ START_TEST(test_tos_then_priority) {
         INT_OPT(IPPROTO_IP, IP_TOS, 0x10),
         INT_OPT(SOL_SOCKET, SO_PRIORITY, 3),
     };
-    int caller = tcp_socket(AF_INET), fresh = tcp_socket(AF_INET),
-        third = tcp_socket(AF_INET);
+    int caller = tcp_socket(AF_INET), fresh = tcp_socket(AF_INET), third = tcp_socket(AF_INET);
     set_opt(caller, &pair[0]);
     set_opt(caller, &pair[1]);
     struct he_options cap;
@@ -308,12 +296,10 @@ START_TEST(test_set_to_default_captures_nothing) {
 END_TEST
 
 START_TEST(test_v6only_alone) {
-    int caller = tcp_socket(AF_INET6), fresh = tcp_socket(AF_INET6),
-        third = tcp_socket(AF_INET6);
+    int caller = tcp_socket(AF_INET6), fresh = tcp_socket(AF_INET6), third = tcp_socket(AF_INET6);
     int fresh_v6only = -1;
     socklen_t len = sizeof fresh_v6only;
-    ck_assert_int_eq(getsockopt(fresh, IPPROTO_IPV6, IPV6_V6ONLY, &fresh_v6only, &len),
-                     0);
+    ck_assert_int_eq(getsockopt(fresh, IPPROTO_IPV6, IPV6_V6ONLY, &fresh_v6only, &len), 0);
     /* Whatever the sysctl default is, the caller gets the other value. */
     const struct opt flip = INT_OPT(IPPROTO_IPV6, IPV6_V6ONLY, !fresh_v6only);
     set_opt(caller, &flip);
@@ -322,8 +308,7 @@ START_TEST(test_v6only_alone) {
     ck_assert_int_eq(o.count, 1);
     ck_assert_int_eq(he_options_apply(&o, third), 0);
     char report[256] = "";
-    ck_assert_msg(compare_all(caller, third, &flip, 1, report, sizeof report) == 0, "%s",
-                  report);
+    ck_assert_msg(compare_all(caller, third, &flip, 1, report, sizeof report) == 0, "%s", report);
     close(caller);
     close(fresh);
     close(third);

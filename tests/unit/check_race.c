@@ -599,13 +599,11 @@ static int64_t fake_now(void *ctx) {
 
 static int fake_start(void *ctx, struct he_race *r, int index) {
     struct fake *f = ctx;
-    ck_assert_msg(index >= 0 && index < r->count, "%s: start(%d) of %d attempts",
-                  f->row->name, index, r->count);
-    ck_assert_msg(!f->started[index], "%s: attempt %d started twice", f->row->name,
-                  index);
-    ck_assert_msg(r->att[index].state == HE_ATTEMPT_WAITING,
-                  "%s: attempt %d started in state %s", f->row->name, index,
-                  he_attempt_state_name(r->att[index].state));
+    ck_assert_msg(index >= 0 && index < r->count, "%s: start(%d) of %d attempts", f->row->name,
+                  index, r->count);
+    ck_assert_msg(!f->started[index], "%s: attempt %d started twice", f->row->name, index);
+    ck_assert_msg(r->att[index].state == HE_ATTEMPT_WAITING, "%s: attempt %d started in state %s",
+                  f->row->name, index, he_attempt_state_name(r->att[index].state));
     f->started[index] = 1;
     f->order[f->norder] = index;
     f->start_at[f->norder] = f->now;
@@ -652,14 +650,14 @@ static int fake_start(void *ctx, struct he_race *r, int index) {
 
 static int fake_wait(void *ctx, struct he_race *r, int timeout_ms, int *index, int *err) {
     struct fake *f = ctx;
-    ck_assert_msg(++f->waits < MAX_WAITS, "%s: %d waits, the race does not end",
-                  f->row->name, f->waits);
+    ck_assert_msg(++f->waits < MAX_WAITS, "%s: %d waits, the race does not end", f->row->name,
+                  f->waits);
     ck_assert_msg(timeout_ms >= -1, "%s: wait(%d)", f->row->name, timeout_ms);
     /* The engine's idea of what is running must be the connector's. */
     for (int i = 0; i < r->count; i++) {
         ck_assert_msg((r->att[i].state == HE_ATTEMPT_RUNNING) == f->running[i],
-                      "%s: attempt %d is %s to the engine, %s to the connector",
-                      f->row->name, i, he_attempt_state_name(r->att[i].state),
+                      "%s: attempt %d is %s to the engine, %s to the connector", f->row->name, i,
+                      he_attempt_state_name(r->att[i].state),
                       f->running[i] ? "running" : "not running");
     }
     /* The earliest completion; on a tie the lowest index, as poll() order. */
@@ -698,8 +696,8 @@ static int fake_wait(void *ctx, struct he_race *r, int timeout_ms, int *index, i
 static void fake_cancel(void *ctx, struct he_race *r, int index) {
     struct fake *f = ctx;
     ck_assert_msg(index >= 0 && index < r->count, "%s: cancel(%d)", f->row->name, index);
-    ck_assert_msg(f->open[index], "%s: cancel(%d) of an attempt without a socket",
-                  f->row->name, index);
+    ck_assert_msg(f->open[index], "%s: cancel(%d) of an attempt without a socket", f->row->name,
+                  index);
     f->running[index] = 0;
     f->open[index] = 0;
     f->cancelled[f->ncancelled++] = index;
@@ -733,8 +731,8 @@ START_TEST(test_race_table) {
     ck_assert_ptr_nonnull(r);
     memset(r, 0xa5, sizeof *r);
     he_race_init(r, &first, addrs, n, row->sock_family, row->delay_ms, row->max_attempts);
-    ck_assert_msg(r->count == row->want_count, "%s: %d attempts set up, want %d",
-                  row->name, r->count, row->want_count);
+    ck_assert_msg(r->count == row->want_count, "%s: %d attempts set up, want %d", row->name,
+                  r->count, row->want_count);
     if (row->deadline_ms > 0) {
         he_race_set_deadline(r, T0 + row->deadline_ms, row->deadline_err);
     }
@@ -742,33 +740,30 @@ START_TEST(test_race_table) {
     int rc = he_race_run(r, &io);
     char buf[HE_ADDR_STRLEN], buf2[HE_ADDR_STRLEN];
 
-    ck_assert_msg(rc == row->want_rc, "%s: he_race_run returned %d, want %d", row->name,
-                  rc, row->want_rc);
-    ck_assert_msg(f.now - T0 == row->want_end_ms, "%s: returned at %lld ms, want %d",
-                  row->name, (long long)(f.now - T0), row->want_end_ms);
+    ck_assert_msg(rc == row->want_rc, "%s: he_race_run returned %d, want %d", row->name, rc,
+                  row->want_rc);
+    ck_assert_msg(f.now - T0 == row->want_end_ms, "%s: returned at %lld ms, want %d", row->name,
+                  (long long)(f.now - T0), row->want_end_ms);
 
     /* Start order and times. */
     int want_n = list_len(row->want_order);
     for (int k = 0; k < f.norder && k < want_n; k++) {
         struct he_addr want = addr_of(row->want_order[k]);
         const struct he_addr *got = &r->att[f.order[k]].addr;
-        ck_assert_msg(he_addr_equal(got, &want), "%s: start #%d is %s, want %s",
-                      row->name, k, fmt_addr(got, buf), row->want_order[k]);
+        ck_assert_msg(he_addr_equal(got, &want), "%s: start #%d is %s, want %s", row->name, k,
+                      fmt_addr(got, buf), row->want_order[k]);
         ck_assert_msg(f.start_at[k] - T0 == row->want_start_ms[k],
-                      "%s: start #%d (%s) at %lld ms, want %d", row->name, k,
-                      row->want_order[k], (long long)(f.start_at[k] - T0),
-                      row->want_start_ms[k]);
+                      "%s: start #%d (%s) at %lld ms, want %d", row->name, k, row->want_order[k],
+                      (long long)(f.start_at[k] - T0), row->want_start_ms[k]);
         ck_assert_msg(r->att[f.order[k]].started_ms == f.start_at[k],
-                      "%s: attempt %d started_ms %lld, started at %lld", row->name,
-                      f.order[k], (long long)r->att[f.order[k]].started_ms,
-                      (long long)f.start_at[k]);
+                      "%s: attempt %d started_ms %lld, started at %lld", row->name, f.order[k],
+                      (long long)r->att[f.order[k]].started_ms, (long long)f.start_at[k]);
     }
-    ck_assert_msg(f.norder == want_n, "%s: %d attempts started, want %d", row->name,
-                  f.norder, want_n);
+    ck_assert_msg(f.norder == want_n, "%s: %d attempts started, want %d", row->name, f.norder,
+                  want_n);
     /* No sibling socket is left behind but the winner's (RELIABILITY 3). */
     for (int i = 1; i < r->count; i++) {
-        ck_assert_msg(!f.open[i] || i == rc, "%s: attempt %d's socket left open",
-                      row->name, i);
+        ck_assert_msg(!f.open[i] || i == rc, "%s: attempt %d's socket left open", row->name, i);
     }
     ck_assert_msg(f.order[0] == 0, "%s: attempt 0 must start first", row->name);
 
@@ -776,20 +771,19 @@ START_TEST(test_race_table) {
     if (row->want_winner != NULL) {
         struct he_addr want = addr_of(row->want_winner);
         ck_assert_msg(rc >= 0 && rc < r->count, "%s: no winner index", row->name);
-        ck_assert_msg(he_addr_equal(&r->att[rc].addr, &want), "%s: winner %s, want %s",
-                      row->name, fmt_addr(&r->att[rc].addr, buf), row->want_winner);
+        ck_assert_msg(he_addr_equal(&r->att[rc].addr, &want), "%s: winner %s, want %s", row->name,
+                      fmt_addr(&r->att[rc].addr, buf), row->want_winner);
         ck_assert_int_eq(r->winner, rc);
-        ck_assert_msg(r->att[rc].state == HE_ATTEMPT_WON, "%s: winner in state %s",
-                      row->name, he_attempt_state_name(r->att[rc].state));
+        ck_assert_msg(r->att[rc].state == HE_ATTEMPT_WON, "%s: winner in state %s", row->name,
+                      he_attempt_state_name(r->att[rc].state));
     } else {
         ck_assert_msg(rc < 0, "%s: a winner (%d) where none was expected", row->name, rc);
-        ck_assert_msg(r->winner == -1, "%s: r->winner %d with no winner", row->name,
-                      r->winner);
+        ck_assert_msg(r->winner == -1, "%s: r->winner %d with no winner", row->name, r->winner);
     }
     for (int i = 0; i < r->count; i++) {
         if (i != r->winner) {
-            ck_assert_msg(r->att[i].state != HE_ATTEMPT_WON, "%s: attempt %d also WON",
-                          row->name, i);
+            ck_assert_msg(r->att[i].state != HE_ATTEMPT_WON, "%s: attempt %d also WON", row->name,
+                          i);
         }
     }
 
@@ -798,17 +792,16 @@ START_TEST(test_race_table) {
     for (int k = 0; k < f.ncancelled && k < want_c; k++) {
         struct he_addr want = addr_of(row->want_cancelled[k]);
         const struct he_addr *got = &r->att[f.cancelled[k]].addr;
-        ck_assert_msg(he_addr_equal(got, &want), "%s: cancel #%d is %s, want %s",
-                      row->name, k, fmt_addr(got, buf), row->want_cancelled[k]);
+        ck_assert_msg(he_addr_equal(got, &want), "%s: cancel #%d is %s, want %s", row->name, k,
+                      fmt_addr(got, buf), row->want_cancelled[k]);
         /* Closed: a loser (CANCELLED) or a sibling that failed (FAILED). */
         ck_assert_msg(r->att[f.cancelled[k]].state == HE_ATTEMPT_CANCELLED ||
                           r->att[f.cancelled[k]].state == HE_ATTEMPT_FAILED,
-                      "%s: closed attempt %d left in state %s", row->name,
-                      f.cancelled[k],
+                      "%s: closed attempt %d left in state %s", row->name, f.cancelled[k],
                       he_attempt_state_name(r->att[f.cancelled[k]].state));
     }
-    ck_assert_msg(f.ncancelled == want_c, "%s: %d cancellations, want %d", row->name,
-                  f.ncancelled, want_c);
+    ck_assert_msg(f.ncancelled == want_c, "%s: %d cancellations, want %d", row->name, f.ncancelled,
+                  want_c);
 
     /* Skipped attempts, in index order. */
     int want_s = list_len(row->want_skipped);
@@ -817,12 +810,11 @@ START_TEST(test_race_table) {
         if (r->att[i].state != HE_ATTEMPT_SKIPPED) {
             continue;
         }
-        ck_assert_msg(k < want_s, "%s: attempt %d (%s) skipped unexpectedly", row->name,
-                      i, fmt_addr(&r->att[i].addr, buf));
+        ck_assert_msg(k < want_s, "%s: attempt %d (%s) skipped unexpectedly", row->name, i,
+                      fmt_addr(&r->att[i].addr, buf));
         struct he_addr want = addr_of(row->want_skipped[k]);
-        ck_assert_msg(he_addr_equal(&r->att[i].addr, &want),
-                      "%s: skipped #%d is %s, want %s", row->name, k,
-                      fmt_addr(&r->att[i].addr, buf2), row->want_skipped[k]);
+        ck_assert_msg(he_addr_equal(&r->att[i].addr, &want), "%s: skipped #%d is %s, want %s",
+                      row->name, k, fmt_addr(&r->att[i].addr, buf2), row->want_skipped[k]);
         k++;
     }
     ck_assert_msg(k == want_s, "%s: %d attempts skipped, want %d", row->name, k, want_s);
@@ -837,9 +829,8 @@ START_TEST(test_race_table) {
         }
     }
 
-    ck_assert_msg(r->att[0].state == row->want_own, "%s: attempt 0 is %s, want %s",
-                  row->name, he_attempt_state_name(r->att[0].state),
-                  he_attempt_state_name(row->want_own));
+    ck_assert_msg(r->att[0].state == row->want_own, "%s: attempt 0 is %s, want %s", row->name,
+                  he_attempt_state_name(r->att[0].state), he_attempt_state_name(row->want_own));
     /* A failed attempt 0 carries the errno the connector gave it. */
     if (r->att[0].state == HE_ATTEMPT_FAILED) {
         ck_assert_msg(r->att[0].err > 0, "%s: attempt 0 FAILED with err %d", row->name,
@@ -906,9 +897,8 @@ START_TEST(test_init_order) {
     char buf[HE_ADDR_STRLEN];
     for (int i = 0; i < want_n; i++) {
         struct he_addr want = addr_of(row->want[i]);
-        ck_assert_msg(he_addr_equal(&r.att[i].addr, &want),
-                      "%s: attempt %d is %s, want %s", row->name, i,
-                      fmt_addr(&r.att[i].addr, buf), row->want[i]);
+        ck_assert_msg(he_addr_equal(&r.att[i].addr, &want), "%s: attempt %d is %s, want %s",
+                      row->name, i, fmt_addr(&r.att[i].addr, buf), row->want[i]);
         ck_assert_int_eq(r.att[i].state, HE_ATTEMPT_WAITING);
         ck_assert_int_eq(r.att[i].handle, -1);
         ck_assert_int_eq(r.att[i].err, 0);
@@ -921,17 +911,16 @@ END_TEST
 static const struct {
     int in, want;
 } delay_rows[] = {
-    {-100, 10},   {0, 10},      {1, 10},      {9, 10},
-    {10, 10},     {11, 11},     {250, 250},   {1999, 1999},
-    {2000, 2000}, {2001, 2000}, {5000, 2000}, {2147483647, 2000},
+    {-100, 10}, {0, 10},      {1, 10},      {9, 10},      {10, 10},     {11, 11},
+    {250, 250}, {1999, 1999}, {2000, 2000}, {2001, 2000}, {5000, 2000}, {2147483647, 2000},
 };
 
 START_TEST(test_init_delay_clamp) {
     struct he_addr first = addr_of(V4A);
     struct he_race r;
     he_race_init(&r, &first, &first, 1, AF_INET, delay_rows[_i].in, 16);
-    ck_assert_msg(r.delay_ms == delay_rows[_i].want, "delay %d -> %d, want %d",
-                  delay_rows[_i].in, r.delay_ms, delay_rows[_i].want);
+    ck_assert_msg(r.delay_ms == delay_rows[_i].want, "delay %d -> %d, want %d", delay_rows[_i].in,
+                  r.delay_ms, delay_rows[_i].want);
 }
 END_TEST
 
@@ -949,8 +938,7 @@ START_TEST(test_init_caps_at_max_attempts_limit) {
     he_race_init(&r, &addrs[0], addrs, N, AF_INET, 250, 1000);
     ck_assert_int_eq(r.count, HE_RACE_MAX_ATTEMPTS);
     for (int i = 0; i < HE_RACE_MAX_ATTEMPTS; i++) {
-        ck_assert_msg(he_addr_equal(&r.att[i].addr, &addrs[i]), "attempt %d out of order",
-                      i);
+        ck_assert_msg(he_addr_equal(&r.att[i].addr, &addrs[i]), "attempt %d out of order", i);
     }
 }
 END_TEST
@@ -994,8 +982,8 @@ START_TEST(test_count_siblings) {
         addrs[i] = addr_of(sibling_rows[_i].addrs[i]);
     }
     int got = he_race_count_siblings(&first, addrs, n, sibling_rows[_i].sock_family);
-    ck_assert_msg(got == sibling_rows[_i].want, "%s: %d siblings, want %d",
-                  sibling_rows[_i].name, got, sibling_rows[_i].want);
+    ck_assert_msg(got == sibling_rows[_i].want, "%s: %d siblings, want %d", sibling_rows[_i].name,
+                  got, sibling_rows[_i].want);
 }
 END_TEST
 

@@ -87,8 +87,7 @@ static struct addrinfo *resolve(const char *name, const char *port) {
 }
 
 static int report(const char *what, int fd, int rc, int err, long t0) {
-    printf("%s rc=%d errno=%s ms=%ld\n", what, rc, rc ? strerrorname_np(err) : "0",
-           now_ms() - t0);
+    printf("%s rc=%d errno=%s ms=%ld\n", what, rc, rc ? strerrorname_np(err) : "0", now_ms() - t0);
     fflush(stdout);
     if (rc == 0) {
         he_relay_reply(fd);
@@ -145,8 +144,7 @@ static __attribute__((noinline)) int connect_then(const char *then, const char *
     return report("then", fd, rc, err, t0);
 }
 
-static int longjmp_rounds(int rounds, const char *name, const char *port,
-                          const char *then) {
+static int longjmp_rounds(int rounds, const char *name, const char *port, const char *then) {
     struct addrinfo *res = resolve(name, port);
     handle(on_alarm_jump, 0);
     int before = he_count_fds();

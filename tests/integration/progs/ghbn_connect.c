@@ -20,8 +20,7 @@ static int ghbn_round(const char *name, const char *port) {
         return HE_EXIT_USAGE;
     }
     if (he->h_addrtype != AF_INET || he->h_length != (int)sizeof(struct in_addr)) {
-        fprintf(stderr, "gethostbyname %s: unexpected address type %d\n", name,
-                he->h_addrtype);
+        fprintf(stderr, "gethostbyname %s: unexpected address type %d\n", name, he->h_addrtype);
         return HE_EXIT_USAGE;
     }
 

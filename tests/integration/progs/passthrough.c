@@ -27,8 +27,8 @@
 #endif
 
 static void show(const char *name, int rc, int err, const char *more) {
-    printf("%s rc=%d errno=%s%s%s\n", name, rc, rc ? strerrorname_np(err) : "0",
-           more ? " " : "", more ? more : "");
+    printf("%s rc=%d errno=%s%s%s\n", name, rc, rc ? strerrorname_np(err) : "0", more ? " " : "",
+           more ? more : "");
 }
 
 static int tcp(int flags) {

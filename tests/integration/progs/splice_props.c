@@ -76,8 +76,7 @@ static int getint(int fd, int level, int opt) {
     return v;
 }
 
-static void set_or_die(int fd, int level, int opt, const void *v, socklen_t len,
-                       const char *name) {
+static void set_or_die(int fd, int level, int opt, const void *v, socklen_t len, const char *name) {
     if (setsockopt(fd, level, opt, v, len) != 0) {
         fprintf(stderr, "setsockopt %s: %s\n", name, strerror(errno));
         exit(HE_EXIT_USAGE);

@@ -2,9 +2,9 @@
  *
  * THREADS threads each resolve NAME and connect to its first address ROUNDS
  * times at once (every connect a race when NAME is dead-first), read the
- * reply (which must be the whoami server's "reached ...") and close.  Exit 0 when every connect succeeded and the fd count is
- * back where it started; 1 on a failed connect; 3 on a leak.  A deadlock
- * shows as the harness's timeout. */
+ * reply (which must be the whoami server's "reached ...") and close.  Exit 0 when every connect
+ * succeeded and the fd count is back where it started; 1 on a failed connect; 3 on a leak.  A
+ * deadlock shows as the harness's timeout. */
 #define _GNU_SOURCE
 #include "he_prog.h"
 
