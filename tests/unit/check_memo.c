@@ -3,6 +3,8 @@
 #include "../../resolver/learn.h"
 #include "../../resolver/memo.h"
 
+#include "addrs.h"
+
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
@@ -15,33 +17,12 @@
 #include <string.h>
 #include <sys/un.h>
 
-#define V4A "192.0.2.1"
-#define V4B "192.0.2.2"
-#define V4C "192.0.2.3"
-#define V4D "192.0.2.4"
-#define V6A "2001:db8::a"
-#define V6B "2001:db8::b"
-#define V6C "2001:db8::c"
-
 #define WHO_A 0x1111
 #define WHO_B 0x2222
 #define WHO_C 0x3333
 
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                    */
-
-static struct he_addr addr_of(const char *text) {
-    struct he_addr a;
-    memset(&a, 0, sizeof a);
-    if (inet_pton(AF_INET, text, a.bytes) == 1) {
-        a.family = AF_INET;
-    } else if (inet_pton(AF_INET6, text, a.bytes) == 1) {
-        a.family = AF_INET6;
-    } else {
-        ck_abort_msg("bad address literal in test: %s", text);
-    }
-    return a;
-}
 
 /* Fills out[] from a NULL-terminated list of literals; returns the count. */
 static int addrs_of(struct he_addr *out, const char *const *list) {

@@ -9,6 +9,8 @@
  * cancelled. */
 #include "../../racer/race.h"
 
+#include "addrs.h"
+
 #include <arpa/inet.h>
 #include <check.h>
 #include <errno.h>
@@ -22,30 +24,8 @@
 #define NEVER INT64_MAX
 #define MAX_WAITS 1000
 
-#define V4A "192.0.2.1"
-#define V4B "192.0.2.2"
-#define V4C "192.0.2.3"
-#define V4D "192.0.2.4"
-#define V4E "192.0.2.5"
-#define V6A "2001:db8::a"
-#define V6B "2001:db8::b"
-#define V6C "2001:db8::c"
-
 /* ------------------------------------------------------------------------ */
 /* Helpers                                                                    */
-
-static struct he_addr addr_of(const char *text) {
-    struct he_addr a;
-    memset(&a, 0, sizeof a);
-    if (inet_pton(AF_INET, text, a.bytes) == 1) {
-        a.family = AF_INET;
-    } else if (inet_pton(AF_INET6, text, a.bytes) == 1) {
-        a.family = AF_INET6;
-    } else {
-        ck_abort_msg("bad address literal in test table: %s", text);
-    }
-    return a;
-}
 
 static const char *fmt_addr(const struct he_addr *a, char *buf) {
     return he_addr_format(a, buf, HE_ADDR_STRLEN);
