@@ -40,17 +40,7 @@ static int gai_round(const char *name, const char *port) {
     }
     freeaddrinfo(res);
 
-    if (fd < 0) {
-        fprintf(stderr, "connect %s port %s: %s\n", name, port, strerror(last_errno));
-        return HE_EXIT_CONNECT;
-    }
-    int rc = HE_EXIT_OK;
-    if (he_relay_reply(fd) != 0) {
-        fprintf(stderr, "read: %s\n", strerror(errno));
-        rc = HE_EXIT_CONNECT;
-    }
-    close(fd);
-    return rc;
+    return he_finish_round(fd, last_errno, name, port);
 }
 
 int main(int argc, char **argv) {

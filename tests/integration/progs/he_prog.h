@@ -69,6 +69,23 @@ static inline int he_relay_reply(int fd) {
     return 0;
 }
 
+/* The end of a client round: reports a failed connect (fd < 0, with the
+ * last attempt's errno), or relays the server's reply and closes fd.
+ * Returns an exit code (HE_EXIT_*). */
+static inline int he_finish_round(int fd, int last_errno, const char *name, const char *port) {
+    if (fd < 0) {
+        fprintf(stderr, "connect %s port %s: %s\n", name, port, strerror(last_errno));
+        return HE_EXIT_CONNECT;
+    }
+    int rc = HE_EXIT_OK;
+    if (he_relay_reply(fd) != 0) {
+        fprintf(stderr, "read: %s\n", strerror(errno));
+        rc = HE_EXIT_CONNECT;
+    }
+    close(fd);
+    return rc;
+}
+
 /* Parses "[-n COUNT] NAME PORT".  Sets *count (default 1), *name, *port. */
 static inline void he_parse_args(int argc, char **argv, int *count, const char **name,
                                  const char **port) {
