@@ -68,6 +68,21 @@ socklen_t he_addr_to_sockaddr(const struct he_addr *a, int sock_family, in_port_
     return sizeof *sin6;
 }
 
+in_port_t he_sockaddr_port(const struct sockaddr *sa) {
+    if (sa->sa_family == AF_INET) {
+        return ((const struct sockaddr_in *)sa)->sin_port;
+    }
+    return ((const struct sockaddr_in6 *)sa)->sin6_port;
+}
+
+void he_sockaddr_set_port(struct sockaddr *sa, in_port_t port) {
+    if (sa->sa_family == AF_INET) {
+        ((struct sockaddr_in *)sa)->sin_port = port;
+    } else {
+        ((struct sockaddr_in6 *)sa)->sin6_port = port;
+    }
+}
+
 int he_addr_equal(const struct he_addr *a, const struct he_addr *b) {
     return a->family == b->family && a->scope == b->scope && memcmp(a->bytes, b->bytes, 16) == 0;
 }

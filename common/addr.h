@@ -27,6 +27,11 @@ int he_addr_from_sockaddr(struct he_addr *out, const struct sockaddr *sa, sockle
 socklen_t he_addr_to_sockaddr(const struct he_addr *a, int sock_family, in_port_t port,
                               struct sockaddr_storage *out);
 
+/* The port (network order) of an AF_INET or AF_INET6 sockaddr, and setting
+ * it; the caller has checked the family and length (he_addr_from_sockaddr). */
+in_port_t he_sockaddr_port(const struct sockaddr *sa);
+void he_sockaddr_set_port(struct sockaddr *sa, in_port_t port);
+
 int he_addr_equal(const struct he_addr *a, const struct he_addr *b);
 uint32_t he_addr_hash(const struct he_addr *a);
 

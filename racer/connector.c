@@ -39,13 +39,6 @@ static int he_connector_getint(int fd, int level, int name, int *out) {
     return getsockopt(fd, level, name, out, &len) == 0 ? 0 : -errno;
 }
 
-static int he_connector_port_of(const struct sockaddr_storage *ss) {
-    if (ss->ss_family == AF_INET) {
-        return ((const struct sockaddr_in *)ss)->sin_port;
-    }
-    return ((const struct sockaddr_in6 *)ss)->sin6_port;
-}
-
 /* Whether the caller bound a specific local address (any port). */
 static int he_connector_is_specific(const struct sockaddr_storage *ss) {
     if (ss->ss_family == AF_INET) {
@@ -83,7 +76,7 @@ static void he_connector_prepare(struct he_connector *c) {
         return;
     }
     /* A fixed local port cannot be shared by several attempts. */
-    if (!c->was_unbound && (c->local_len == 0 || he_connector_port_of(&c->local) != 0)) {
+    if (!c->was_unbound && (c->local_len == 0 || he_sockaddr_port((struct sockaddr *)&c->local) != 0)) {
         return;
     }
     c->bound = !c->was_unbound && he_connector_is_specific(&c->local);
@@ -134,11 +127,7 @@ static int he_connector_dress(struct he_connector *c, int s) {
     }
     if (c->bound) {
         struct sockaddr_storage local = c->local;
-        if (local.ss_family == AF_INET) {
-            ((struct sockaddr_in *)&local)->sin_port = 0;
-        } else {
-            ((struct sockaddr_in6 *)&local)->sin6_port = 0;
-        }
+        he_sockaddr_set_port((struct sockaddr *)&local, 0);
         if (c->sys->bind(s, (struct sockaddr *)&local, c->local_len) != 0) {
             return -errno;
         }
@@ -202,7 +191,7 @@ static int he_connector_outcome(struct he_connector *c, struct he_race *r, int i
  * and a connect() that libhe left in flight (EINTR, EINPROGRESS) got one
  * too; only shim/bind.c saw which. */
 static void he_connector_local_as_chosen(struct he_connector *c) {
-    if (he_connector_port_of(&c->local) == 0) {
+    if (he_sockaddr_port((struct sockaddr *)&c->local) == 0) {
         c->was_unbound = !he_connector_is_specific(&c->local);
         return;
     }
@@ -213,11 +202,7 @@ static void he_connector_local_as_chosen(struct he_connector *c) {
         return;
     }
     if (kind == HE_BIND_PORT0) {
-        if (c->local.ss_family == AF_INET) {
-            ((struct sockaddr_in *)&c->local)->sin_port = 0;
-        } else {
-            ((struct sockaddr_in6 *)&c->local)->sin6_port = 0;
-        }
+        he_sockaddr_set_port((struct sockaddr *)&c->local, 0);
     }
 }
 

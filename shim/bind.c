@@ -29,19 +29,6 @@ struct he_bind_slot {
 static struct he_bind_slot he_bind_slots[HE_BIND_SLOTS];
 static pthread_mutex_t he_bind_lock = PTHREAD_MUTEX_INITIALIZER;
 
-static int he_bind_port_is_zero(const struct sockaddr *addr, socklen_t len) {
-    if (addr == NULL) {
-        return 0;
-    }
-    if (addr->sa_family == AF_INET && len >= (socklen_t)sizeof(struct sockaddr_in)) {
-        return ((const struct sockaddr_in *)addr)->sin_port == 0;
-    }
-    if (addr->sa_family == AF_INET6 && len >= (socklen_t)sizeof(struct sockaddr_in6)) {
-        return ((const struct sockaddr_in6 *)addr)->sin6_port == 0;
-    }
-    return 0;
-}
-
 void he_bind_note(int fd, enum he_bind_kind kind) {
     struct stat st;
     if (fd < 0 || fstat(fd, &st) != 0) {
@@ -85,11 +72,12 @@ void he_bind_forget(int fd) {
 HE_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len) {
     int active = he_init();
     int rc = he_real.bind(fd, addr, len);
-    if (active && rc == 0) {
+    struct he_addr inet;
+    if (active && rc == 0 && he_addr_from_sockaddr(&inet, addr, len) == 0) {
         int saved = errno;
-        if (he_bind_port_is_zero(addr, len)) {
+        if (he_sockaddr_port(addr) == 0) {
             he_bind_note(fd, HE_BIND_PORT0);
-        } else if (addr != NULL && (addr->sa_family == AF_INET || addr->sa_family == AF_INET6)) {
+        } else {
             he_bind_forget(fd);
         }
         errno = saved;

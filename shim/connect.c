@@ -13,13 +13,6 @@
 #include <stdio.h>
 #include <string.h>
 
-static in_port_t he_connect_port(const struct sockaddr *addr) {
-    if (addr->sa_family == AF_INET) {
-        return ((const struct sockaddr_in *)addr)->sin_port;
-    }
-    return ((const struct sockaddr_in6 *)addr)->sin6_port;
-}
-
 /* One info line per race: the name, the candidates, the winner, the time
  * taken, and what became of each loser. */
 static void he_connect_log(const struct he_race *r, const char *name, int rc, int64_t elapsed,
@@ -67,7 +60,7 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
         .fd = fd,
         .fl = fl,
         .family = addr->sa_family,
-        .port = he_connect_port(addr),
+        .port = he_sockaddr_port(addr),
         .addr = addr,
         .addrlen = len,
     };
