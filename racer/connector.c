@@ -159,7 +159,7 @@ static int he_connector_settle(const struct he_connector *c, int fd, const struc
  * then on libhe must not connect, disconnect or set flags on that number. */
 static int he_connector_caller_intact(struct he_connector *c) {
     /* Not noted: attempt 0 settled at once, with no wait to race against. */
-    if (!c->caller_gone && he_strand_caller_noted() && !he_strand_caller_intact()) {
+    if (!c->caller_gone && he_strand_caller_replaced()) {
         c->caller_gone = 1;
     }
     return !c->caller_gone;

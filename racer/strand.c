@@ -153,10 +153,6 @@ int he_strand_check(uintptr_t frame, he_close_fn real_close) {
     return 0;
 }
 
-int he_strand_caller_intact(void) {
-    return he_strand_tls.have_caller && he_strand_still_ours(&he_strand_tls.caller);
-}
-
-int he_strand_caller_noted(void) {
-    return he_strand_tls.have_caller;
+int he_strand_caller_replaced(void) {
+    return he_strand_tls.have_caller && !he_strand_still_ours(&he_strand_tls.caller);
 }

@@ -46,9 +46,7 @@ int he_strand_check(uintptr_t frame, he_close_fn real_close);
  * race (poll(2) is a cancellation point). */
 void he_strand_reap(he_close_fn real_close);
 
-/* Whether the caller's fd still holds the socket noted by
- * he_strand_note_caller (1), or not, or was never noted (0). */
-int he_strand_caller_intact(void);
-/* Whether he_strand_note_caller has recorded the caller's socket. */
-int he_strand_caller_noted(void);
+/* Whether the caller's fd no longer holds the socket noted by
+ * he_strand_note_caller (0 when it does, or when nothing was noted). */
+int he_strand_caller_replaced(void);
 #endif
