@@ -76,10 +76,9 @@ static void he_connector_prepare(struct he_connector *c) {
         return;
     }
     /* A fixed local port cannot be shared by several attempts. */
-    if (!c->was_unbound && (c->local_len == 0 || he_sockaddr_port((struct sockaddr *)&c->local) != 0)) {
+    if (c->local_kind == HE_LOCAL_FIXED) {
         return;
     }
-    c->bound = !c->was_unbound && he_connector_is_specific(&c->local);
     if (c->family == AF_INET6 &&
         he_connector_getint(c->fd, IPPROTO_IPV6, IPV6_V6ONLY, &c->v6only) != 0) {
         return;
@@ -96,7 +95,7 @@ static int he_connector_can_carry(const struct he_connector *c, const struct he_
     if (c->family == AF_INET6 && a->family == AF_INET && c->v6only) {
         return 0;
     }
-    if (!c->bound) {
+    if (c->local_kind != HE_LOCAL_ADDR) {
         return 1;
     }
     struct he_addr local;
@@ -125,7 +124,7 @@ static int he_connector_dress(struct he_connector *c, int s) {
     } else if (he_options_apply(&c->options, s) != 0) {
         return -ENOTSUP;
     }
-    if (c->bound) {
+    if (c->local_kind == HE_LOCAL_ADDR) {
         struct sockaddr_storage local = c->local;
         he_sockaddr_set_port((struct sockaddr *)&local, 0);
         if (c->sys->bind(s, (struct sockaddr *)&local, c->local_len) != 0) {
@@ -182,7 +181,8 @@ static int he_connector_outcome(struct he_connector *c, struct he_race *r, int i
         return he_connector_settle(c, c->fd, c->addr, c->addrlen);
     }
     struct sockaddr_storage to;
-    socklen_t tolen = he_addr_to_sockaddr(&r->att[i].addr, c->family, c->port, &to);
+    socklen_t tolen =
+        he_addr_to_sockaddr(&r->att[i].addr, c->family, he_sockaddr_port(c->addr), &to);
     return he_connector_settle(c, r->att[i].handle, (struct sockaddr *)&to, tolen);
 }
 
@@ -190,20 +190,18 @@ static int he_connector_outcome(struct he_connector *c, struct he_race *r, int i
  * 0 gets its port from the kernel at once (unless IP_BIND_ADDRESS_NO_PORT),
  * and a connect() that libhe left in flight (EINTR, EINPROGRESS) got one
  * too; only shim/bind.c saw which. */
-static void he_connector_local_as_chosen(struct he_connector *c) {
-    if (he_sockaddr_port((struct sockaddr *)&c->local) == 0) {
-        c->was_unbound = !he_connector_is_specific(&c->local);
-        return;
-    }
-    int kind = c->sys->bind_kind ? c->sys->bind_kind(c->fd) : HE_BIND_FIXED;
-    if (kind == HE_BIND_AUTO) {
-        c->local_len = 0; /* as good as unbound */
-        c->was_unbound = 1;
-        return;
-    }
-    if (kind == HE_BIND_PORT0) {
+static enum he_local_kind he_connector_local_as_chosen(struct he_connector *c) {
+    if (he_sockaddr_port((struct sockaddr *)&c->local) != 0) {
+        int kind = c->sys->bind_kind ? c->sys->bind_kind(c->fd) : HE_BIND_FIXED;
+        if (kind == HE_BIND_AUTO) {
+            return HE_LOCAL_NONE;
+        }
+        if (kind != HE_BIND_PORT0) {
+            return HE_LOCAL_FIXED;
+        }
         he_sockaddr_set_port((struct sockaddr *)&c->local, 0);
     }
+    return he_connector_is_specific(&c->local) ? HE_LOCAL_ADDR : HE_LOCAL_NONE;
 }
 
 /* Starts the caller's own attempt.  The caller's local address must be read
@@ -217,11 +215,11 @@ static int he_connector_start_own(struct he_connector *c, struct he_race *r) {
     if (getsockname(c->fd, (struct sockaddr *)&c->local, &c->local_len) != 0) {
         /* Not a socket, or not a valid fd: the kernel's own answer, with
          * the file's flags never touched. */
-        c->local_len = 0;
+        c->local_kind = HE_LOCAL_FIXED;
         c->prep = HE_PREP_REFUSED;
         return c->sys->connect(c->fd, c->addr, c->addrlen) == 0 ? 1 : -errno;
     }
-    he_connector_local_as_chosen(c);
+    c->local_kind = he_connector_local_as_chosen(c);
     fcntl(c->fd, F_SETFL, c->fl | O_NONBLOCK);
     if (c->sys->connect(c->fd, c->addr, c->addrlen) == 0) {
         return 1;
@@ -232,7 +230,7 @@ static int he_connector_start_own(struct he_connector *c, struct he_race *r) {
     if (errno != EINPROGRESS && errno != EALREADY) {
         return -errno;
     }
-    c->retried = errno == EALREADY;
+    int retried = errno == EALREADY;
     int err = he_connector_settle(c, c->fd, c->addr, c->addrlen);
     if (err >= 0) {
         return err == 0 ? 1 : -err;
@@ -243,7 +241,7 @@ static int he_connector_start_own(struct he_connector *c, struct he_race *r) {
     int ms = he_connector_sndtimeo_ms(c->fd);
     if (ms > 0) {
         c->own_timeout = 1;
-        he_race_set_deadline(r, r->t0 + ms, c->retried ? EALREADY : EINPROGRESS);
+        he_race_set_deadline(r, r->t0 + ms, retried ? EALREADY : EINPROGRESS);
     }
     return 0;
 }
@@ -256,7 +254,7 @@ static int he_connector_start_sibling(struct he_connector *c, struct he_attempt 
         return -ENOTSUP;
     }
     struct sockaddr_storage to;
-    socklen_t tolen = he_addr_to_sockaddr(&a->addr, c->family, c->port, &to);
+    socklen_t tolen = he_addr_to_sockaddr(&a->addr, c->family, he_sockaddr_port(c->addr), &to);
     if (tolen == 0 || !he_connector_can_carry(c, &a->addr)) {
         return -EAFNOSUPPORT;
     }

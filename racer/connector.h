@@ -33,6 +33,13 @@ struct he_sys {
 
 enum he_prep_state { HE_PREP_NOT_YET = 0, HE_PREP_READY, HE_PREP_REFUSED };
 
+/* The caller's local address, as the program chose it. */
+enum he_local_kind {
+    HE_LOCAL_NONE = 0, /* unbound, or bound to the any-address: siblings bind nothing */
+    HE_LOCAL_ADDR,     /* a specific address with port 0: replayed on siblings */
+    HE_LOCAL_FIXED,    /* a fixed port, or unknown: no sibling can share it */
+};
+
 struct he_connector {
     const struct he_sys *sys;
     int fd;     /* the caller's socket */
@@ -40,13 +47,12 @@ struct he_connector {
     int family; /* its family, type and protocol */
     int type;
     int protocol;
-    in_port_t port;              /* network order, from the caller's address */
     const struct sockaddr *addr; /* the caller's own address */
     socklen_t addrlen;
     int own_timeout; /* the caller's SO_SNDTIMEO is set (found by start) */
     enum he_prep_state prep;
-    int v6only; /* AF_INET6 caller with IPV6_V6ONLY: no IPv4 siblings */
-    int bound;  /* caller bound to a local address (port 0) */
+    int v6only;                    /* AF_INET6 caller with IPV6_V6ONLY: no IPv4 siblings */
+    enum he_local_kind local_kind; /* read before attempt 0 starts */
     struct sockaddr_storage local;
     socklen_t local_len;
     struct he_options options;
@@ -54,8 +60,6 @@ struct he_connector {
     unsigned strand_gen; /* this race's record (racer/strand.h) */
     int abandoned;       /* reaped from under us: touch no socket */
     int caller_gone;     /* the fd no longer holds the caller's socket */
-    int retried;         /* the caller's socket was already connecting */
-    int was_unbound;     /* getsockname showed no local port before connect */
     int internal_error;  /* poll(2) failed: fall back to the kernel's wait */
 };
 

@@ -60,7 +60,6 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
         .fd = fd,
         .fl = fl,
         .family = addr->sa_family,
-        .port = he_sockaddr_port(addr),
         .addr = addr,
         .addrlen = len,
     };
@@ -91,7 +90,7 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
     /* Left connecting (EINTR, SO_SNDTIMEO): the kernel bound the socket to
      * an ephemeral port, which a connect() again must not take for the
      * program's own choice. */
-    if (c.was_unbound && !c.caller_gone && !c.abandoned &&
+    if (c.local_kind == HE_LOCAL_NONE && !c.caller_gone && !c.abandoned &&
         (rc == -EINTR || rc == -EINPROGRESS || rc == -EALREADY)) {
         he_bind_note(fd, HE_BIND_AUTO);
     }
