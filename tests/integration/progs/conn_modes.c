@@ -69,25 +69,8 @@ static void timer_ms(int first, int every) {
     setitimer(ITIMER_REAL, &it, NULL);
 }
 
-static long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static struct addrinfo *resolve(const char *name, const char *port) {
-    struct addrinfo hints = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *res = NULL;
-    int gai = getaddrinfo(name, port, &hints, &res);
-    if (gai != 0) {
-        fprintf(stderr, "getaddrinfo %s: %s\n", name, gai_strerror(gai));
-        exit(HE_EXIT_USAGE);
-    }
-    return res;
-}
-
 static int report(const char *what, int fd, int rc, int err, long t0) {
-    printf("%s rc=%d errno=%s ms=%ld\n", what, rc, rc ? strerrorname_np(err) : "0", now_ms() - t0);
+    printf("%s rc=%d errno=%s ms=%ld\n", what, rc, rc ? strerrorname_np(err) : "0", he_now_ms() - t0);
     fflush(stdout);
     if (rc == 0) {
         he_relay_reply(fd);
@@ -97,7 +80,7 @@ static int report(const char *what, int fd, int rc, int err, long t0) {
 }
 
 static int one_connect(const char *mode, int arg, const char *name, const char *port) {
-    struct addrinfo *res = resolve(name, port);
+    struct addrinfo *res = he_resolve(name, port, AF_UNSPEC);
     int fd = socket(res->ai_family, SOCK_STREAM, 0);
     if (strcmp(mode, "sndtimeo") == 0) {
         struct timeval tv = {arg / 1000, (arg % 1000) * 1000};
@@ -112,7 +95,7 @@ static int one_connect(const char *mode, int arg, const char *name, const char *
         handle(on_alarm, 0);
         timer_ms(arg, 0);
     }
-    long t0 = now_ms();
+    long t0 = he_now_ms();
     int rc = connect(fd, res->ai_addr, res->ai_addrlen);
     int err = errno;
     timer_ms(0, 0);
@@ -120,7 +103,7 @@ static int one_connect(const char *mode, int arg, const char *name, const char *
         printf("first rc=%d errno=%s\n", rc, rc ? strerrorname_np(err) : "0");
         struct timeval guard = {1, 0};
         setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &guard, sizeof guard);
-        t0 = now_ms();
+        t0 = he_now_ms();
         rc = connect(fd, res->ai_addr, res->ai_addrlen);
         err = errno;
     }
@@ -135,9 +118,9 @@ static int one_connect(const char *mode, int arg, const char *name, const char *
  * the abandoned connects were, as a real program's next connection usually
  * is: it must be raced like any other, and reach NAME2's live address. */
 static __attribute__((noinline)) int connect_then(const char *then, const char *port) {
-    struct addrinfo *res = resolve(then, port);
+    struct addrinfo *res = he_resolve(then, port, AF_UNSPEC);
     int fd = socket(res->ai_family, SOCK_STREAM, 0);
-    long t0 = now_ms();
+    long t0 = he_now_ms();
     int rc = connect(fd, res->ai_addr, res->ai_addrlen);
     int err = errno;
     freeaddrinfo(res);
@@ -145,7 +128,7 @@ static __attribute__((noinline)) int connect_then(const char *then, const char *
 }
 
 static int longjmp_rounds(int rounds, const char *name, const char *port, const char *then) {
-    struct addrinfo *res = resolve(name, port);
+    struct addrinfo *res = he_resolve(name, port, AF_UNSPEC);
     handle(on_alarm_jump, 0);
     int before = he_count_fds();
     for (int i = 0; i < rounds; i++) {
@@ -158,7 +141,7 @@ static int longjmp_rounds(int rounds, const char *name, const char *port, const 
         close(fd);
     }
     freeaddrinfo(res);
-    freeaddrinfo(resolve(name, port)); /* an entry into libhe: reaps */
+    freeaddrinfo(he_resolve(name, port, AF_UNSPEC)); /* an entry into libhe: reaps */
     int after = he_count_fds();
     printf("result rounds=%d fds_before=%d fds_after=%d\n", rounds, before, after);
     fflush(stdout);

@@ -15,12 +15,6 @@
 #include <sys/time.h>
 #include <time.h>
 
-static long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 int main(int argc, char **argv) {
     if (argc != 3) {
         fprintf(stderr, "usage: %s NAME PORT\n", argv[0]);
@@ -63,10 +57,10 @@ int main(int argc, char **argv) {
     }
     struct timeval tv = {0, 600000};
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
-    long t0 = now_ms();
+    long t0 = he_now_ms();
     int rc = connect(fd, res->ai_addr, res->ai_addrlen);
     int err = errno;
-    printf("result rc=%d errno=%s ms=%ld\n", rc, rc ? strerrorname_np(err) : "0", now_ms() - t0);
+    printf("result rc=%d errno=%s ms=%ld\n", rc, rc ? strerrorname_np(err) : "0", he_now_ms() - t0);
     close(fd);
     freeaddrinfo(res);
     return rc == 0 ? HE_EXIT_OK : HE_EXIT_CONNECT;

@@ -21,11 +21,33 @@
 #include <stdlib.h>
 #include <string.h>
 #include <unistd.h>
+#include <netdb.h>
+#include <time.h>
 
 #define HE_EXIT_OK 0
 #define HE_EXIT_CONNECT 1
 #define HE_EXIT_USAGE 2
 #define HE_EXIT_FDLEAK 3
+
+/* Monotonic milliseconds, to time a connect() call. */
+static inline long he_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+/* getaddrinfo(name, port) for TCP in family (AF_UNSPEC, AF_INET...);
+ * exits with HE_EXIT_USAGE when the name does not resolve. */
+static inline struct addrinfo *he_resolve(const char *name, const char *port, int family) {
+    struct addrinfo hints = {.ai_family = family, .ai_socktype = SOCK_STREAM};
+    struct addrinfo *res = NULL;
+    int gai = getaddrinfo(name, port, &hints, &res);
+    if (gai != 0) {
+        fprintf(stderr, "getaddrinfo %s: %s\n", name, gai_strerror(gai));
+        exit(HE_EXIT_USAGE);
+    }
+    return res;
+}
 
 /* Number of entries in /proc/self/fd.  The directory stream's own fd is
  * counted too, but identically on every call, so comparisons stay exact. */

@@ -21,22 +21,6 @@
 #include <sys/time.h>
 #include <time.h>
 
-static long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
-static struct addrinfo *resolve(const char *name, const char *port) {
-    struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
-    struct addrinfo *res = NULL;
-    if (getaddrinfo(name, port, &hints, &res) != 0) {
-        fprintf(stderr, "cannot resolve %s\n", name);
-        exit(HE_EXIT_USAGE);
-    }
-    return res;
-}
-
 static void sndtimeo(int fd, int ms) {
     struct timeval tv = {0, ms * 1000};
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
@@ -57,7 +41,7 @@ static void attach_filter(int fd, int n) {
 }
 
 static void rebind(int fd, const char *port) {
-    struct addrinfo *first = resolve("alldead.test", port);
+    struct addrinfo *first = he_resolve("alldead.test", port, AF_INET);
     sndtimeo(fd, 300);
     connect(fd, first->ai_addr, first->ai_addrlen); /* EINPROGRESS */
     freeaddrinfo(first);
@@ -77,7 +61,7 @@ int main(int argc, char **argv) {
         fprintf(stderr, "usage: %s filter|rebind NAME PORT [N]\n", argv[0]);
         return HE_EXIT_USAGE;
     }
-    struct addrinfo *res = resolve(argv[2], argv[3]);
+    struct addrinfo *res = he_resolve(argv[2], argv[3], AF_INET);
     int fd = socket(AF_INET, SOCK_STREAM, 0);
     int n = argc > 4 ? atoi(argv[4]) : 1;
     if (strcmp(argv[1], "filter") == 0) {
@@ -91,10 +75,10 @@ int main(int argc, char **argv) {
         return HE_EXIT_USAGE;
     }
     sndtimeo(fd, 600);
-    long t0 = now_ms();
+    long t0 = he_now_ms();
     int rc = connect(fd, res->ai_addr, res->ai_addrlen);
     int err = errno;
-    printf("result rc=%d errno=%s ms=%ld\n", rc, rc ? strerrorname_np(err) : "0", now_ms() - t0);
+    printf("result rc=%d errno=%s ms=%ld\n", rc, rc ? strerrorname_np(err) : "0", he_now_ms() - t0);
     if (strcmp(argv[1], "filter") == 0) {
         socklen_t count = 0;
         getsockopt(fd, SOL_SOCKET, SO_GET_FILTER, NULL, &count);

@@ -40,12 +40,6 @@ static void sndtimeo(int fd, int ms) {
     setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv);
 }
 
-static long now_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 /* How long connect() blocked, coarsely, so that runs compare as text:
  * "none" under 150 ms, "sndtimeo" for the 300 ms cases, else "other". */
 static const char *wait_class(long ms) {
@@ -53,10 +47,10 @@ static const char *wait_class(long ms) {
 }
 
 static void try(const char *name, int fd, const void *addr, socklen_t len) {
-    long t0 = now_ms();
+    long t0 = he_now_ms();
     int rc = connect(fd, addr, len);
     int err = errno;
-    const char *wait = wait_class(now_ms() - t0);
+    const char *wait = wait_class(he_now_ms() - t0);
     char more[64];
     snprintf(more, sizeof more, "wait=%s", wait);
     if (fd >= 0) {
