@@ -36,7 +36,11 @@ void he_bind_note(int fd, enum he_bind_kind kind) {
     }
     sigset_t old;
     he_lock_signals(&he_bind_lock, &old);
-    he_bind_slots[fd % HE_BIND_SLOTS] = (struct he_bind_slot){(int)kind, fd, st.st_dev, st.st_ino};
+    struct he_bind_slot *s = &he_bind_slots[fd % HE_BIND_SLOTS];
+    s->dev = st.st_dev;
+    s->ino = st.st_ino;
+    __atomic_store_n(&s->fd, fd, __ATOMIC_RELAXED);
+    __atomic_store_n(&s->used, (int)kind, __ATOMIC_RELAXED);
     he_unlock_signals(&he_bind_lock, &old);
 }
 
@@ -54,15 +58,22 @@ int he_bind_kind_of(int fd) {
     return kind;
 }
 
+/* Most binds and disconnects concern a socket with no note: a look
+ * without the lock (and its two system calls) settles those. */
 void he_bind_forget(int fd) {
     if (fd < 0) {
+        return;
+    }
+    struct he_bind_slot *peek = &he_bind_slots[fd % HE_BIND_SLOTS];
+    if (!__atomic_load_n(&peek->used, __ATOMIC_RELAXED) ||
+        __atomic_load_n(&peek->fd, __ATOMIC_RELAXED) != fd) {
         return;
     }
     sigset_t old;
     he_lock_signals(&he_bind_lock, &old);
     struct he_bind_slot *s = &he_bind_slots[fd % HE_BIND_SLOTS];
     if (s->used && s->fd == fd) {
-        s->used = 0;
+        __atomic_store_n(&s->used, 0, __ATOMIC_RELAXED);
     }
     he_unlock_signals(&he_bind_lock, &old);
 }
