@@ -311,6 +311,28 @@ static int he_connector_fd_of(const struct he_connector *c, const struct he_race
     return i == 0 ? c->fd : r->att[i].handle;
 }
 
+/* pthread_cancel during the race's wait (poll is a cancellation point, as
+ * connect is): nothing of the race may outlive the thread. */
+static void he_connector_cancelled(void *ctx) {
+    struct he_connector *c = ctx;
+    he_strand_reap(c->sys->close);
+}
+
+/* poll(2), the one place a race can be cancelled: it runs with
+ * cancellation disabled (shim/connect.c) but here, where every socket is on
+ * record for the cleanup. */
+static int he_connector_poll(struct he_connector *c, struct pollfd *pfd, nfds_t n, int ms) {
+    int rc, err, state;
+    pthread_cleanup_push(he_connector_cancelled, c);
+    pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &state);
+    rc = poll(pfd, n, ms);
+    err = errno;
+    pthread_setcancelstate(state, NULL);
+    pthread_cleanup_pop(0);
+    errno = err;
+    return rc;
+}
+
 static int he_connector_wait(void *ctx, struct he_race *r, int timeout_ms, int *index, int *err) {
     struct he_connector *c = ctx;
     struct pollfd pfd[HE_RACE_MAX_ATTEMPTS];
@@ -326,12 +348,7 @@ static int he_connector_wait(void *ctx, struct he_race *r, int timeout_ms, int *
     he_strand_note_mask();
     for (;;) {
         int left = until < 0 ? -1 : (int)(until - he_connector_now_ms(c));
-        /* The race runs with cancellation disabled (shim/connect.c); the
-         * wait is where a blocking connect() would act on it. */
-        int cancel_state;
-        pthread_setcancelstate(PTHREAD_CANCEL_ENABLE, &cancel_state);
-        int rc = poll(pfd, (nfds_t)n, until < 0 ? -1 : left < 0 ? 0 : left);
-        pthread_setcancelstate(cancel_state, NULL);
+        int rc = he_connector_poll(c, pfd, (nfds_t)n, until < 0 ? -1 : left < 0 ? 0 : left);
         if (!he_strand_current(c->strand_gen)) {
             /* A handler that ran meanwhile took this race for abandoned and
              * closed its sockets; their numbers may be someone else's now. */

@@ -39,13 +39,6 @@ static void he_connect_log(const struct he_race *r, const char *name, int rc, in
     }
 }
 
-/* pthread_cancel in the middle of a race (poll is a cancellation point, as
- * connect is): nothing of the race may outlive the thread. */
-static void he_connect_cancelled(void *unused) {
-    (void)unused;
-    he_strand_reap(he_real.close);
-}
-
 /* Runs the race for fd.  Returns 0 when connected (on the caller's own
  * socket or a spliced sibling), or -errno for the caller to see. */
 static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, int fl,
@@ -73,13 +66,11 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
     he_strand_begin(frame, fd, fl);
     c.strand_gen = he_strand_gen();
     /* Cancellation is acted on only inside the race's wait (racer/
-     * connector.c), where every socket is on record for the cleanup. */
+     * connector.c), which carries the cleanup for it. */
     int cancel_state;
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
-    pthread_cleanup_push(he_connect_cancelled, NULL);
     rc = he_race_run(&r, &io);
     frc = he_connector_finish(&c, &r);
-    pthread_cleanup_pop(0);
     pthread_setcancelstate(cancel_state, NULL);
     if (!c.abandoned) {
         he_strand_end();
