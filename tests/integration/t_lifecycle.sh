@@ -27,4 +27,9 @@ lifecycle_fork_bind() {
     expect_rc 0
     grep -q "hung=0" <<<"$HE_OUT" || he_fail "a child hung; $(he_ctx)"
 }
-he_case lifecycle/fork-while-binding-threads lifecycle_fork_bind
+# Not under AddressSanitizer: there a forked child now and then hangs in a
+# futex with every signal unblocked -- inside the sanitizer runtime, not in
+# libhe's lock, which is only ever waited for with all signals blocked.
+if [ "${HE_SAN:-}" != asan ]; then
+    he_case lifecycle/fork-while-binding-threads lifecycle_fork_bind
+fi
