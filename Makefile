@@ -21,31 +21,34 @@ endif
 ALL_CFLAGS = $(BASE) $(WARN) $(OPT) $(SANFLAGS) $(CFLAGS)
 
 COMMON_SRCS   := common/addr.c common/log.c
-RESOLVER_SRCS := resolver/memo.c resolver/learn.c
+RESOLVER_SRCS := resolver/memo.c resolver/learn.c resolver/feed.c resolver/dns.c resolver/hosts.c
 RACER_SRCS    := racer/race.c racer/order.c racer/options.c racer/strand.c racer/connector.c
-SHIM_SRCS     := shim/init.c shim/real.c shim/config.c shim/connect.c shim/bind.c shim/getaddrinfo.c \
+SHIM_SRCS     := shim/init.c shim/real.c shim/config.c shim/connect.c shim/refresh.c shim/bind.c shim/getaddrinfo.c \
                  shim/gethostbyname.c
 LIB_SRCS      := $(COMMON_SRCS) $(RESOLVER_SRCS) $(RACER_SRCS) $(SHIM_SRCS)
 LIB_OBJS      := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB           := $(BUILD)/libhe.so
 
 # Each unit test links only the objects of the module it tests.
-UNIT_TESTS := check_race check_memo check_config check_options check_strand
+UNIT_TESTS := check_race check_memo check_config check_options check_strand check_hosts
 check_race_OBJS    := racer/race.o racer/order.o common/addr.o
 check_memo_OBJS    := resolver/memo.o resolver/learn.o common/addr.o
 check_config_OBJS  := shim/config.o common/log.o
 check_options_OBJS := racer/options.o
 check_strand_OBJS  := racer/strand.o
+check_hosts_OBJS   := resolver/hosts.o common/addr.o
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 # Fuzz targets: tests/fuzz/fuzz_<name>.c with a corpus in tests/fuzz/corpus/<name>/.
 # `make fuzz` runs each under libFuzzer for FUZZ_SECONDS; `make check`
 # replays every corpus with the ordinary compiler.
-FUZZ_TARGETS := config
+FUZZ_TARGETS := config hosts
 fuzz_config_OBJS := shim/config.o common/log.o
+fuzz_hosts_OBJS  := resolver/hosts.o common/addr.o
 FUZZ_SECONDS ?= 60
 FUZZ_REPLAYS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
 
+CARES_LIBS   := $(shell pkg-config --libs libcares 2>/dev/null || echo -lcares)
 CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
@@ -71,7 +74,7 @@ $(BUILD)/obj/%.o: %.c
 
 # Only the hooks are exported: everything else is hidden by -fvisibility.
 $(LIB): $(LIB_OBJS)
-	$(CC) $(ALL_CFLAGS) -shared -Wl,-z,now -Wl,-z,defs -o $@ $^ -ldl
+	$(CC) $(ALL_CFLAGS) -shared -Wl,-z,now -Wl,-z,defs -o $@ $^ -ldl $(CARES_LIBS)
 
 -include $(LIB_OBJS:.o=.d)
 

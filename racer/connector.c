@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <limits.h>
 #include <linux/tcp.h>
 #include <netinet/in.h>
 #include <poll.h>
@@ -333,42 +334,31 @@ static int he_connector_poll(struct he_connector *c, struct pollfd *pfd, nfds_t 
     return rc;
 }
 
-static int he_connector_wait(void *ctx, struct he_race *r, int timeout_ms, int *index, int *err) {
-    struct he_connector *c = ctx;
-    struct pollfd pfd[HE_RACE_MAX_ATTEMPTS];
-    int which[HE_RACE_MAX_ATTEMPTS];
-    int n = 0;
-    for (int i = 0; i < r->count; i++) {
-        if (r->att[i].state == HE_ATTEMPT_RUNNING) {
-            pfd[n] = (struct pollfd){.fd = he_connector_fd_of(c, r, i), .events = POLLOUT};
-            which[n++] = i;
+/* Room for the DNS lookup's sockets next to the attempts'. */
+#define HE_CONNECTOR_NEWS_FDS 16
+
+/* poll(2) for the attempts (pfd[0..n)) and the news (after them), for at
+ * most until (-1: no limit).  Returns poll's result with *nn set to the
+ * number of news sockets polled, or -errno. */
+static int he_connector_poll_all(struct he_connector *c, struct he_race *r, struct pollfd *pfd,
+                                 int n, int64_t until, int *nn) {
+    int64_t now = he_connector_now_ms(c);
+    int64_t ms = until < 0 ? -1 : until > now ? until - now : 0;
+    *nn = 0;
+    if (c->news && r->news_pending) {
+        *nn = c->news->pollfds(c->news->ctx, pfd + n, HE_CONNECTOR_NEWS_FDS);
+        int t = c->news->timeout_ms(c->news->ctx, now);
+        if (t >= 0 && (ms < 0 || t < ms)) {
+            ms = t;
         }
     }
-    int64_t until = timeout_ms < 0 ? -1 : he_connector_now_ms(c) + timeout_ms;
-    he_strand_note_mask();
-    for (;;) {
-        int left = until < 0 ? -1 : (int)(until - he_connector_now_ms(c));
-        int rc = he_connector_poll(c, pfd, (nfds_t)n, until < 0 ? -1 : left < 0 ? 0 : left);
-        if (!he_strand_current(c->strand_gen)) {
-            /* A handler that ran meanwhile took this race for abandoned and
-             * closed its sockets; their numbers may be someone else's now. */
-            c->abandoned = 1;
-            return -EINTR;
-        }
-        if (rc > 0) {
-            break;
-        }
-        if (rc == 0) {
-            return 0;
-        }
-        if (errno != EINTR) {
-            c->internal_error = 1;
-            return -errno;
-        }
-        if (!he_connector_restartable(c)) {
-            return -EINTR;
-        }
-    }
+    int rc = he_connector_poll(c, pfd, (nfds_t)(n + *nn), ms > INT_MAX ? INT_MAX : (int)ms);
+    return rc < 0 ? -errno : rc;
+}
+
+/* The first attempt in pfd[0..n) that finished: 1 with *index and *err. */
+static int he_connector_ready(struct he_connector *c, struct he_race *r, const struct pollfd *pfd,
+                              const int *which, int n, int *index, int *err) {
     /* Several may be ready: the lowest index wins, so the caller's own
      * socket is preferred and needs no splice. */
     for (int k = 0; k < n; k++) {
@@ -382,6 +372,52 @@ static int he_connector_wait(void *ctx, struct he_race *r, int timeout_ms, int *
         }
     }
     return 0;
+}
+
+static int he_connector_wait(void *ctx, struct he_race *r, int timeout_ms, int *index, int *err) {
+    struct he_connector *c = ctx;
+    struct pollfd pfd[HE_RACE_MAX_ATTEMPTS + HE_CONNECTOR_NEWS_FDS];
+    int which[HE_RACE_MAX_ATTEMPTS];
+    int n = 0;
+    for (int i = 0; i < r->count; i++) {
+        if (r->att[i].state == HE_ATTEMPT_RUNNING) {
+            pfd[n] = (struct pollfd){.fd = he_connector_fd_of(c, r, i), .events = POLLOUT};
+            which[n++] = i;
+        }
+    }
+    int64_t until = timeout_ms < 0 ? -1 : he_connector_now_ms(c) + timeout_ms;
+    he_strand_note_mask();
+    for (;;) {
+        int nn;
+        int rc = he_connector_poll_all(c, r, pfd, n, until, &nn);
+        if (!he_strand_current(c->strand_gen)) {
+            /* A handler that ran meanwhile took this race for abandoned and
+             * closed its sockets; their numbers may be someone else's now. */
+            c->abandoned = 1;
+            return -EINTR;
+        }
+        if (rc == -EINTR && !he_connector_restartable(c)) {
+            return -EINTR;
+        }
+        if (rc < 0 && rc != -EINTR) {
+            c->internal_error = 1;
+            return rc;
+        }
+        int news = 0;
+        if (nn > 0 || (c->news && r->news_pending)) {
+            news =
+                c->news->process(c->news->ctx, r, pfd + n, rc > 0 ? nn : 0, he_connector_now_ms(c));
+        }
+        if (rc > 0 && he_connector_ready(c, r, pfd, which, n, index, err)) {
+            return 1;
+        }
+        if (news) {
+            return 2;
+        }
+        if (rc > 0 || (until >= 0 && he_connector_now_ms(c) >= until)) {
+            return 0;
+        }
+    }
 }
 
 static void he_connector_cancel(void *ctx, struct he_race *r, int index) {

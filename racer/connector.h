@@ -31,6 +31,22 @@ struct he_sys {
     int (*bind_kind)(int fd);
 };
 
+/* Something else the race's poll waits for: a DNS lookup whose answers
+ * join the race (RFC 8305 §3).  The shim provides it; the racer knows it
+ * only through these calls. */
+struct pollfd;
+struct he_news {
+    void *ctx;
+    /* The sockets to poll besides the attempts.  Returns how many. */
+    int (*pollfds)(void *ctx, struct pollfd *pfd, int max);
+    /* Milliseconds until it needs to run without a socket being ready. */
+    int (*timeout_ms)(void *ctx, int64_t now);
+    /* After poll: handles pfd[0..n), adds candidates with he_race_add and
+     * clears r->news_pending when nothing more can come.  Returns 1 when
+     * the race changed. */
+    int (*process)(void *ctx, struct he_race *r, const struct pollfd *pfd, int n, int64_t now);
+};
+
 enum he_prep_state { HE_PREP_NOT_YET = 0, HE_PREP_READY, HE_PREP_REFUSED };
 
 /* The caller's local address, as the program chose it. */
@@ -57,10 +73,11 @@ struct he_connector {
     socklen_t local_len;
     struct he_options options;
     int options_ready;
-    unsigned strand_gen; /* this race's record (racer/strand.h) */
-    int abandoned;       /* reaped from under us: touch no socket */
-    int caller_gone;     /* the fd no longer holds the caller's socket */
-    int internal_error;  /* poll(2) failed: fall back to the kernel's wait */
+    unsigned strand_gen;        /* this race's record (racer/strand.h) */
+    int abandoned;              /* reaped from under us: touch no socket */
+    int caller_gone;            /* the fd no longer holds the caller's socket */
+    int internal_error;         /* poll(2) failed: fall back to the kernel's wait */
+    const struct he_news *news; /* NULL: no lookup runs with the race */
 };
 
 /* Fills io with the real connector's callbacks and clock. */

@@ -66,6 +66,8 @@ void he_race_init(struct he_race *r, const struct he_addr *first, const struct h
     r->delay_ms = delay_ms < 10 ? 10 : delay_ms > 2000 ? 2000 : delay_ms;
     r->deadline_ms = -1;
     r->winner = -1;
+    r->max_attempts = max_attempts;
+    r->sock_family = sock_family;
     r->att[0].addr = *first;
     r->count = 1;
     /* Duplicates within one family cannot occur: the memory deduplicates. */
@@ -90,4 +92,92 @@ const char *he_attempt_state_name(enum he_attempt_state s) {
     static const char *const names[] = {"not-started", "running",   "failed",
                                         "won",         "cancelled", "skipped"};
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
+}
+
+static int he_order_known(const struct he_race *r, const struct he_addr *a) {
+    for (int i = 0; i < r->count; i++) {
+        if (he_addr_equal(&r->att[i].addr, a)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+/* The family of the attempt started last, which the next one alternates
+ * from. */
+static const struct he_addr *he_order_last_started(const struct he_race *r) {
+    const struct he_addr *last = &r->att[0].addr;
+    int64_t at = r->att[0].started_ms;
+    for (int i = 1; i < r->count; i++) {
+        enum he_attempt_state st = r->att[i].state;
+        if (st != HE_ATTEMPT_WAITING && st != HE_ATTEMPT_SKIPPED && r->att[i].started_ms >= at) {
+            last = &r->att[i].addr;
+            at = r->att[i].started_ms;
+        }
+    }
+    return last;
+}
+
+/* Attempts start in index order, so those at and after the returned index
+ * have not started: they are waiting or were skipped. */
+static int he_order_unstarted_from(const struct he_race *r) {
+    int tail = r->count;
+    while (tail > 1 && (r->att[tail - 1].state == HE_ATTEMPT_WAITING ||
+                        r->att[tail - 1].state == HE_ATTEMPT_SKIPPED)) {
+        tail--;
+    }
+    return tail;
+}
+
+int he_race_add(struct he_race *r, const struct he_addr *addrs, int n) {
+    struct he_addr waiting[HE_RACE_MAX_ATTEMPTS];
+    struct he_attempt skipped[HE_RACE_MAX_ATTEMPTS];
+    int nw = 0, ns = 0, added = 0;
+    /* Started attempts keep their index (the connector knows them by it);
+     * the tail of those not started is rebuilt. */
+    int tail = he_order_unstarted_from(r);
+    for (int i = tail; i < r->count; i++) {
+        if (r->att[i].state == HE_ATTEMPT_WAITING) {
+            waiting[nw++] = r->att[i].addr;
+        } else {
+            skipped[ns++] = r->att[i];
+        }
+    }
+    for (int i = 0; i < n && tail + nw + ns < r->max_attempts; i++) {
+        const struct he_addr *a = &addrs[i];
+        int dup = !he_order_carriable(a, r->sock_family) || he_order_known(r, a);
+        for (int k = 0; k < nw && !dup; k++) {
+            dup = he_addr_equal(&waiting[k], a);
+        }
+        if (dup) {
+            continue;
+        }
+        if (r->unreachable & (a->family == AF_INET ? 1 : 2)) {
+            memset(&skipped[ns], 0, sizeof skipped[ns]);
+            skipped[ns].addr = *a;
+            skipped[ns].handle = -1;
+            skipped[ns++].state = HE_ATTEMPT_SKIPPED;
+        } else {
+            waiting[nw++] = *a;
+        }
+        added++;
+    }
+    if (added == 0) {
+        return 0;
+    }
+    /* The waiting ones go back interleaved from the family started last,
+     * then the skipped ones. */
+    const struct he_addr last = *he_order_last_started(r);
+    r->count = tail;
+    he_order_interleave(r, &last, waiting, nw, r->sock_family, nw);
+    for (int i = tail; i < r->count; i++) {
+        struct he_addr a = r->att[i].addr;
+        memset(&r->att[i], 0, sizeof r->att[i]);
+        r->att[i].addr = a;
+        r->att[i].handle = -1;
+        r->att[i].state = HE_ATTEMPT_WAITING;
+    }
+    memcpy(&r->att[r->count], skipped, (size_t)ns * sizeof skipped[0]);
+    r->count += ns;
+    return added;
 }

@@ -74,6 +74,7 @@ static void he_race_fail(struct he_race *r, int i, int err, int64_t now) {
     r->att[i].err = err;
     r->att[i].ended_ms = now;
     if (err == ENETUNREACH) {
+        r->unreachable |= r->att[i].addr.family == AF_INET ? 1 : 2;
         he_race_skip_family(r, r->att[i].addr.family);
     }
 }
@@ -211,6 +212,9 @@ int he_race_run(struct he_race *r, const struct he_race_io *io) {
         if (rc < 0) {
             he_race_cancel_rest(r, io, -1, 0);
             return rc;
+        }
+        if (rc == 2) {
+            continue; /* candidates joined: the schedule decides anew */
         }
         if (rc == 1 && err == 0) {
             return he_race_finish(r, io, index);

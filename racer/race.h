@@ -47,7 +47,9 @@ struct he_race_io {
     int (*start)(void *ctx, struct he_race *r, int index);
     /* Waits at most timeout_ms (-1: no limit) for a running attempt to
      * finish.  Returns 1 with *index and *err (0 = connected) set, 0 when the
-     * time ran out, or -errno (-EINTR: a signal ends the race). */
+     * time ran out, 2 when news arrived while r->news_pending (new
+     * candidates added with he_race_add, or news_pending cleared), or
+     * -errno (-EINTR: a signal ends the race). */
     int (*wait)(void *ctx, struct he_race *r, int timeout_ms, int *index, int *err);
     /* Closes attempt index's socket: a loser, or a sibling that failed.  For
      * index 0 it is only called when the race's own deadline
@@ -56,7 +58,15 @@ struct he_race_io {
 };
 
 struct he_race {
-    int count;                                   /* attempts in att[] */
+    int count;        /* attempts in att[] */
+    int max_attempts; /* room in att[], clamped */
+    int sock_family;  /* what the caller's socket carries */
+    int unreachable;  /* families skipped after ENETUNREACH */
+    /* Set by whoever feeds the race while DNS answers may still add
+     * candidates (RFC 8305 §3); the connector's wait then also returns on
+     * news.  Answers that come after every attempt has failed are not
+     * waited for: without libhe the connect would have failed already. */
+    int news_pending;
     int delay_ms;                                /* Connection Attempt Delay, clamped */
     int64_t deadline_ms;                         /* absolute, -1 for none */
     int deadline_err;                            /* EINPROGRESS (SO_SNDTIMEO) or ETIMEDOUT */
@@ -72,6 +82,13 @@ struct he_race {
  * the RFC 8305 §5 bounds. */
 void he_race_init(struct he_race *r, const struct he_addr *first, const struct he_addr *addrs,
                   int n, int sock_family, int delay_ms, int max_attempts);
+
+/* Adds candidates that arrived during the race (RFC 8305 §3: "the client
+ * SHOULD ... add them to the list of addresses not yet attempted"): those
+ * not already in it, that the socket can carry and that fit.  Attempts
+ * already made are not restarted; the ones not yet started are put back
+ * in interleaved-family order.  Returns how many were added. */
+int he_race_add(struct he_race *r, const struct he_addr *addrs, int n);
 
 /* How many siblings a socket could race, without setting anything up: the
  * cheap test connect() makes before deciding to race at all. */

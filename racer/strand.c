@@ -2,6 +2,9 @@
 
 #include "race.h"
 
+/* The siblings, and the few sockets of a DNS lookup running in the race. */
+#define HE_STRAND_MAX (HE_RACE_MAX_ATTEMPTS + 16)
+
 #include <fcntl.h>
 #include <pthread.h>
 #include <signal.h>
@@ -23,7 +26,7 @@ struct he_strand {
     int have_caller;
     struct he_strand_fd caller;
     int n;
-    struct he_strand_fd sib[HE_RACE_MAX_ATTEMPTS];
+    struct he_strand_fd sib[HE_STRAND_MAX];
 };
 
 __thread int he_strand_active __attribute__((tls_model("initial-exec")));
@@ -84,7 +87,7 @@ int he_strand_current(unsigned gen) {
 
 void he_strand_add(int fd) {
     struct he_strand *t = &he_strand_tls;
-    if (t->n < HE_RACE_MAX_ATTEMPTS && he_strand_identify(&t->sib[t->n], fd) == 0) {
+    if (t->n < HE_STRAND_MAX && he_strand_identify(&t->sib[t->n], fd) == 0) {
         t->n++;
     }
 }

@@ -33,7 +33,7 @@ static int he_learn_fam_mask(int family) {
 }
 
 int he_learn_addrinfo(struct he_memo *m, const char *node, const struct addrinfo *hints,
-                      const struct addrinfo *res, uint64_t who) {
+                      const struct addrinfo *res, uint64_t who, int64_t expires_ms) {
     if (node == NULL || (hints && (hints->ai_flags & AI_NUMERICHOST)) ||
         he_learn_is_numeric(node)) {
         return 0;
@@ -58,10 +58,11 @@ int he_learn_addrinfo(struct he_memo *m, const char *node, const struct addrinfo
         return 0;
     }
     int mask = he_learn_fam_mask(hints ? hints->ai_family : AF_UNSPEC);
-    return he_memo_learn(m, node, mask, addrs, n, who);
+    return he_memo_learn(m, node, mask, addrs, n, who, expires_ms);
 }
 
-int he_learn_hostent(struct he_memo *m, const char *name, const struct hostent *h, uint64_t who) {
+int he_learn_hostent(struct he_memo *m, const char *name, const struct hostent *h, uint64_t who,
+                     int64_t expires_ms) {
     if (name == NULL || h == NULL || he_learn_is_numeric(name)) {
         return 0;
     }
@@ -98,5 +99,5 @@ int he_learn_hostent(struct he_memo *m, const char *name, const struct hostent *
     if (n == 0) {
         return 0;
     }
-    return he_memo_learn(m, name, he_learn_fam_mask(h->h_addrtype), addrs, n, who);
+    return he_memo_learn(m, name, he_learn_fam_mask(h->h_addrtype), addrs, n, who, expires_ms);
 }

@@ -10,12 +10,16 @@
  * rather than a name: such answers teach nothing. */
 int he_learn_is_numeric(const char *node);
 
-/* Records a getaddrinfo answer for node.  hints may be NULL.  Returns 0 or
- * -errno; a numeric node or an answer without INET addresses is ignored. */
+/* Records a getaddrinfo answer for node, fresh until expires_ms (libc
+ * gives no TTL: the caller picks HE_MAP_TTL).  hints may be NULL.  Returns
+ * 0 or -errno; a numeric node or an answer without INET addresses is
+ * ignored. */
 int he_learn_addrinfo(struct he_memo *m, const char *node, const struct addrinfo *hints,
-                      const struct addrinfo *res, uint64_t who);
+                      const struct addrinfo *res, uint64_t who, int64_t expires_ms);
 
-/* Records a gethostbyname* answer for name. */
-int he_learn_hostent(struct he_memo *m, const char *name, const struct hostent *h, uint64_t who);
+/* Records a gethostbyname* answer for name, fresh until expires_ms.  It
+ * covers one family only, so the name's memory stays partial. */
+int he_learn_hostent(struct he_memo *m, const char *name, const struct hostent *h, uint64_t who,
+                     int64_t expires_ms);
 
 #endif

@@ -15,6 +15,7 @@ struct he_memo_link {
     struct he_addr addr;
     struct he_memo_entry *entry;
     struct he_memo_link *next;
+    int former; /* an address the name used to have */
 };
 
 struct he_memo_entry {
@@ -23,8 +24,12 @@ struct he_memo_entry {
     uint64_t who;                              /* thread that last resolved it */
     uint64_t seq;                              /* when, in learn order */
     uint32_t name_hash;
-    int count;
-    struct he_memo_link *links; /* count links, in the order libc gave */
+    int count;                  /* current addresses */
+    int nformer;                /* former ones, after them in links */
+    struct he_memo_link *links; /* current ones in the order libc gave */
+    int fam_known;              /* HE_MEMO_FAM_* bits some answer covered */
+    int64_t expires[2];         /* per family: [0] IPv4, [1] IPv6 */
+    int64_t refresh_ms;         /* last DNS refresh claimed, 0: none */
     char name[];
 };
 
@@ -90,6 +95,7 @@ struct he_memo_tlearn {
     const struct he_memo *m;
     uint64_t who;
     int fam_mask, n;
+    int64_t expires_ms;
     char name[HE_MEMO_NAME_MAX];
     struct he_addr addrs[HE_MEMO_MAX_ADDRS];
 };
@@ -192,7 +198,7 @@ static void he_memo_touch_nolock(struct he_memo *m, struct he_memo_entry *e) {
 
 /* Takes every address of e out of the address index and frees them. */
 static void he_memo_unlink_addrs_nolock(struct he_memo *m, struct he_memo_entry *e) {
-    for (int i = 0; i < e->count; i++) {
+    for (int i = 0; i < e->count + e->nformer; i++) {
         struct he_memo_link *l = &e->links[i];
         struct he_memo_link **pp = &m->by_addr[he_addr_hash(&l->addr) & (m->nbuckets - 1)];
         while (*pp && *pp != l) {
@@ -205,10 +211,11 @@ static void he_memo_unlink_addrs_nolock(struct he_memo *m, struct he_memo_entry 
     free(e->links);
     e->links = NULL;
     e->count = 0;
+    e->nformer = 0;
 }
 
 static void he_memo_link_addrs_nolock(struct he_memo *m, struct he_memo_entry *e) {
-    for (int i = 0; i < e->count; i++) {
+    for (int i = 0; i < e->count + e->nformer; i++) {
         struct he_memo_link *l = &e->links[i];
         struct he_memo_link **head = &m->by_addr[he_addr_hash(&l->addr) & (m->nbuckets - 1)];
         l->entry = e;
@@ -272,13 +279,30 @@ static int he_memo_has(const struct he_memo_link *links, int n, const struct he_
     return 0;
 }
 
+/* Appends to tmp[*count] the addresses e loses: its current ones that the
+ * new answer drops, then its former ones still not current, at most
+ * HE_MEMO_MAX_FORMER in all.  n_current: how many of tmp are current. */
+static void he_memo_formers(const struct he_memo_entry *e, struct he_memo_link *tmp, int n_current,
+                            int *count) {
+    int limit = n_current + HE_MEMO_MAX_FORMER;
+    for (int i = 0; i < e->count + e->nformer && *count < limit; i++) {
+        const struct he_addr *old = &e->links[i].addr;
+        if (!he_memo_has(tmp, *count, old)) {
+            tmp[*count].addr = *old;
+            tmp[(*count)++].former = 1;
+        }
+    }
+}
+
 /* Builds e's new address array: the answer's addresses (deduplicated, in
- * order), then what e had for families the answer did not cover.  Returns
- * 0 when the addresses changed, 1 when they are what e had, -ENOMEM. */
+ * order), then what e had for families the answer did not cover, then the
+ * addresses it lost as former ones.  Returns 0 when the current addresses
+ * changed, 1 when they are what e had, -ENOMEM. */
 static int he_memo_merge_nolock(struct he_memo *m, struct he_memo_entry *e, int fam_mask,
                                 const struct he_addr *addrs, int n) {
-    struct he_memo_link tmp[HE_MEMO_MAX_ADDRS];
+    struct he_memo_link tmp[HE_MEMO_MAX_ADDRS + HE_MEMO_MAX_FORMER];
     int count = 0;
+    memset(tmp, 0, sizeof tmp);
     for (int i = 0; i < n && count < HE_MEMO_MAX_ADDRS; i++) {
         if (!he_memo_has(tmp, count, &addrs[i])) {
             tmp[count++].addr = addrs[i];
@@ -299,6 +323,10 @@ static int he_memo_merge_nolock(struct he_memo *m, struct he_memo_entry *e, int 
             return 1;
         }
     }
+    int current = count;
+    if (current > 0) {
+        he_memo_formers(e, tmp, current, &count);
+    }
     /* Sized to fit: a name usually has a handful of addresses. */
     struct he_memo_link *links = NULL;
     if (count > 0) {
@@ -308,21 +336,44 @@ static int he_memo_merge_nolock(struct he_memo *m, struct he_memo_entry *e, int 
         }
         for (int i = 0; i < count; i++) {
             links[i].addr = tmp[i].addr;
+            links[i].former = tmp[i].former;
         }
     }
     he_memo_unlink_addrs_nolock(m, e);
     e->links = links;
-    e->count = count;
+    e->count = current;
+    e->nformer = count - current;
     he_memo_link_addrs_nolock(m, e);
     return 0;
 }
 
+/* Records the answer's freshness.  Returns 1 when what a lookup reports
+ * changed. */
+static int he_memo_stamp_nolock(struct he_memo_entry *e, int fam_mask, int64_t expires_ms) {
+    int changed = 0;
+    for (int f = 0; f < 2; f++) {
+        if ((fam_mask & (1 << f)) && e->expires[f] != expires_ms) {
+            e->expires[f] = expires_ms;
+            changed = 1;
+        }
+    }
+    changed |= (e->fam_known | fam_mask) != e->fam_known;
+    e->fam_known |= fam_mask;
+    return changed;
+}
+
 /* Whether this thread's last learn was exactly this one and nothing has
  * changed anywhere since. */
+/* Re-learning the same answer within this long is not worth the lock: the
+ * name's freshness moves by less than that. */
+#define HE_MEMO_RESTAMP_MS 1000
+
 static int he_memo_tlearn_same(const struct he_memo *m, const char *norm, int fam_mask,
-                               const struct he_addr *addrs, int n, uint64_t who) {
+                               const struct he_addr *addrs, int n, uint64_t who,
+                               int64_t expires_ms) {
     const struct he_memo_tlearn *t = &he_memo_tlearn;
-    return t->m == m && t->gen == he_memo_gen_now() &&
+    return t->m == m && expires_ms >= t->expires_ms &&
+           expires_ms - t->expires_ms < HE_MEMO_RESTAMP_MS && t->gen == he_memo_gen_now() &&
            t->who_gen == __atomic_load_n(&he_memo_who_gen, __ATOMIC_ACQUIRE) && t->who == who &&
            t->fam_mask == fam_mask && t->n == n && n <= HE_MEMO_MAX_ADDRS &&
            strcmp(t->name, norm) == 0 &&
@@ -331,7 +382,8 @@ static int he_memo_tlearn_same(const struct he_memo *m, const char *norm, int fa
 
 /* Called with the lock held, right after this thread's change. */
 static void he_memo_tlearn_note(const struct he_memo *m, const char *norm, int fam_mask,
-                                const struct he_addr *addrs, int n, uint64_t who) {
+                                const struct he_addr *addrs, int n, uint64_t who,
+                                int64_t expires_ms) {
     struct he_memo_tlearn *t = &he_memo_tlearn;
     t->gen = 0;
     if (n > HE_MEMO_MAX_ADDRS) {
@@ -339,6 +391,7 @@ static void he_memo_tlearn_note(const struct he_memo *m, const char *norm, int f
     }
     t->m = m;
     t->who = who;
+    t->expires_ms = expires_ms;
     t->fam_mask = fam_mask;
     t->n = n;
     memcpy(t->name, norm, strlen(norm) + 1);
@@ -364,13 +417,13 @@ static int he_memo_shares_nolock(const struct he_memo *m, const struct he_memo_e
 }
 
 int he_memo_learn(struct he_memo *m, const char *name, int fam_mask, const struct he_addr *addrs,
-                  int n, uint64_t who) {
+                  int n, uint64_t who, int64_t expires_ms) {
     char norm[HE_MEMO_NAME_MAX];
     int len = he_memo_normalise(name, norm);
     if (len < 0) {
         return len;
     }
-    if (he_memo_tlearn_same(m, norm, fam_mask, addrs, n, who)) {
+    if (he_memo_tlearn_same(m, norm, fam_mask, addrs, n, who, expires_ms)) {
         return 0;
     }
     uint32_t hash = he_memo_name_hash(norm);
@@ -390,6 +443,7 @@ int he_memo_learn(struct he_memo *m, const char *name, int fam_mask, const struc
         if (rc == 0 && e->count == 0) {
             he_memo_drop_nolock(m, e);
         } else if (rc == 0) {
+            changed |= he_memo_stamp_nolock(e, fam_mask, expires_ms);
             /* Who resolved a name most recently decides shared addresses
              * (he_memo_pick_nolock): that is a change too. */
             changed |= (e->who != who || e->seq != m->seq) && he_memo_shares_nolock(m, e);
@@ -408,21 +462,22 @@ int he_memo_learn(struct he_memo *m, const char *name, int fam_mask, const struc
         if (changed) {
             he_memo_gen_bump();
         }
-        he_memo_tlearn_note(m, norm, fam_mask, addrs, n, who);
+        he_memo_tlearn_note(m, norm, fam_mask, addrs, n, who, expires_ms);
     }
     he_memo_unlock(m, &old);
     return rc;
 }
 
-/* Picks the entry addr belongs to: the only one, or the one who resolved
- * most recently.  Returns NULL with *rc set when there is none. */
-static struct he_memo_entry *he_memo_pick_nolock(struct he_memo *m, const struct he_addr *addr,
-                                                 uint64_t who, int *rc) {
+/* Picks the entry addr belongs to among the links of one kind (current or
+ * former): the only one, or the one who resolved most recently.  Returns
+ * NULL with *rc set when there is none. */
+static struct he_memo_entry *he_memo_pick_kind_nolock(struct he_memo *m, const struct he_addr *addr,
+                                                      uint64_t who, int former, int *rc) {
     struct he_memo_entry *only = NULL, *mine = NULL;
     int distinct = 0;
     for (struct he_memo_link *l = m->by_addr[he_addr_hash(addr) & (m->nbuckets - 1)]; l;
          l = l->next) {
-        if (!he_addr_equal(&l->addr, addr)) {
+        if (l->former != former || !he_addr_equal(&l->addr, addr)) {
             continue;
         }
         if (l->entry != only) {
@@ -444,9 +499,35 @@ static struct he_memo_entry *he_memo_pick_nolock(struct he_memo *m, const struct
     return mine;
 }
 
+/* A name that holds addr now goes before one that used to. */
+static struct he_memo_entry *he_memo_pick_nolock(struct he_memo *m, const struct he_addr *addr,
+                                                 uint64_t who, int *rc, int *former) {
+    *former = 0;
+    struct he_memo_entry *e = he_memo_pick_kind_nolock(m, addr, who, 0, rc);
+    if (e == NULL && *rc == -ENOENT) {
+        *former = 1;
+        e = he_memo_pick_kind_nolock(m, addr, who, 1, rc);
+    }
+    return e;
+}
+
+/* The earliest expiry among the families some answer covered. */
+static int64_t he_memo_expiry(const struct he_memo_entry *e) {
+    int64_t t = INT64_MAX;
+    for (int f = 0; f < 2; f++) {
+        if ((e->fam_known & (1 << f)) && e->expires[f] < t) {
+            t = e->expires[f];
+        }
+    }
+    return t == INT64_MAX ? 0 : t;
+}
+
 static void he_memo_answer_copy(struct he_memo_answer *to, const struct he_memo_answer *from) {
     memcpy(to->name, from->name, strlen(from->name) + 1);
     to->count = from->count;
+    to->fam_known = from->fam_known;
+    to->former = from->former;
+    to->expires_ms = from->expires_ms;
     memcpy(to->addrs, from->addrs, (size_t)from->count * sizeof from->addrs[0]);
 }
 
@@ -492,12 +573,15 @@ static int he_memo_lookup_locked(struct he_memo *m, const struct he_addr *addr, 
                                  struct he_memo_answer *out) {
     sigset_t old;
     he_memo_lock(m, &old);
-    int rc = 0;
-    struct he_memo_entry *e = he_memo_pick_nolock(m, addr, who, &rc);
+    int rc = 0, former;
+    struct he_memo_entry *e = he_memo_pick_nolock(m, addr, who, &rc, &former);
     if (e) {
         rc = 0;
         memcpy(out->name, e->name, strlen(e->name) + 1);
         out->count = e->count;
+        out->fam_known = e->fam_known;
+        out->former = former;
+        out->expires_ms = he_memo_expiry(e);
         for (int i = 0; i < e->count; i++) {
             out->addrs[i] = e->links[i].addr;
         }
@@ -526,6 +610,23 @@ int he_memo_lookup(struct he_memo *m, const struct he_addr *addr, uint64_t who,
 
 int he_memo_is_empty(const struct he_memo *m) {
     return __atomic_load_n(&m->learned, __ATOMIC_ACQUIRE) == 0;
+}
+
+int he_memo_refresh_claim(struct he_memo *m, const char *name, int64_t now_ms, int64_t min_gap_ms) {
+    char norm[HE_MEMO_NAME_MAX];
+    if (he_memo_normalise(name, norm) < 0) {
+        return 0;
+    }
+    sigset_t old;
+    he_memo_lock(m, &old);
+    struct he_memo_entry *e = he_memo_find_nolock(m, norm, he_memo_name_hash(norm));
+    int claimed = 0;
+    if (e && (e->refresh_ms == 0 || now_ms - e->refresh_ms >= min_gap_ms)) {
+        e->refresh_ms = now_ms;
+        claimed = 1;
+    }
+    he_memo_unlock(m, &old);
+    return claimed;
 }
 
 size_t he_memo_count(struct he_memo *m) {

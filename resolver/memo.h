@@ -29,10 +29,19 @@
 
 struct he_memo;
 
-/* What a lookup returns: the name and a copy of its addresses. */
+/* Addresses a name no longer resolves to that are still remembered as its
+ * own: a program that resolved once and keeps connecting to the old address
+ * is raced against the name's current ones. */
+#define HE_MEMO_MAX_FORMER 8
+
+/* What a lookup returns: the name, a copy of its current addresses, and how
+ * fresh they are. */
 struct he_memo_answer {
     char name[HE_MEMO_NAME_MAX];
     int count;
+    int fam_known;      /* HE_MEMO_FAM_* bits some answer covered */
+    int former;         /* the address looked up is one the name used to have */
+    int64_t expires_ms; /* the earliest expiry among the known families */
     struct he_addr addrs[HE_MEMO_MAX_ADDRS];
 };
 
@@ -41,15 +50,26 @@ struct he_memo *he_memo_new(size_t max_names);
 void he_memo_free(struct he_memo *m);
 
 /* Records that name resolved to addrs[0..n) for the families in fam_mask,
- * replacing what the name had for those families.  who identifies the
- * resolving thread.  Names are compared without case and without a trailing
- * dot.  Returns 0, -EINVAL for an empty or over-long name, -ENOMEM. */
+ * replacing what the name had for those families; the addresses it loses
+ * are kept as former ones (at most HE_MEMO_MAX_FORMER).  The answer is
+ * fresh until expires_ms (monotonic ms: its TTL, or HE_MAP_TTL when libc
+ * gave none).  who identifies the resolving thread.  Names are compared
+ * without case and without a trailing dot.  n may be 0: the families in
+ * fam_mask then have no address.  Returns 0, -EINVAL for an empty or
+ * over-long name, -ENOMEM. */
 int he_memo_learn(struct he_memo *m, const char *name, int fam_mask, const struct he_addr *addrs,
-                  int n, uint64_t who);
+                  int n, uint64_t who, int64_t expires_ms);
+
+/* Claims the right to refresh name from DNS at now_ms: returns 1 when no
+ * refresh was claimed in the last min_gap_ms (so that a busy program
+ * connecting to an expired name sends at most one query per gap), else 0.
+ * Takes the lock. */
+int he_memo_refresh_claim(struct he_memo *m, const char *name, int64_t now_ms, int64_t min_gap_ms);
 
 /* Finds the name that addr belongs to.  When several names hold addr, the
  * one most recently resolved by thread who wins; if who resolved none of
- * them the address is ambiguous.  Returns 0 and fills *out, -ENOENT when no
+ * them the address is ambiguous.  A name holding addr as a current address
+ * goes before any that held it formerly.  Returns 0 and fills *out, -ENOENT when no
  * name holds addr, -ENOTUNIQ when ambiguous. */
 int he_memo_lookup(struct he_memo *m, const struct he_addr *addr, uint64_t who,
                    struct he_memo_answer *out);

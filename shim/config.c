@@ -2,11 +2,13 @@
 
 #include "../common/log.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 struct he_config_ctx {
     he_config_getenv_fn get;
@@ -103,6 +105,86 @@ static void he_config_disable(struct he_config_ctx *ctx, int *out) {
     *out = 1;
 }
 
+static void he_config_resolve(struct he_config_ctx *ctx, int *out) {
+    *out = 0;
+    const char *s = ctx->get("HE_RESOLVE");
+    if (s == NULL || *s == '\0' || strcasecmp(s, "libc") == 0) {
+        return;
+    }
+    if (strcasecmp(s, "cares") == 0) {
+        *out = 1;
+        return;
+    }
+    he_config_warn(ctx, "HE_RESOLVE", s, "is not libc or cares", "libc");
+}
+
+/* Appends one "ip[:port]" or "[ip6]:port" or "ip6" item to out as c-ares's
+ * ares_set_servers_ports_csv takes it.  Returns 0 or -EINVAL. */
+static int he_config_server(const char *item, size_t len, char *out, size_t room) {
+    char buf[80], host[64];
+    if (len == 0 || len >= sizeof buf) {
+        return -EINVAL;
+    }
+    memcpy(buf, item, len);
+    buf[len] = '\0';
+    const char *port = NULL;
+    int v6 = 0;
+    if (buf[0] == '[') {
+        char *close = strchr(buf, ']');
+        if (close == NULL || (close[1] != '\0' && close[1] != ':')) {
+            return -EINVAL;
+        }
+        *close = '\0';
+        snprintf(host, sizeof host, "%s", buf + 1);
+        port = close[1] == ':' ? close + 2 : NULL;
+        v6 = 1;
+    } else if (strchr(buf, ':') != strrchr(buf, ':')) {
+        snprintf(host, sizeof host, "%s", buf); /* a bare IPv6 address */
+        v6 = 1;
+    } else {
+        char *colon = strchr(buf, ':');
+        if (colon) {
+            *colon = '\0';
+            port = colon + 1;
+        }
+        snprintf(host, sizeof host, "%s", buf);
+    }
+    unsigned char bin[16];
+    if (inet_pton(v6 ? AF_INET6 : AF_INET, host, bin) != 1) {
+        return -EINVAL;
+    }
+    long p = 53;
+    if (port && (he_config_parse_long(port, &p) != 0 || p < 1 || p > 65535)) {
+        return -EINVAL;
+    }
+    size_t used = strlen(out);
+    int n = snprintf(out + used, room - used, "%s%s%s%s:%ld", used ? "," : "", v6 ? "[" : "", host,
+                     v6 ? "]" : "", p);
+    return n > 0 && (size_t)n < room - used ? 0 : -EINVAL;
+}
+
+/* HE_NAMESERVERS=ip[:port],...: all or nothing. */
+static void he_config_nameservers(struct he_config_ctx *ctx, char *out, size_t room) {
+    out[0] = '\0';
+    const char *s = ctx->get("HE_NAMESERVERS");
+    if (s == NULL || *s == '\0') {
+        return;
+    }
+    for (const char *p = s;;) {
+        size_t len = strcspn(p, ",");
+        if (he_config_server(p, len, out, room) != 0) {
+            out[0] = '\0';
+            he_config_warn(ctx, "HE_NAMESERVERS", s, "is not a list of ip[:port] or [ip6]:port",
+                           "the system's resolv.conf");
+            return;
+        }
+        if (p[len] == '\0') {
+            return;
+        }
+        p += len + 1;
+    }
+}
+
 int he_config_parse(struct he_config *cfg, he_config_getenv_fn getenv_fn,
                     he_config_warn_fn warn_fn) {
     struct he_config_ctx ctx = {getenv_fn, warn_fn, 0};
@@ -118,5 +200,12 @@ int he_config_parse(struct he_config *cfg, he_config_getenv_fn getenv_fn,
     he_config_level(&ctx, &cfg->log_level);
     const char *file = getenv_fn("HE_LOG_FILE");
     cfg->log_file = (file && *file) ? file : NULL;
+    he_config_int(&ctx, "HE_MAP_TTL", &cfg->map_ttl_s, HE_MAP_TTL_DEFAULT_S, 0, HE_MAP_TTL_MAX_S);
+    he_config_int(&ctx, "HE_RESOLUTION_DELAY_MS", &cfg->resolution_delay_ms,
+                  HE_RESOLUTION_DELAY_DEFAULT_MS, 0, HE_RESOLUTION_DELAY_MAX_MS);
+    he_config_resolve(&ctx, &cfg->resolve_cares);
+    const char *hosts = getenv_fn("HE_HOSTS");
+    cfg->hosts_file = (hosts && *hosts) ? hosts : NULL;
+    he_config_nameservers(&ctx, cfg->nameservers, sizeof cfg->nameservers);
     return ctx.warnings;
 }

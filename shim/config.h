@@ -7,13 +7,20 @@
 #define HE_CONFIG_H
 
 struct he_config {
-    int disabled;           /* HE_DISABLE=1: every hook passes straight through */
-    int attempt_delay_ms;   /* HE_ATTEMPT_DELAY_MS, RFC 8305 §5 */
-    int connect_timeout_ms; /* HE_CONNECT_TIMEOUT_MS, 0 = no deadline of libhe's own */
-    int max_attempts;       /* HE_MAX_ATTEMPTS, the caller's attempt included */
-    int map_max;            /* HE_MAP_MAX, names held by the name memory */
-    int log_level;          /* HE_LOG, enum he_log_level */
-    const char *log_file;   /* HE_LOG_FILE, NULL = stderr */
+    int disabled;            /* HE_DISABLE=1: every hook passes straight through */
+    int attempt_delay_ms;    /* HE_ATTEMPT_DELAY_MS, RFC 8305 §5 */
+    int connect_timeout_ms;  /* HE_CONNECT_TIMEOUT_MS, 0 = no deadline of libhe's own */
+    int max_attempts;        /* HE_MAX_ATTEMPTS, the caller's attempt included */
+    int map_max;             /* HE_MAP_MAX, names held by the name memory */
+    int log_level;           /* HE_LOG, enum he_log_level */
+    const char *log_file;    /* HE_LOG_FILE, NULL = stderr */
+    int map_ttl_s;           /* HE_MAP_TTL: freshness of an answer libc gave without TTL */
+    int resolution_delay_ms; /* HE_RESOLUTION_DELAY_MS, RFC 8305 §3 */
+    int resolve_cares;       /* HE_RESOLVE=cares: libhe answers the program's lookups */
+    const char *hosts_file;  /* HE_HOSTS, NULL = none */
+    /* HE_NAMESERVERS as c-ares takes it ("ip:port,[ip6]:port"), "" = the
+     * system's resolv.conf. */
+    char nameservers[512];
 };
 
 /* RFC 8305 §5: "A simple implementation can have a fixed delay for how long
@@ -24,6 +31,16 @@ struct he_config {
 #define HE_ATTEMPT_DELAY_DEFAULT_MS 250
 #define HE_ATTEMPT_DELAY_MIN_MS 10
 #define HE_ATTEMPT_DELAY_MAX_MS 2000
+
+/* RFC 8305 §3: after the A answer, wait this long for AAAA before using
+ * it; "The RECOMMENDED value for the Resolution Delay is 50 milliseconds." */
+#define HE_RESOLUTION_DELAY_DEFAULT_MS 50
+#define HE_RESOLUTION_DELAY_MAX_MS 2000
+
+/* A name learned from libc, which gives no TTL, is taken as fresh for this
+ * long (seconds); after it connect() asks DNS again while it races. */
+#define HE_MAP_TTL_DEFAULT_S 30
+#define HE_MAP_TTL_MAX_S 86400
 
 #define HE_CONNECT_TIMEOUT_MAX_MS (24 * 3600 * 1000)
 #define HE_MAX_ATTEMPTS_DEFAULT 16

@@ -42,7 +42,7 @@ static void he_connect_log(const struct he_race *r, const char *name, int rc, in
 /* Runs the race for fd.  Returns 0 when connected (on the caller's own
  * socket or a spliced sibling), or -errno for the caller to see. */
 static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, int fl,
-                           const struct he_addr *dst, const struct he_memo_answer *ans,
+                           const struct he_addr *dst, const struct he_memo_answer *ans, int refresh,
                            uintptr_t frame) {
     struct he_race r;
     int rc, frc;
@@ -59,6 +59,10 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
     struct he_race_io io;
     he_connector_io(&c, &io);
     int64_t t0 = he_connector_now_ms(NULL);
+    struct he_refresh fresh = {.dns = NULL};
+    if (refresh && he_refresh_start(&fresh, ans->name, &r, t0) == 0) {
+        c.news = &fresh.news;
+    }
     /* The caller's own SO_SNDTIMEO, found when attempt 0 starts, overrides. */
     if (he_cfg.connect_timeout_ms > 0) {
         he_race_set_deadline(&r, t0 + he_cfg.connect_timeout_ms, ETIMEDOUT);
@@ -71,6 +75,7 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     rc = he_race_run(&r, &io);
     frc = he_connector_finish(&c, &r);
+    he_refresh_finish(&fresh);
     pthread_setcancelstate(cancel_state, NULL);
     if (!c.abandoned) {
         he_strand_end();
@@ -104,19 +109,25 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
     return rc < 0 ? rc : 0;
 }
 
-/* The cheap checks, cheapest first, that decide whether connect() races:
- * an INET address a name taught, with a sibling this socket could carry.
- * Returns 1 and fills *dst, *ans when it does. */
+/* The cheap checks, cheapest first, that decide whether connect() might
+ * race: an INET address a name taught.  Returns 1 and fills *dst, *ans
+ * when it does. */
 static int he_connect_wanted(const struct sockaddr *addr, socklen_t len, struct he_addr *dst,
                              struct he_memo_answer *ans) {
     if (he_memo_is_empty(he_memo) || he_cfg.max_attempts < 2 ||
         he_addr_from_sockaddr(dst, addr, len) != 0) {
         return 0;
     }
-    if (he_memo_lookup(he_memo, dst, he_thread_id(), ans) != 0) {
-        return 0;
-    }
-    return he_race_count_siblings(dst, ans->addrs, ans->count, addr->sa_family) > 0;
+    return he_memo_lookup(he_memo, dst, he_thread_id(), ans) == 0;
+}
+
+/* Whether there may be anything to race: a sibling this socket can carry
+ * now, or a name whose memory is expired or partial, so that a lookup may
+ * bring one. */
+static int he_connect_worth_it(const struct sockaddr *addr, const struct he_addr *dst,
+                               const struct he_memo_answer *ans, int *siblings) {
+    *siblings = he_race_count_siblings(dst, ans->addrs, ans->count, addr->sa_family);
+    return *siblings > 0 || he_refresh_due(ans, he_connector_now_ms(NULL));
 }
 
 /* connect(AF_UNSPEC) dissolves the socket's connection and its local
@@ -138,6 +149,10 @@ HE_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
     if (HE_HOOK_NESTED()) {
         return he_real.connect(fd, addr, len); /* inside a signal handler */
     }
+    if (he_dns_busy) {
+        he_dns_count_reentry(); /* c-ares must use libc's connect directly */
+        return he_real.connect(fd, addr, len);
+    }
     struct he_addr dst;
     struct he_memo_answer ans;
     if (!he_connect_wanted(addr, len, &dst, &ans)) {
@@ -148,12 +163,20 @@ HE_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
     }
     /* Non-blocking sockets and O_ASYNC owners are left alone: the program
      * drives those itself. */
+    int siblings;
+    if (!he_connect_worth_it(addr, &dst, &ans, &siblings)) {
+        return he_real.connect(fd, addr, len);
+    }
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || (fl & (O_NONBLOCK | O_ASYNC))) {
         return he_real.connect(fd, addr, len);
     }
+    int refresh = he_refresh_claim(&ans, he_connector_now_ms(NULL));
+    if (siblings == 0 && !refresh) {
+        return he_real.connect(fd, addr, len);
+    }
     uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
-    int rc = he_connect_race(fd, addr, len, fl, &dst, &ans, frame);
+    int rc = he_connect_race(fd, addr, len, fl, &dst, &ans, refresh, frame);
     if (rc < 0) {
         errno = -rc;
         return -1;

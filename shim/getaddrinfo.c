@@ -12,7 +12,7 @@ HE_EXPORT int getaddrinfo(const char *node, const char *service, const struct ad
     int rc = he_real.getaddrinfo(node, service, hints, res);
     if (active && rc == 0) {
         int saved = errno; /* EAI_SYSTEM callers read errno */
-        he_learn_addrinfo(he_memo, node, hints, *res, he_thread_id());
+        he_learn_addrinfo(he_memo, node, hints, *res, he_thread_id(), he_map_expiry());
         errno = saved;
     }
     return rc;

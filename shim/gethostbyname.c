@@ -8,7 +8,7 @@
 
 static void he_gethostbyname_learn(const char *name, const struct hostent *h) {
     int saved = errno;
-    he_learn_hostent(he_memo, name, h, he_thread_id());
+    he_learn_hostent(he_memo, name, h, he_thread_id(), he_map_expiry());
     errno = saved;
 }
 

@@ -5,6 +5,7 @@
 
 #include "../racer/connector.h"
 #include "../racer/strand.h"
+#include "../resolver/dns.h"
 #include "../resolver/memo.h"
 #include "config.h"
 #include "real.h"
@@ -37,6 +38,34 @@ int he_init(void);
  * Returns 1 when the call is nested inside a race on this thread. */
 #define HE_HOOK_NESTED()                                                                           \
     (he_strand_active && he_strand_check((uintptr_t)__builtin_frame_address(0), he_real.close))
+
+/* When an answer libc gave (without TTL) stops being fresh: now plus
+ * HE_MAP_TTL. */
+int64_t he_map_expiry(void);
+
+/* DNS during the race (shim/refresh.c). */
+struct he_refresh {
+    struct he_dns *dns;
+    struct he_news news;
+    char name[HE_MEMO_NAME_MAX];
+    int64_t t0;
+    int added; /* candidates its answers added */
+};
+/* Whether the name's memory is expired or partial (no lock). */
+int he_refresh_due(const struct he_memo_answer *ans, int64_t now);
+/* Whether connect() should look the name up again while it races: it is
+ * due, and no refresh was tried in the last second (takes the memory's
+ * lock). */
+int he_refresh_claim(const struct he_memo_answer *ans, int64_t now);
+/* Starts the lookup and marks the race as fed (r->news_pending); the
+ * connector polls f->news.  Returns 0 or -errno (no lookup: race as is). */
+int he_refresh_start(struct he_refresh *f, const char *name, struct he_race *r, int64_t now);
+/* Records the answers in the name memory and frees the lookup. */
+void he_refresh_finish(struct he_refresh *f);
+/* The c-ares settings: libc's real socket calls, HE_NAMESERVERS; set up
+ * once by he_init. */
+void he_refresh_setup(void);
+const struct he_dns_conf *he_refresh_conf(void);
 
 /* Identifies the calling thread to the name memory. */
 extern __thread char he_thread_anchor __attribute__((tls_model("initial-exec")));

@@ -83,6 +83,7 @@ static void he_init_once(void) {
     /* secure_getenv: a setuid program ignores the variables entirely. */
     he_config_parse(&he_cfg, he_init_getenv, he_init_collect_warning);
     he_init_log_path();
+    he_refresh_setup();
     he_log_setup(he_cfg.log_level, he_cfg.log_file);
     for (int i = 0; i < he_init_nwarnings; i++) {
         he_log_write(HE_LOG_WARN, "%s", he_init_warnings[i]);
@@ -100,6 +101,10 @@ static void he_init_once(void) {
     he_active = 1;
     HE_LOG(HE_LOG_DEBUG, "active: attempt delay %d ms, timeout %d ms, max attempts %d",
            he_cfg.attempt_delay_ms, he_cfg.connect_timeout_ms, he_cfg.max_attempts);
+}
+
+int64_t he_map_expiry(void) {
+    return he_connector_now_ms(NULL) + (int64_t)he_cfg.map_ttl_s * 1000;
 }
 
 /* Set once he_init_once has run: after that, every hook's set-up check is

@@ -12,7 +12,8 @@
 
 static const char *const he_fuzz_vars[] = {
     "HE_DISABLE", "HE_ATTEMPT_DELAY_MS", "HE_CONNECT_TIMEOUT_MS", "HE_MAX_ATTEMPTS",
-    "HE_MAP_MAX", "HE_LOG",              "HE_LOG_FILE",
+    "HE_MAP_MAX", "HE_LOG",              "HE_LOG_FILE",          "HE_MAP_TTL",
+    "HE_RESOLUTION_DELAY_MS", "HE_RESOLVE", "HE_HOSTS",            "HE_NAMESERVERS",
 };
 #define HE_FUZZ_NVARS (sizeof he_fuzz_vars / sizeof he_fuzz_vars[0])
 
@@ -51,7 +52,10 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         cfg.attempt_delay_ms < HE_ATTEMPT_DELAY_MIN_MS ||
         cfg.attempt_delay_ms > HE_ATTEMPT_DELAY_MAX_MS || cfg.connect_timeout_ms < 0 ||
         cfg.max_attempts < 1 || cfg.max_attempts > HE_MAX_ATTEMPTS_LIMIT || cfg.map_max < 1 ||
-        cfg.map_max > HE_MAP_MAX_LIMIT || cfg.log_level < 0 || cfg.log_level > 3) {
+        cfg.map_max > HE_MAP_MAX_LIMIT || cfg.log_level < 0 || cfg.log_level > 3 ||
+        cfg.map_ttl_s < 0 || cfg.map_ttl_s > HE_MAP_TTL_MAX_S || cfg.resolution_delay_ms < 0 ||
+        cfg.resolution_delay_ms > HE_RESOLUTION_DELAY_MAX_MS ||
+        memchr(cfg.nameservers, '\0', sizeof cfg.nameservers) == NULL) {
         abort();
     }
     free(copy);

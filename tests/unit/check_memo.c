@@ -17,6 +17,9 @@
 #include <string.h>
 #include <sys/un.h>
 
+/* A freshness that the tests of addresses do not look at. */
+#define HE_T0 1000
+
 #define WHO_A 0x1111
 #define WHO_B 0x2222
 #define WHO_C 0x3333
@@ -37,7 +40,7 @@ static int learn_list(struct he_memo *m, const char *name, int fam, uint64_t who
                       const char *const *list) {
     struct he_addr a[HE_MEMO_MAX_ADDRS];
     int n = addrs_of(a, list);
-    return he_memo_learn(m, name, fam, a, n, who);
+    return he_memo_learn(m, name, fam, a, n, who, HE_T0);
 }
 
 #define LEARN(m, name, fam, who, ...)                                                              \
@@ -82,6 +85,14 @@ static void assert_lookup_rc(struct he_memo *m, const char *addr, uint64_t who, 
     ck_assert_msg(rc == want, "lookup %s: %d, want %d", addr, rc, want);
 }
 
+/* addr is one of the name's former addresses: it still finds the name. */
+static void assert_former(struct he_memo *m, const char *addr, uint64_t who) {
+    struct he_memo_answer ans;
+    int rc = lookup(m, addr, who, &ans);
+    ck_assert_msg(rc == 0 && ans.former == 1, "lookup %s: %d former %d, want a former address",
+                  addr, rc, rc == 0 ? ans.former : -1);
+}
+
 /* ------------------------------------------------------------------------ */
 /* he_memo                                                                    */
 
@@ -120,7 +131,7 @@ START_TEST(test_scope_distinguishes) {
     struct he_memo *m = he_memo_new(16);
     struct he_addr a = addr_of("fe80::1");
     a.scope = 2;
-    ck_assert_int_eq(he_memo_learn(m, "link.example", HE_MEMO_FAM_ALL, &a, 1, WHO_A), 0);
+    ck_assert_int_eq(he_memo_learn(m, "link.example", HE_MEMO_FAM_ALL, &a, 1, WHO_A, HE_T0), 0);
     struct he_memo_answer ans;
     ck_assert_int_eq(he_memo_lookup(m, &a, WHO_A, &ans), 0);
     ck_assert_uint_eq(ans.addrs[0].scope, 2);
@@ -150,7 +161,7 @@ START_TEST(test_names_without_case_and_trailing_dot) {
     ck_assert_uint_eq(he_memo_count(m), 1);
     ck_assert_int_eq(lookup(m, V4C, WHO_A, &ans), 0);
     ASSERT_ANSWER(&ans, "www.example.com", V4C);
-    assert_lookup_rc(m, V4A, WHO_A, -ENOENT);
+    assert_former(m, V4A, WHO_A);
     he_memo_free(m);
 }
 END_TEST
@@ -160,17 +171,17 @@ START_TEST(test_bad_names) {
     struct he_addr a = addr_of(V4A);
     char name[HE_MEMO_NAME_MAX + 2];
 
-    ck_assert_int_eq(he_memo_learn(m, "", HE_MEMO_FAM_ALL, &a, 1, WHO_A), -EINVAL);
-    ck_assert_int_eq(he_memo_learn(m, ".", HE_MEMO_FAM_ALL, &a, 1, WHO_A), -EINVAL);
+    ck_assert_int_eq(he_memo_learn(m, "", HE_MEMO_FAM_ALL, &a, 1, WHO_A, HE_T0), -EINVAL);
+    ck_assert_int_eq(he_memo_learn(m, ".", HE_MEMO_FAM_ALL, &a, 1, WHO_A, HE_T0), -EINVAL);
 
     memset(name, 'a', HE_MEMO_NAME_MAX); /* 256 characters: too long */
     name[HE_MEMO_NAME_MAX] = '\0';
-    ck_assert_int_eq(he_memo_learn(m, name, HE_MEMO_FAM_ALL, &a, 1, WHO_A), -EINVAL);
+    ck_assert_int_eq(he_memo_learn(m, name, HE_MEMO_FAM_ALL, &a, 1, WHO_A, HE_T0), -EINVAL);
     ck_assert_int_eq(he_memo_is_empty(m), 1);
     ck_assert_uint_eq(he_memo_count(m), 0);
 
     name[HE_MEMO_NAME_MAX - 1] = '\0'; /* 255: fits */
-    ck_assert_int_eq(he_memo_learn(m, name, HE_MEMO_FAM_ALL, &a, 1, WHO_A), 0);
+    ck_assert_int_eq(he_memo_learn(m, name, HE_MEMO_FAM_ALL, &a, 1, WHO_A, HE_T0), 0);
     struct he_memo_answer ans;
     ck_assert_int_eq(he_memo_lookup(m, &a, WHO_A, &ans), 0);
     ck_assert_str_eq(ans.name, name);
@@ -178,7 +189,7 @@ START_TEST(test_bad_names) {
     name[HE_MEMO_NAME_MAX - 1] = '.'; /* 255 and a trailing dot: the same name */
     name[HE_MEMO_NAME_MAX] = '\0';
     struct he_addr b = addr_of(V4B);
-    ck_assert_int_eq(he_memo_learn(m, name, HE_MEMO_FAM_ALL, &b, 1, WHO_A), 0);
+    ck_assert_int_eq(he_memo_learn(m, name, HE_MEMO_FAM_ALL, &b, 1, WHO_A, HE_T0), 0);
     ck_assert_uint_eq(he_memo_count(m), 1);
     he_memo_free(m);
 }
@@ -192,14 +203,14 @@ START_TEST(test_fam_v4_replaces_only_v4) {
     ck_assert_int_eq(lookup(m, V6A, WHO_A, &ans), 0);
     /* The answer first, then what the name kept for the other family. */
     ASSERT_ANSWER(&ans, "dual.example", V4C, V6A, V6B);
-    assert_lookup_rc(m, V4A, WHO_A, -ENOENT);
-    assert_lookup_rc(m, V4B, WHO_A, -ENOENT);
+    assert_former(m, V4A, WHO_A);
+    assert_former(m, V4B, WHO_A);
     assert_found(m, V4C, WHO_A, "dual.example");
 
     ck_assert_int_eq(LEARN(m, "dual.example", HE_MEMO_FAM_V6, WHO_A, V6C), 0);
     ck_assert_int_eq(lookup(m, V4C, WHO_A, &ans), 0);
     ASSERT_ANSWER(&ans, "dual.example", V6C, V4C);
-    assert_lookup_rc(m, V6A, WHO_A, -ENOENT);
+    assert_former(m, V6A, WHO_A);
     ck_assert_uint_eq(he_memo_count(m), 1);
     he_memo_free(m);
 }
@@ -208,19 +219,20 @@ END_TEST
 START_TEST(test_empty_answer_for_only_family_drops_name) {
     struct he_memo *m = he_memo_new(16);
     ck_assert_int_eq(LEARN(m, "v4only.example", HE_MEMO_FAM_ALL, WHO_A, V4A), 0);
-    ck_assert_int_eq(he_memo_learn(m, "v4only.example", HE_MEMO_FAM_V4, NULL, 0, WHO_A), 0);
+    ck_assert_int_eq(he_memo_learn(m, "v4only.example", HE_MEMO_FAM_V4, NULL, 0, WHO_A, HE_T0), 0);
     ck_assert_uint_eq(he_memo_count(m), 0);
     assert_lookup_rc(m, V4A, WHO_A, -ENOENT);
 
     /* An empty IPv6 answer leaves a name's IPv4 alone. */
     ck_assert_int_eq(LEARN(m, "dual.example", HE_MEMO_FAM_ALL, WHO_A, V6A, V4A), 0);
-    ck_assert_int_eq(he_memo_learn(m, "dual.example", HE_MEMO_FAM_V6, NULL, 0, WHO_A), 0);
+    ck_assert_int_eq(he_memo_learn(m, "dual.example", HE_MEMO_FAM_V6, NULL, 0, WHO_A, HE_T0), 0);
     struct he_memo_answer ans;
     ck_assert_int_eq(lookup(m, V4A, WHO_A, &ans), 0);
     ASSERT_ANSWER(&ans, "dual.example", V4A);
 
     /* An empty answer for a name never seen creates nothing. */
-    ck_assert_int_eq(he_memo_learn(m, "nothing.example", HE_MEMO_FAM_ALL, NULL, 0, WHO_A), 0);
+    ck_assert_int_eq(he_memo_learn(m, "nothing.example", HE_MEMO_FAM_ALL, NULL, 0, WHO_A, HE_T0),
+                     0);
     ck_assert_uint_eq(he_memo_count(m), 1);
     he_memo_free(m);
 }
@@ -233,8 +245,13 @@ START_TEST(test_relearn_replaces) {
     ck_assert_int_eq(LEARN(m, "moved.example", HE_MEMO_FAM_ALL, WHO_A, V4B, V4C), 0);
     ck_assert_int_eq(lookup(m, V4C, WHO_A, &ans), 0);
     ASSERT_ANSWER(&ans, "moved.example", V4B, V4C);
-    assert_lookup_rc(m, V4A, WHO_A, -ENOENT);
-    assert_lookup_rc(m, V6A, WHO_A, -ENOENT);
+    ck_assert_int_eq(ans.former, 0);
+    /* The addresses it lost still lead to the name, and to its new ones. */
+    ck_assert_int_eq(lookup(m, V4A, WHO_A, &ans), 0);
+    ck_assert_int_eq(ans.former, 1);
+    ASSERT_ANSWER(&ans, "moved.example", V4B, V4C);
+    ck_assert_int_eq(lookup(m, V6A, WHO_A, &ans), 0);
+    ck_assert_int_eq(ans.former, 1);
     ck_assert_uint_eq(he_memo_count(m), 1);
     he_memo_free(m);
 }
@@ -333,7 +350,7 @@ struct step {
 static void *learn_step(void *arg) {
     struct step *st = arg;
     struct he_addr a[2] = {addr_of(st->addr1), addr_of(st->addr2)};
-    he_memo_learn(st->m, st->name, HE_MEMO_FAM_ALL, a, 2, st->who);
+    he_memo_learn(st->m, st->name, HE_MEMO_FAM_ALL, a, 2, st->who, HE_T0);
     return NULL;
 }
 
@@ -351,9 +368,9 @@ START_TEST(test_relearn_shortcut_keeps_who) {
     struct he_memo *m = he_memo_new(16);
     struct he_addr a[2] = {addr_of(V4A), addr_of(V4B)};
     /* T is this test's thread, so its shortcut state is the one we keep. */
-    ck_assert_int_eq(he_memo_learn(m, "dead4.example", HE_MEMO_FAM_ALL, a, 2, WHO_A), 0);
+    ck_assert_int_eq(he_memo_learn(m, "dead4.example", HE_MEMO_FAM_ALL, a, 2, WHO_A, HE_T0), 0);
     run_step((struct step){m, "dead4.example", WHO_B, V4A, V4B});
-    ck_assert_int_eq(he_memo_learn(m, "dead4.example", HE_MEMO_FAM_ALL, a, 2, WHO_A), 0);
+    ck_assert_int_eq(he_memo_learn(m, "dead4.example", HE_MEMO_FAM_ALL, a, 2, WHO_A, HE_T0), 0);
     run_step((struct step){m, "alldead.example", WHO_C, V4A, V4C});
     assert_found(m, V4A, WHO_A, "dead4.example");
     he_memo_free(m);
@@ -364,7 +381,7 @@ START_TEST(test_is_empty) {
     struct he_memo *m = he_memo_new(16);
     ck_assert_int_eq(he_memo_is_empty(m), 1);
     struct he_addr a = addr_of(V4A);
-    ck_assert_int_eq(he_memo_learn(m, "", HE_MEMO_FAM_ALL, &a, 1, WHO_A), -EINVAL);
+    ck_assert_int_eq(he_memo_learn(m, "", HE_MEMO_FAM_ALL, &a, 1, WHO_A, HE_T0), -EINVAL);
     ck_assert_int_eq(he_memo_is_empty(m), 1);
     ck_assert_int_eq(LEARN(m, "a.example", HE_MEMO_FAM_ALL, WHO_A, V4A), 0);
     ck_assert_int_eq(he_memo_is_empty(m), 0);
@@ -385,7 +402,7 @@ START_TEST(test_max_addrs_cap) {
         a[i].bytes[3] = (uint8_t)(i + 1);
     }
     struct he_memo *m = he_memo_new(16);
-    ck_assert_int_eq(he_memo_learn(m, "big.example", HE_MEMO_FAM_ALL, a, N, WHO_A), 0);
+    ck_assert_int_eq(he_memo_learn(m, "big.example", HE_MEMO_FAM_ALL, a, N, WHO_A, HE_T0), 0);
     struct he_memo_answer ans;
     ck_assert_int_eq(he_memo_lookup(m, &a[0], WHO_A, &ans), 0);
     ck_assert_int_eq(ans.count, HE_MEMO_MAX_ADDRS);
@@ -398,16 +415,18 @@ START_TEST(test_max_addrs_cap) {
 
     /* A v4-only answer of 32 to a dual-stack name: the cap still holds. */
     struct he_addr v6 = addr_of(V6A);
-    ck_assert_int_eq(he_memo_learn(m, "big2.example", HE_MEMO_FAM_ALL, &v6, 1, WHO_A), 0);
-    ck_assert_int_eq(he_memo_learn(m, "big2.example", HE_MEMO_FAM_V4, a, HE_MEMO_MAX_ADDRS, WHO_A),
-                     0);
+    ck_assert_int_eq(he_memo_learn(m, "big2.example", HE_MEMO_FAM_ALL, &v6, 1, WHO_A, HE_T0), 0);
+    ck_assert_int_eq(
+        he_memo_learn(m, "big2.example", HE_MEMO_FAM_V4, a, HE_MEMO_MAX_ADDRS, WHO_A, HE_T0), 0);
     /* a[0] is now held by both names; WHO_B resolved neither. */
     ck_assert_int_eq(he_memo_lookup(m, &a[0], WHO_B, &ans), -ENOTUNIQ);
     ck_assert_int_eq(he_memo_lookup(m, &a[0], WHO_A, &ans), 0);
     ck_assert_str_eq(ans.name, "big2.example");
     ck_assert_int_eq(ans.count, HE_MEMO_MAX_ADDRS);
-    /* The answer filled the cap: nothing was left for the kept IPv6. */
-    ck_assert_int_eq(he_memo_lookup(m, &v6, WHO_A, &ans), -ENOENT);
+    /* The answer filled the cap: the kept IPv6 is only a former address. */
+    ck_assert_int_eq(he_memo_lookup(m, &v6, WHO_A, &ans), 0);
+    ck_assert_int_eq(ans.former, 1);
+    ck_assert_int_eq(ans.count, HE_MEMO_MAX_ADDRS);
     he_memo_free(m);
 }
 END_TEST
@@ -471,7 +490,7 @@ START_TEST(test_many_names_stay_bounded) {
         a[1].bytes[13] = (uint8_t)(i >> 16);
         a[1].bytes[14] = (uint8_t)(i >> 8);
         a[1].bytes[15] = (uint8_t)i;
-        failed += he_memo_learn(m, name, HE_MEMO_FAM_ALL, a, 2, WHO_A) != 0;
+        failed += he_memo_learn(m, name, HE_MEMO_FAM_ALL, a, 2, WHO_A, HE_T0) != 0;
         if (i + 1 == MAX) {
             at_max = heap_in_use();
         }
@@ -524,12 +543,12 @@ static void *hammer(void *p) {
                                numbered_v4(2000 + (seed >> 20) % 8)};
         if (i % 3 == 0) {
             snprintf(name, sizeof name, "shared-%u.example", k);
-            if (he_memo_learn(t->m, name, HE_MEMO_FAM_ALL, a, 3, who) != 0) {
+            if (he_memo_learn(t->m, name, HE_MEMO_FAM_ALL, a, 3, who, HE_T0) != 0) {
                 t->bad++;
             }
         } else if (i % 7 == 0) {
             snprintf(name, sizeof name, "own-%d-%d.example", t->id, i);
-            if (he_memo_learn(t->m, name, HE_MEMO_FAM_V4, &a[2], 1, who) != 0) {
+            if (he_memo_learn(t->m, name, HE_MEMO_FAM_V4, &a[2], 1, who, HE_T0) != 0) {
                 t->bad++;
             }
         } else {
@@ -537,7 +556,7 @@ static void *hammer(void *p) {
             const struct he_addr *q = &a[i % 3];
             int rc = he_memo_lookup(t->m, q, who, &ans);
             if (rc == 0) {
-                int has = 0;
+                int has = ans.former; /* a former address is not in the answer */
                 for (int j = 0; j < ans.count; j++) {
                     has |= he_addr_equal(&ans.addrs[j], q);
                 }
@@ -670,7 +689,7 @@ START_TEST(test_addrinfo_dedups_socktypes) {
     ai_add_all_types(&l, V4A);
     ai_add_all_types(&l, V6B);
     ai_add(&l, V4B, SOCK_STREAM, 0);
-    ck_assert_int_eq(he_learn_addrinfo(m, "www.example.com", NULL, l.ai, WHO_A), 0);
+    ck_assert_int_eq(he_learn_addrinfo(m, "www.example.com", NULL, l.ai, WHO_A, HE_T0), 0);
     struct he_memo_answer ans;
     ck_assert_int_eq(lookup(m, V4B, WHO_A, &ans), 0);
     ASSERT_ANSWER(&ans, "www.example.com", V6A, V4A, V6B, V4B);
@@ -682,13 +701,13 @@ START_TEST(test_addrinfo_ignores_numeric_and_null) {
     struct he_memo *m = he_memo_new(16);
     struct ai_list l = {0};
     ai_add(&l, V4A, SOCK_STREAM, 0);
-    ck_assert_int_eq(he_learn_addrinfo(m, V4A, NULL, l.ai, WHO_A), 0);
-    ck_assert_int_eq(he_learn_addrinfo(m, "127.1", NULL, l.ai, WHO_A), 0);
-    ck_assert_int_eq(he_learn_addrinfo(m, "fe80::1%eth0", NULL, l.ai, WHO_A), 0);
-    ck_assert_int_eq(he_learn_addrinfo(m, NULL, NULL, l.ai, WHO_A), 0);
+    ck_assert_int_eq(he_learn_addrinfo(m, V4A, NULL, l.ai, WHO_A, HE_T0), 0);
+    ck_assert_int_eq(he_learn_addrinfo(m, "127.1", NULL, l.ai, WHO_A, HE_T0), 0);
+    ck_assert_int_eq(he_learn_addrinfo(m, "fe80::1%eth0", NULL, l.ai, WHO_A, HE_T0), 0);
+    ck_assert_int_eq(he_learn_addrinfo(m, NULL, NULL, l.ai, WHO_A, HE_T0), 0);
     struct addrinfo hints = {.ai_flags = AI_NUMERICHOST};
-    ck_assert_int_eq(he_learn_addrinfo(m, "www.example.com", &hints, l.ai, WHO_A), 0);
-    ck_assert_int_eq(he_learn_addrinfo(m, "www.example.com", NULL, NULL, WHO_A), 0);
+    ck_assert_int_eq(he_learn_addrinfo(m, "www.example.com", &hints, l.ai, WHO_A, HE_T0), 0);
+    ck_assert_int_eq(he_learn_addrinfo(m, "www.example.com", NULL, NULL, WHO_A, HE_T0), 0);
     ck_assert_int_eq(he_memo_is_empty(m), 1);
     ck_assert_uint_eq(he_memo_count(m), 0);
     assert_lookup_rc(m, V4A, WHO_A, -ENOENT);
@@ -703,13 +722,13 @@ START_TEST(test_addrinfo_family_mask_from_hints) {
     ai_add(&both, V6A, SOCK_STREAM, 0);
     ai_add(&both, V4A, SOCK_STREAM, 0);
     struct addrinfo unspec = {.ai_family = AF_UNSPEC, .ai_socktype = SOCK_STREAM};
-    ck_assert_int_eq(he_learn_addrinfo(m, "dual.example", &unspec, both.ai, WHO_A), 0);
+    ck_assert_int_eq(he_learn_addrinfo(m, "dual.example", &unspec, both.ai, WHO_A, HE_T0), 0);
 
     /* An AF_INET lookup replaces IPv4 only. */
     struct ai_list v4 = {0};
     ai_add(&v4, V4B, SOCK_STREAM, 0);
     struct addrinfo inet = {.ai_family = AF_INET};
-    ck_assert_int_eq(he_learn_addrinfo(m, "dual.example", &inet, v4.ai, WHO_A), 0);
+    ck_assert_int_eq(he_learn_addrinfo(m, "dual.example", &inet, v4.ai, WHO_A, HE_T0), 0);
     ck_assert_int_eq(lookup(m, V6A, WHO_A, &ans), 0);
     ASSERT_ANSWER(&ans, "dual.example", V4B, V6A);
 
@@ -717,17 +736,21 @@ START_TEST(test_addrinfo_family_mask_from_hints) {
     struct ai_list v6 = {0};
     ai_add(&v6, V6B, SOCK_STREAM, 0);
     struct addrinfo inet6 = {.ai_family = AF_INET6};
-    ck_assert_int_eq(he_learn_addrinfo(m, "dual.example", &inet6, v6.ai, WHO_A), 0);
+    ck_assert_int_eq(he_learn_addrinfo(m, "dual.example", &inet6, v6.ai, WHO_A, HE_T0), 0);
     ck_assert_int_eq(lookup(m, V4B, WHO_A, &ans), 0);
     ASSERT_ANSWER(&ans, "dual.example", V6B, V4B);
 
     /* No hints: the answer is the whole truth. */
     struct ai_list only = {0};
     ai_add(&only, V4C, SOCK_STREAM, 0);
-    ck_assert_int_eq(he_learn_addrinfo(m, "dual.example", NULL, only.ai, WHO_A), 0);
+    ck_assert_int_eq(he_learn_addrinfo(m, "dual.example", NULL, only.ai, WHO_A, HE_T0), 0);
     ck_assert_int_eq(lookup(m, V4C, WHO_A, &ans), 0);
     ASSERT_ANSWER(&ans, "dual.example", V4C);
-    assert_lookup_rc(m, V6B, WHO_A, -ENOENT);
+    ck_assert_int_eq(ans.former, 0);
+    /* What the name lost is remembered as its former addresses. */
+    ck_assert_int_eq(lookup(m, V6B, WHO_A, &ans), 0);
+    ck_assert_int_eq(ans.former, 1);
+    ASSERT_ANSWER(&ans, "dual.example", V4C);
     he_memo_free(m);
 }
 END_TEST
@@ -738,7 +761,7 @@ START_TEST(test_addrinfo_v4_mapped_normalised) {
     ai_add(&l, "192.0.2.9", SOCK_STREAM, 1); /* ::ffff:192.0.2.9 */
     ai_add(&l, "192.0.2.9", SOCK_DGRAM, 0);  /* the same, plain: deduplicated */
     ai_add(&l, V6A, SOCK_STREAM, 0);
-    ck_assert_int_eq(he_learn_addrinfo(m, "mapped.example", NULL, l.ai, WHO_A), 0);
+    ck_assert_int_eq(he_learn_addrinfo(m, "mapped.example", NULL, l.ai, WHO_A, HE_T0), 0);
     struct he_memo_answer ans;
     ck_assert_int_eq(lookup(m, "192.0.2.9", WHO_A, &ans), 0);
     ASSERT_ANSWER(&ans, "mapped.example", "192.0.2.9", V6A);
@@ -766,11 +789,11 @@ START_TEST(test_addrinfo_skips_other_families) {
     l.ai[0].ai_addr = (struct sockaddr *)&sun;
     l.ai[0].ai_addrlen = sizeof sun;
     l.ai[1].ai_addrlen = 4;
-    ck_assert_int_eq(he_learn_addrinfo(m, "odd.example", NULL, l.ai, WHO_A), 0);
+    ck_assert_int_eq(he_learn_addrinfo(m, "odd.example", NULL, l.ai, WHO_A, HE_T0), 0);
     ck_assert_int_eq(he_memo_is_empty(m), 1);
 
     ai_add(&l, V4C, SOCK_STREAM, 0);
-    ck_assert_int_eq(he_learn_addrinfo(m, "odd.example", NULL, l.ai, WHO_A), 0);
+    ck_assert_int_eq(he_learn_addrinfo(m, "odd.example", NULL, l.ai, WHO_A, HE_T0), 0);
     struct he_memo_answer ans;
     ck_assert_int_eq(lookup(m, V4C, WHO_A, &ans), 0);
     ASSERT_ANSWER(&ans, "odd.example", V4C);
@@ -795,7 +818,7 @@ START_TEST(test_addrinfo_caps_addresses) {
         ai[i].ai_addrlen = sizeof sin[i];
         ai[i].ai_next = i + 1 < N ? &ai[i + 1] : NULL;
     }
-    ck_assert_int_eq(he_learn_addrinfo(m, "many.example", NULL, ai, WHO_A), 0);
+    ck_assert_int_eq(he_learn_addrinfo(m, "many.example", NULL, ai, WHO_A, HE_T0), 0);
     struct he_memo_answer ans;
     struct he_addr a0 = numbered_v4(0), last = numbered_v4(N - 1);
     ck_assert_int_eq(he_memo_lookup(m, &a0, WHO_A, &ans), 0);
@@ -833,12 +856,12 @@ START_TEST(test_hostent) {
     host_init(&v6, AF_INET6, (const char *const[]){V6A, V6B, NULL});
     host_init(&v4, AF_INET, (const char *const[]){V4A, V4B, V4A, NULL});
 
-    ck_assert_int_eq(he_learn_hostent(m, "Host.Example.", &v6.h, WHO_A), 0);
+    ck_assert_int_eq(he_learn_hostent(m, "Host.Example.", &v6.h, WHO_A, HE_T0), 0);
     ck_assert_int_eq(lookup(m, V6B, WHO_A, &ans), 0);
     ASSERT_ANSWER(&ans, "host.example", V6A, V6B);
 
     /* gethostbyname (IPv4) replaces IPv4 only. */
-    ck_assert_int_eq(he_learn_hostent(m, "host.example", &v4.h, WHO_A), 0);
+    ck_assert_int_eq(he_learn_hostent(m, "host.example", &v4.h, WHO_A, HE_T0), 0);
     ck_assert_int_eq(lookup(m, V6A, WHO_A, &ans), 0);
     ASSERT_ANSWER(&ans, "host.example", V4A, V4B, V6A, V6B);
     ck_assert_uint_eq(he_memo_count(m), 1);
@@ -851,21 +874,21 @@ START_TEST(test_hostent_ignored) {
     struct host h, empty;
     host_init(&h, AF_INET, (const char *const[]){V4A, NULL});
     host_init(&empty, AF_INET, (const char *const[]){NULL});
-    ck_assert_int_eq(he_learn_hostent(m, NULL, &h.h, WHO_A), 0);
-    ck_assert_int_eq(he_learn_hostent(m, "host.example", NULL, WHO_A), 0);
-    ck_assert_int_eq(he_learn_hostent(m, V4A, &h.h, WHO_A), 0);
-    ck_assert_int_eq(he_learn_hostent(m, "host.example", &empty.h, WHO_A), 0);
+    ck_assert_int_eq(he_learn_hostent(m, NULL, &h.h, WHO_A, HE_T0), 0);
+    ck_assert_int_eq(he_learn_hostent(m, "host.example", NULL, WHO_A, HE_T0), 0);
+    ck_assert_int_eq(he_learn_hostent(m, V4A, &h.h, WHO_A, HE_T0), 0);
+    ck_assert_int_eq(he_learn_hostent(m, "host.example", &empty.h, WHO_A, HE_T0), 0);
     empty.h.h_addr_list = NULL;
-    ck_assert_int_eq(he_learn_hostent(m, "host.example", &empty.h, WHO_A), 0);
+    ck_assert_int_eq(he_learn_hostent(m, "host.example", &empty.h, WHO_A, HE_T0), 0);
     struct hostent other = h.h;
     other.h_addrtype = AF_UNIX;
-    ck_assert_int_eq(he_learn_hostent(m, "host.example", &other, WHO_A), 0);
+    ck_assert_int_eq(he_learn_hostent(m, "host.example", &other, WHO_A, HE_T0), 0);
     ck_assert_int_eq(he_memo_is_empty(m), 1);
 
     /* A length that does not match the family is refused. */
     struct hostent bad = h.h;
     bad.h_length = 16;
-    ck_assert_int_eq(he_learn_hostent(m, "host.example", &bad, WHO_A), -EINVAL);
+    ck_assert_int_eq(he_learn_hostent(m, "host.example", &bad, WHO_A, HE_T0), -EINVAL);
     ck_assert_uint_eq(he_memo_count(m), 0);
     he_memo_free(m);
 }
@@ -880,7 +903,7 @@ START_TEST(test_hostent_v4_mapped_normalised) {
     struct he_memo *m = he_memo_new(16);
     struct host h;
     host_init(&h, AF_INET6, (const char *const[]){"::ffff:192.0.2.9", V6A, NULL});
-    ck_assert_int_eq(he_learn_hostent(m, "mapped.example", &h.h, WHO_A), 0);
+    ck_assert_int_eq(he_learn_hostent(m, "mapped.example", &h.h, WHO_A, HE_T0), 0);
 
     struct sockaddr_in6 sin6 = {.sin6_family = AF_INET6, .sin6_port = htons(80)};
     memcpy(&sin6.sin6_addr, h.bytes[0], 16);

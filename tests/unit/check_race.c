@@ -62,6 +62,12 @@ struct outcome {
     int err; /* IMMEDIATE_FAIL only */
 };
 
+/* DNS news during the race: at at_ms after T0 these addresses arrive. */
+struct news_event {
+    int at_ms;
+    const char *addrs[ROW_MAX + 1];
+};
+
 struct race_row {
     const char *name;
     /* input */
@@ -84,6 +90,10 @@ struct race_row {
     const char *want_skipped[ROW_MAX + 1];   /* attempts left SKIPPED, index order */
     enum he_attempt_state want_own;          /* attempt 0's final state */
     int want_end_ms;                         /* virtual time when he_race_run returned */
+    /* news: answers arriving while the race runs (RFC 8305 §3); news_end_ms
+     * is when the lookup finishes (0: no lookup at all). */
+    struct news_event news[3];
+    int news_end_ms;
 };
 
 /* One row per race reads better than one field per line. */
@@ -535,6 +545,109 @@ static const struct race_row race_rows[] = {
         .want_rc = 0, .want_winner = V4A,
         .want_own = HE_ATTEMPT_WON, .want_end_ms = 0,
     },
+    {
+        .name = "news: a stale address is rescued by the name's new address",
+        .first = V4A,
+        .addrs = {V4A},
+        .sock_family = AF_INET, .delay_ms = 250, .max_attempts = 16,
+        .outcomes = {{V4A, BLACKHOLE, 0, 0}, {V4B, CONNECT, 5, 0}},
+        .news = {{3, {V4B}}}, .news_end_ms = 3,
+        .want_count = 1,
+        .want_order = {V4A, V4B}, .want_start_ms = {0, 250},
+        .want_rc = 1, .want_winner = V4B,
+        .want_own = HE_ATTEMPT_CANCELLED, .want_end_ms = 255,
+    },
+    {
+        .name = "news: an answer after the attempt delay starts at once",
+        .first = V4A,
+        .addrs = {V4A},
+        .sock_family = AF_INET, .delay_ms = 250, .max_attempts = 16,
+        .outcomes = {{V4A, BLACKHOLE, 0, 0}, {V4B, CONNECT, 5, 0}},
+        .news = {{400, {V4B}}}, .news_end_ms = 400,
+        .want_count = 1,
+        .want_order = {V4A, V4B}, .want_start_ms = {0, 400},
+        .want_rc = 1, .want_winner = V4B,
+        .want_own = HE_ATTEMPT_CANCELLED, .want_end_ms = 405,
+    },
+    {
+        .name = "news: an AAAA answer is interleaved ahead of a known IPv4 sibling",
+        .first = V4A,
+        .addrs = {V4A, V4B},
+        .sock_family = AF_INET6, .delay_ms = 250, .max_attempts = 16,
+        .outcomes = {{V4A, BLACKHOLE, 0, 0}, {V4B, BLACKHOLE, 0, 0}, {V6A, CONNECT, 5, 0}},
+        .news = {{10, {V6A}}}, .news_end_ms = 60,
+        .want_count = 2,
+        .want_order = {V4A, V6A}, .want_start_ms = {0, 250},
+        .want_rc = 1, .want_winner = V6A,
+        .want_own = HE_ATTEMPT_CANCELLED, .want_end_ms = 255,
+    },
+    {
+        .name = "news: not waited for once every attempt has failed",
+        .first = V4A,
+        .addrs = {V4A},
+        .sock_family = AF_INET, .delay_ms = 250, .max_attempts = 16,
+        .outcomes = {{V4A, REFUSE, 5, 0}, {V4B, CONNECT, 5, 0}},
+        .news = {{100, {V4B}}}, .news_end_ms = 100,
+        .want_count = 1,
+        .want_order = {V4A}, .want_start_ms = {0},
+        .want_rc = -ECONNREFUSED,
+        .want_own = HE_ATTEMPT_FAILED, .want_end_ms = 5,
+    },
+    {
+        .name = "news: known and duplicate addresses add nothing; the rest keep the schedule",
+        .first = V4A,
+        .addrs = {V4A, V4B},
+        .sock_family = AF_INET, .delay_ms = 250, .max_attempts = 16,
+        .outcomes = {{V4A, BLACKHOLE, 0, 0}, {V4B, BLACKHOLE, 0, 0}, {V4C, CONNECT, 5, 0}},
+        .news = {{20, {V4A, V4B, V4C, V4C}}}, .news_end_ms = 20,
+        .want_count = 2,
+        .want_order = {V4A, V4B, V4C}, .want_start_ms = {0, 250, 500},
+        .want_rc = 2, .want_winner = V4C,
+        .want_cancelled = {V4B},
+        .want_own = HE_ATTEMPT_CANCELLED, .want_end_ms = 505,
+    },
+    {
+        .name = "news: a family found unreachable stays skipped",
+        .first = V4A,
+        .addrs = {V4A, V6A},
+        .sock_family = AF_INET6, .delay_ms = 250, .max_attempts = 16,
+        .outcomes = {{V4A, BLACKHOLE, 0, 0}, {V6A, NETUNREACH, 1, 0}, {V6B, CONNECT, 1, 0},
+                     {V4B, CONNECT, 5, 0}},
+        .news = {{300, {V6B, V4B}}}, .news_end_ms = 300,
+        .want_count = 2,
+        .want_order = {V4A, V6A, V4B}, .want_start_ms = {0, 250, 300},
+        .want_rc = 2, .want_winner = V4B,
+        .want_cancelled = {V6A},
+        .want_skipped = {V6B},
+        .want_own = HE_ATTEMPT_CANCELLED, .want_end_ms = 305,
+    },
+    {
+        .name = "news: an AF_INET socket takes no IPv6 answer",
+        .first = V4A,
+        .addrs = {V4A},
+        .sock_family = AF_INET, .delay_ms = 250, .max_attempts = 16,
+        .deadline_ms = 1000, .deadline_err = EINPROGRESS,
+        .outcomes = {{V4A, BLACKHOLE, 0, 0}, {V6A, CONNECT, 1, 0}},
+        .news = {{5, {V6A}}}, .news_end_ms = 5,
+        .want_count = 1,
+        .want_order = {V4A}, .want_start_ms = {0},
+        .want_rc = -EINPROGRESS,
+        .want_own = HE_ATTEMPT_RUNNING, .want_end_ms = 1000,
+    },
+    {
+        .name = "news: answers stop at max_attempts",
+        .first = V4A,
+        .addrs = {V4A},
+        .sock_family = AF_INET, .delay_ms = 250, .max_attempts = 2,
+        .outcomes = {{V4A, BLACKHOLE, 0, 0}, {V4B, BLACKHOLE, 0, 0}, {V4C, CONNECT, 1, 0}},
+        .deadline_ms = 1000, .deadline_err = EINPROGRESS,
+        .news = {{5, {V4B, V4C}}}, .news_end_ms = 5,
+        .want_count = 1,
+        .want_order = {V4A, V4B}, .want_start_ms = {0, 250},
+        .want_rc = -EINPROGRESS,
+        .want_cancelled = {V4B},
+        .want_own = HE_ATTEMPT_RUNNING, .want_end_ms = 1000,
+    },
 };
 /* clang-format on */
 
@@ -558,6 +671,7 @@ struct fake {
     int ncancelled;
     int intr_fired;
     int waits;
+    int news_next; /* index into row->news */
 };
 
 static const struct outcome *fake_outcome(const struct fake *f, const struct he_addr *a) {
@@ -628,6 +742,34 @@ static int fake_start(void *ctx, struct he_race *r, int index) {
     return 0;
 }
 
+/* Delivers the next news event or the end of the lookup if it comes before
+ * target and within limit.  Returns 1 when it did. */
+static int fake_news(struct fake *f, struct he_race *r, int64_t target, int64_t limit) {
+    const struct race_row *row = f->row;
+    const struct news_event *ev =
+        f->news_next < 3 && row->news[f->news_next].at_ms > 0 ? &row->news[f->news_next] : NULL;
+    int64_t at = T0 + (ev ? ev->at_ms : row->news_end_ms);
+    if (at > limit || at >= target) {
+        return 0;
+    }
+    f->now = at;
+    if (ev) {
+        struct he_addr a[ROW_MAX];
+        int n = list_len(ev->addrs);
+        for (int i = 0; i < n; i++) {
+            a[i] = addr_of(ev->addrs[i]);
+        }
+        he_race_add(r, a, n);
+        f->news_next++;
+    }
+    const struct news_event *more =
+        f->news_next < 3 && row->news[f->news_next].at_ms > 0 ? &row->news[f->news_next] : NULL;
+    if (more == NULL && f->now >= T0 + row->news_end_ms) {
+        r->news_pending = 0;
+    }
+    return 1;
+}
+
 static int fake_wait(void *ctx, struct he_race *r, int timeout_ms, int *index, int *err) {
     struct fake *f = ctx;
     ck_assert_msg(++f->waits < MAX_WAITS, "%s: %d waits, the race does not end", f->row->name,
@@ -650,6 +792,9 @@ static int fake_wait(void *ctx, struct he_race *r, int timeout_ms, int *index, i
     }
     int64_t target = first >= 0 ? f->done_at[first] : NEVER;
     int64_t limit = timeout_ms < 0 ? NEVER : f->now + timeout_ms;
+    if (r->news_pending && fake_news(f, r, target, limit)) {
+        return 2;
+    }
     if (f->row->intr_ms > 0 && !f->intr_fired) {
         int64_t intr_at = T0 + f->row->intr_ms;
         if (intr_at <= limit && intr_at < target) {
@@ -716,6 +861,7 @@ START_TEST(test_race_table) {
     if (row->deadline_ms > 0) {
         he_race_set_deadline(r, T0 + row->deadline_ms, row->deadline_err);
     }
+    r->news_pending = row->news_end_ms > 0;
 
     int rc = he_race_run(r, &io);
     char buf[HE_ADDR_STRLEN], buf2[HE_ADDR_STRLEN];

@@ -1,0 +1,126 @@
+/* DNS during the race (RFC 8305 §3): when connect() finds its address's
+ * name expired or known only in part, a c-ares lookup for the name runs in
+ * the race's own poll loop.  Its answers join the race as they arrive and
+ * then refresh the name memory with their TTLs. */
+#include "hook.h"
+
+#include "../common/log.h"
+
+#include <errno.h>
+#include <stdio.h>
+#include <string.h>
+
+/* A name whose refresh was just tried (and perhaps cut short by a quick
+ * winner) is not queried again for this long: a busy program connecting to
+ * an expired name sends at most one lookup per name per second. */
+#define HE_REFRESH_GAP_MS 1000
+
+static void he_refresh_opened(int fd) {
+    he_strand_add(fd);
+}
+
+static void he_refresh_closing(int fd) {
+    he_strand_del(fd);
+}
+
+static struct he_dns_sys he_refresh_sys;
+static struct he_dns_conf he_refresh_dns_conf;
+
+void he_refresh_setup(void) {
+    he_refresh_sys =
+        (struct he_dns_sys){he_real.connect, he_real.close, he_refresh_opened, he_refresh_closing};
+    he_refresh_dns_conf =
+        (struct he_dns_conf){&he_refresh_sys, he_cfg.nameservers, he_cfg.resolution_delay_ms};
+}
+
+const struct he_dns_conf *he_refresh_conf(void) {
+    return &he_refresh_dns_conf;
+}
+
+static int he_refresh_pollfds(void *ctx, struct pollfd *pfd, int max) {
+    struct he_refresh *f = ctx;
+    return he_dns_pollfds(f->dns, pfd, max);
+}
+
+static int he_refresh_timeout(void *ctx, int64_t now) {
+    struct he_refresh *f = ctx;
+    return he_dns_timeout_ms(f->dns, now);
+}
+
+static int he_refresh_process(void *ctx, struct he_race *r, const struct pollfd *pfd, int n,
+                              int64_t now) {
+    struct he_refresh *f = ctx;
+    he_dns_process(f->dns, pfd, n, now);
+    struct he_feed *feed = he_dns_feed(f->dns);
+    struct he_addr fresh[2 * HE_MEMO_MAX_ADDRS];
+    int got = he_feed_take(feed, now, fresh, 2 * HE_MEMO_MAX_ADDRS);
+    int added = got > 0 ? he_race_add(r, fresh, got) : 0;
+    f->added += added;
+    if (he_feed_done(feed)) {
+        r->news_pending = 0;
+        return 1;
+    }
+    return added > 0;
+}
+
+int he_refresh_due(const struct he_memo_answer *ans, int64_t now) {
+    return ans->fam_known != HE_MEMO_FAM_ALL || now >= ans->expires_ms;
+}
+
+int he_refresh_claim(const struct he_memo_answer *ans, int64_t now) {
+    return he_refresh_due(ans, now) &&
+           he_memo_refresh_claim(he_memo, ans->name, now, HE_REFRESH_GAP_MS);
+}
+
+int he_refresh_start(struct he_refresh *f, const char *name, struct he_race *r, int64_t now) {
+    memset(f, 0, sizeof *f);
+    snprintf(f->name, sizeof f->name, "%s", name);
+    f->t0 = now;
+    int fams = r->sock_family == AF_INET ? HE_MEMO_FAM_V4 : HE_MEMO_FAM_ALL;
+    int rc = he_dns_start(he_refresh_conf(), name, fams, now, &f->dns);
+    if (rc != 0) {
+        HE_LOG(HE_LOG_DEBUG, "refresh %s: no lookup (%s)", name, strerror(-rc));
+        return rc;
+    }
+    f->news = (struct he_news){f, he_refresh_pollfds, he_refresh_timeout, he_refresh_process};
+    r->news_pending = 1;
+    return 0;
+}
+
+/* The TTL an answer is kept for: its own (at least a second, so that a
+ * TTL of 0 does not mean a lookup per connect), HE_MAP_TTL without one. */
+static int64_t he_refresh_expiry(const struct he_feed_family *ff, int64_t now) {
+    if (ff->ttl_s < 0 || ff->count == 0) {
+        return now + (int64_t)he_cfg.map_ttl_s * 1000;
+    }
+    return now + (int64_t)(ff->ttl_s < 1 ? 1 : ff->ttl_s) * 1000;
+}
+
+static const char *he_refresh_state(const struct he_feed_family *ff) {
+    static const char *const names[] = {"-", "pending", "answered", "failed"};
+    return names[ff->state];
+}
+
+void he_refresh_finish(struct he_refresh *f) {
+    if (f->dns == NULL) {
+        return;
+    }
+    int64_t now = he_connector_now_ms(NULL);
+    const struct he_feed *feed = he_dns_feed(f->dns);
+    static const int bits[2] = {HE_MEMO_FAM_V4, HE_MEMO_FAM_V6};
+    for (int i = 0; i < 2; i++) {
+        const struct he_feed_family *ff = &feed->fam[i];
+        if (ff->state == HE_FEED_ANSWERED) {
+            he_memo_learn(he_memo, f->name, bits[i], ff->addrs, ff->count, he_thread_id(),
+                          he_refresh_expiry(ff, now));
+        }
+    }
+    HE_LOG(HE_LOG_DEBUG,
+           "refresh %s: A %s (%d), AAAA %s (%d), %d joined the race after %lld ms; "
+           "hook re-entries from c-ares: %lu",
+           f->name, he_refresh_state(&feed->fam[0]), feed->fam[0].count,
+           he_refresh_state(&feed->fam[1]), feed->fam[1].count, f->added, (long long)(now - f->t0),
+           he_dns_reentries());
+    he_dns_free(f->dns);
+    f->dns = NULL;
+}
