@@ -121,7 +121,7 @@ static void he_config_resolve(struct he_config_ctx *ctx, int *out) {
 /* Appends one "ip[:port]" or "[ip6]:port" or "ip6" item to out as c-ares's
  * ares_set_servers_ports_csv takes it.  Returns 0 or -EINVAL. */
 static int he_config_server(const char *item, size_t len, char *out, size_t room) {
-    char buf[80], host[64];
+    char buf[80], host[80];
     if (len == 0 || len >= sizeof buf) {
         return -EINVAL;
     }

@@ -3,6 +3,7 @@
 #include "hook.h"
 
 #include "../common/log.h"
+#include "lookup.h"
 
 #include <pthread.h>
 #include <stdio.h>
@@ -97,6 +98,7 @@ static void he_init_once(void) {
         return;
     }
     __atomic_store_n(&he_memo, m, __ATOMIC_RELEASE);
+    he_lookup_setup();
     pthread_atfork(he_fork_prepare, he_fork_parent, he_fork_child);
     he_active = 1;
     HE_LOG(HE_LOG_DEBUG, "active: attempt delay %d ms, timeout %d ms, max attempts %d",

@@ -43,8 +43,18 @@ static int learn_list(struct he_memo *m, const char *name, int fam, uint64_t who
     return he_memo_learn(m, name, fam, a, n, who, HE_T0);
 }
 
+#define LEARN_AT(m, name, expires, ...)                                                            \
+    learn_list_at((m), (name), (expires), (const char *const[]){__VA_ARGS__, NULL})
+
 #define LEARN(m, name, fam, who, ...)                                                              \
     learn_list((m), (name), (fam), (who), (const char *const[]){__VA_ARGS__, NULL})
+
+static int learn_list_at(struct he_memo *m, const char *name, int64_t expires,
+                         const char *const *list) {
+    struct he_addr a[HE_MEMO_MAX_ADDRS];
+    int n = addrs_of(a, list);
+    return he_memo_learn(m, name, HE_MEMO_FAM_ALL, a, n, WHO_A, expires);
+}
 
 static int lookup(struct he_memo *m, const char *addr, uint64_t who, struct he_memo_answer *out) {
     struct he_addr a = addr_of(addr);
@@ -920,6 +930,112 @@ END_TEST
 
 /* ------------------------------------------------------------------------ */
 
+
+/* ------------------------------------------------------------------------ */
+/* Freshness and former addresses (issue 3)                                   */
+
+START_TEST(test_expiry_per_family) {
+    struct he_memo *m = he_memo_new(16);
+    struct he_memo_answer ans;
+    struct he_addr a4 = addr_of(V4A), a6 = addr_of(V6A);
+    /* gethostbyname: IPv4 only, so the name is known in part. */
+    ck_assert_int_eq(he_memo_learn(m, "f.example", HE_MEMO_FAM_V4, &a4, 1, WHO_A, 5000), 0);
+    ck_assert_int_eq(lookup(m, V4A, WHO_A, &ans), 0);
+    ck_assert_int_eq(ans.fam_known, HE_MEMO_FAM_V4);
+    ck_assert_int_eq(ans.expires_ms, 5000);
+    /* An AAAA answer with a shorter TTL: known in full, the earlier expiry. */
+    ck_assert_int_eq(he_memo_learn(m, "f.example", HE_MEMO_FAM_V6, &a6, 1, WHO_A, 3000), 0);
+    ck_assert_int_eq(lookup(m, V4A, WHO_A, &ans), 0);
+    ck_assert_int_eq(ans.fam_known, HE_MEMO_FAM_ALL);
+    ck_assert_int_eq(ans.expires_ms, 3000);
+    /* A refresh of IPv6 alone moves its expiry only. */
+    ck_assert_int_eq(he_memo_learn(m, "f.example", HE_MEMO_FAM_V6, &a6, 1, WHO_A, 9000), 0);
+    ck_assert_int_eq(lookup(m, V6A, WHO_A, &ans), 0);
+    ck_assert_int_eq(ans.expires_ms, 5000);
+    /* NODATA for IPv6 (no address) is an answer too: still known in full. */
+    ck_assert_int_eq(he_memo_learn(m, "f.example", HE_MEMO_FAM_V6, NULL, 0, WHO_A, 7000), 0);
+    ck_assert_int_eq(lookup(m, V4A, WHO_A, &ans), 0);
+    ck_assert_int_eq(ans.fam_known, HE_MEMO_FAM_ALL);
+    ck_assert_int_eq(ans.count, 1);
+    he_memo_free(m);
+}
+END_TEST
+
+/* The same answer learned again moves the expiry; within a second the
+ * thread's shortcut may keep the old one, never more. */
+START_TEST(test_relearn_restamps) {
+    struct he_memo *m = he_memo_new(16);
+    struct he_memo_answer ans;
+    ck_assert_int_eq(LEARN_AT(m, "r.example", 1000, V4A, V4B), 0);
+    ck_assert_int_eq(LEARN_AT(m, "r.example", 1500, V4A, V4B), 0);
+    ck_assert_int_eq(lookup(m, V4A, WHO_A, &ans), 0);
+    ck_assert_int_ge(ans.expires_ms, 1000);
+    ck_assert_int_le(ans.expires_ms, 1500);
+    ck_assert_int_eq(LEARN_AT(m, "r.example", 2600, V4A, V4B), 0);
+    ck_assert_int_eq(lookup(m, V4A, WHO_A, &ans), 0);
+    ck_assert_int_eq(ans.expires_ms, 2600);
+    he_memo_free(m);
+}
+END_TEST
+
+START_TEST(test_refresh_claim_gap) {
+    struct he_memo *m = he_memo_new(16);
+    ck_assert_int_eq(he_memo_refresh_claim(m, "unknown.example", 100, 1000), 0);
+    ck_assert_int_eq(LEARN(m, "c.example", HE_MEMO_FAM_ALL, WHO_A, V4A), 0);
+    ck_assert_int_eq(he_memo_refresh_claim(m, "C.Example.", 100, 1000), 1);
+    ck_assert_int_eq(he_memo_refresh_claim(m, "c.example", 600, 1000), 0);
+    ck_assert_int_eq(he_memo_refresh_claim(m, "c.example", 1100, 1000), 1);
+    he_memo_free(m);
+}
+END_TEST
+
+START_TEST(test_former_addresses) {
+    struct he_memo *m = he_memo_new(16);
+    struct he_memo_answer ans;
+    /* svc moves from V4A to V4B: V4A still finds svc, whose address is V4B. */
+    ck_assert_int_eq(LEARN(m, "svc.example", HE_MEMO_FAM_ALL, WHO_A, V4A), 0);
+    ck_assert_int_eq(LEARN(m, "svc.example", HE_MEMO_FAM_ALL, WHO_A, V4B), 0);
+    ck_assert_int_eq(lookup(m, V4A, WHO_B, &ans), 0);
+    ck_assert_int_eq(ans.former, 1);
+    ASSERT_ANSWER(&ans, "svc.example", V4B);
+    /* Moving back makes it current again. */
+    ck_assert_int_eq(LEARN(m, "svc.example", HE_MEMO_FAM_ALL, WHO_A, V4A), 0);
+    ck_assert_int_eq(lookup(m, V4A, WHO_B, &ans), 0);
+    ck_assert_int_eq(ans.former, 0);
+    /* A name that holds the address now goes before one that used to. */
+    ck_assert_int_eq(LEARN(m, "other.example", HE_MEMO_FAM_ALL, WHO_A, V4C), 0);
+    ck_assert_int_eq(LEARN(m, "svc.example", HE_MEMO_FAM_ALL, WHO_A, V4D), 0);
+    ck_assert_int_eq(LEARN(m, "other.example", HE_MEMO_FAM_ALL, WHO_B, V4A), 0);
+    ck_assert_int_eq(lookup(m, V4A, WHO_A, &ans), 0);
+    ck_assert_str_eq(ans.name, "other.example");
+    ck_assert_int_eq(ans.former, 0);
+    he_memo_free(m);
+}
+END_TEST
+
+START_TEST(test_former_addresses_bounded) {
+    struct he_memo *m = he_memo_new(16);
+    struct he_memo_answer ans;
+    struct he_addr a[40];
+    for (uint32_t i = 0; i < 40; i++) {
+        a[i] = numbered_v4(i);
+        ck_assert_int_eq(he_memo_learn(m, "hop.example", HE_MEMO_FAM_ALL, &a[i], 1, WHO_A, HE_T0),
+                         0);
+    }
+    /* The latest address, and at most HE_MEMO_MAX_FORMER before it. */
+    int found = 0;
+    for (int i = 0; i < 39; i++) {
+        found += he_memo_lookup(m, &a[i], WHO_A, &ans) == 0;
+    }
+    ck_assert_int_eq(found, HE_MEMO_MAX_FORMER);
+    ck_assert_int_eq(he_memo_lookup(m, &a[38], WHO_A, &ans), 0);
+    ck_assert_int_eq(ans.former, 1);
+    ck_assert_int_eq(he_memo_lookup(m, &a[39], WHO_A, &ans), 0);
+    ck_assert_int_eq(ans.former, 0);
+    he_memo_free(m);
+}
+END_TEST
+
 static Suite *memo_suite(void) {
     Suite *s = suite_create("memo");
     TCase *tc = tcase_create("memo");
@@ -932,6 +1048,11 @@ static Suite *memo_suite(void) {
     tcase_add_test(tc, test_fam_v4_replaces_only_v4);
     tcase_add_test(tc, test_empty_answer_for_only_family_drops_name);
     tcase_add_test(tc, test_relearn_replaces);
+    tcase_add_test(tc, test_expiry_per_family);
+    tcase_add_test(tc, test_relearn_restamps);
+    tcase_add_test(tc, test_refresh_claim_gap);
+    tcase_add_test(tc, test_former_addresses);
+    tcase_add_test(tc, test_former_addresses_bounded);
     tcase_add_test(tc, test_duplicates_in_answer_kept_once);
     tcase_add_test(tc, test_eviction_lru);
     tcase_add_test(tc, test_max_names_zero_holds_one);
