@@ -43,6 +43,10 @@ static void he_lookup_load_hosts(void) {
                st.first_bad_line, st.first_bad_why ? st.first_bad_why : "not an address and names",
                st.bad_lines > 1 ? " and every other such line" : "");
     }
+    if (st.capped_lines > 0) {
+        HE_LOG(HE_LOG_WARN, "HE_HOSTS=\"%s\" line %d: a name holds at most %d addresses; the rest "
+               "are ignored", he_cfg.hosts_file, st.first_capped_line, HE_HOSTS_MAX_ADDRS);
+    }
 }
 
 /* Whether the hosts line of /etc/nsswitch.conf names a source c-ares does

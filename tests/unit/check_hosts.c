@@ -210,6 +210,19 @@ START_TEST(test_canonical) {
 }
 END_TEST
 
+/* Names whose hashes collide (FNV-1a, 32 bits) are still told apart. */
+START_TEST(test_hash_collision) {
+    struct he_hosts *h =
+        parse("192.0.2.1 costarring declinate\n192.0.2.2 liquid Macallums\n", NULL);
+    ASSERT_FIND(h, "costarring", AF_UNSPEC, V4A);
+    ASSERT_FIND(h, "LIQUID", AF_UNSPEC, V4B);
+    ASSERT_FIND(h, "declinate", AF_UNSPEC, V4A);
+    ASSERT_FIND(h, "macallums", AF_UNSPEC, V4B);
+    ck_assert_int_eq(he_hosts_has(h, "altarage"), 0);
+    he_hosts_free(h);
+}
+END_TEST
+
 /* ------------------------------------------------------------------------ */
 /* Bad lines                                                                  */
 
@@ -580,6 +593,7 @@ static Suite *hosts_suite(void) {
     tcase_add_test(tc, test_has_vs_find);
     tcase_add_test(tc, test_find_arguments);
     tcase_add_test(tc, test_canonical);
+    tcase_add_test(tc, test_hash_collision);
     suite_add_tcase(s, tc);
 
     tc = tcase_create("bad");
