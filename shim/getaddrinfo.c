@@ -1,14 +1,25 @@
-/* getaddrinfo(3) and freeaddrinfo(3): the program gets exactly libc's
- * answer; libhe remembers which addresses the name gave. */
+/* getaddrinfo(3) and freeaddrinfo(3): the program gets libc's answer, or
+ * libhe's own built the same way (HE_HOSTS, HE_RESOLVE=cares:
+ * shim/lookup.c); libhe remembers which addresses the name gave. */
 #include "hook.h"
 
 #include "../resolver/learn.h"
+#include "lookup.h"
 
 #include <errno.h>
 
 HE_EXPORT int getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
                           struct addrinfo **res) {
-    int active = he_init() && !HE_HOOK_NESTED();
+    int active = he_init() && !HE_HOOK_NESTED() && !he_dns_busy;
+    if (active) {
+        int saved = errno;
+        int own = he_lookup_getaddrinfo(node, service, hints, res);
+        if (own != HE_LOOKUP_PASS) {
+            errno = saved;
+            return own;
+        }
+        errno = saved;
+    }
     int rc = he_real.getaddrinfo(node, service, hints, res);
     if (active && rc == 0) {
         int saved = errno; /* EAI_SYSTEM callers read errno */

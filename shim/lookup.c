@@ -7,14 +7,19 @@
 #include "lookup.h"
 
 #include "../common/log.h"
+#include "../resolver/answer.h"
 #include "../resolver/hosts.h"
 #include "../resolver/learn.h"
+#include "../resolver/sort.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
+#include <ifaddrs.h>
 #include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
 /* HE_HOSTS answers do not change while the program runs: they stay fresh
  * for a day, and connect() never asks DNS about them. */
@@ -72,10 +77,15 @@ static void he_lookup_read_nsswitch(void) {
     fclose(f);
 }
 
+static void he_lookup_setup_sort(void);
+
 void he_lookup_setup(void) {
     he_lookup_load_hosts();
     if (he_cfg.resolve_cares) {
         he_lookup_read_nsswitch();
+    }
+    if (he_cfg.resolve_cares || he_cfg.hosts_file) {
+        he_lookup_setup_sort();
     }
 }
 
@@ -172,5 +182,163 @@ int he_lookup_hosts_find(const char *name, struct he_lookup_result *out) {
         he_memo_learn(he_memo, name, HE_MEMO_FAM_ALL, out->addrs, out->count, he_thread_id(),
                       he_connector_now_ms(NULL) + HE_LOOKUP_HOSTS_TTL_MS);
     }
+    return 0;
+}
+
+/* ------------------------------------------------------------------------ */
+/* getaddrinfo answers                                                        */
+
+static struct he_sort_policy *he_lookup_policy; /* /etc/gai.conf, read once */
+
+static void he_lookup_setup_sort(void) {
+    if (he_sort_policy_load("/etc/gai.conf", &he_lookup_policy) != 0) {
+        he_lookup_policy = NULL; /* glibc's defaults */
+    }
+}
+
+/* AI_ADDRCONFIG as glibc applies it: only families the host has an address
+ * of, loopback aside.  Returns 0, or EAI_NONAME when none is left. */
+static int he_lookup_addrconfig(struct he_answer_plan *plan) {
+    struct ifaddrs *ifs;
+    if (getifaddrs(&ifs) != 0) {
+        return 0;
+    }
+    int has4 = 0, has6 = 0;
+    for (struct ifaddrs *i = ifs; i; i = i->ifa_next) {
+        if (i->ifa_addr == NULL) {
+            continue;
+        }
+        if (i->ifa_addr->sa_family == AF_INET) {
+            const struct sockaddr_in *sin = (const void *)i->ifa_addr;
+            has4 |= sin->sin_addr.s_addr != htonl(INADDR_LOOPBACK);
+        } else if (i->ifa_addr->sa_family == AF_INET6) {
+            const struct sockaddr_in6 *sin6 = (const void *)i->ifa_addr;
+            has6 |= !IN6_IS_ADDR_LOOPBACK(&sin6->sin6_addr);
+        }
+    }
+    freeifaddrs(ifs);
+    if (plan->family == AF_UNSPEC && has4 != has6) {
+        plan->family = has4 ? AF_INET : AF_INET6;
+    } else if ((plan->family == AF_INET && !has4) || (plan->family == AF_INET6 && !has6)) {
+        return EAI_NONAME;
+    }
+    return 0;
+}
+
+static int he_lookup_fams(const struct he_answer_plan *plan) {
+    switch (plan->family) {
+    case AF_INET:
+        return HE_MEMO_FAM_V4;
+    case AF_INET6:
+        return (plan->flags & AI_V4MAPPED) ? HE_MEMO_FAM_ALL : HE_MEMO_FAM_V6;
+    default:
+        return HE_MEMO_FAM_ALL;
+    }
+}
+
+static int he_lookup_is_number(const char *s) {
+    if (s == NULL || *s == '\0') {
+        return 1;
+    }
+    return strspn(s, "0123456789") == strlen(s);
+}
+
+/* What c-ares cannot answer exactly as glibc would. */
+static int he_lookup_cares_can(const char *node, const char *service,
+                               const struct addrinfo *hints) {
+    int flags = hints ? hints->ai_flags : 0;
+    size_t len = strlen(node);
+    return he_cfg.resolve_cares && !(flags & AI_CANONNAME) && he_lookup_is_number(service) &&
+           !(len > 6 && strcasecmp(node + len - 6, ".local") == 0) &&
+           !(len > 7 && strcasecmp(node + len - 7, ".local.") == 0);
+}
+
+/* Orders and lays out the answer.  Returns 0, an EAI_* code, or
+ * HE_LOOKUP_PASS. */
+static int he_lookup_build(const struct he_lookup_result *lr, const struct he_answer_plan *plan,
+                           struct addrinfo **res) {
+    struct he_addr sel[2 * HE_MEMO_MAX_ADDRS];
+    int n = he_answer_select(lr->addrs, lr->count, plan, sel);
+    if (n == 0) {
+        return lr->count > 0 ? EAI_NODATA : EAI_NONAME;
+    }
+    struct he_sort_sys sys = {.socket = socket,
+                              .connect = he_real.connect,
+                              .close = he_real.close,
+                              .port = plan->nserv > 0 ? plan->serv[0].port : 0};
+    int rc = he_sort_rfc6724(sel, n, plan->nserv > 0 ? plan->nserv : 1, he_lookup_policy,
+                             he_sort_source_udp, &sys);
+    he_sort_sys_finish(&sys);
+    if (rc != 0) {
+        return HE_LOOKUP_PASS; /* an order glibc itself does not pin down */
+    }
+    return he_answer_build(sel, n, plan, res);
+}
+
+int he_lookup_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                          struct addrinfo **res) {
+    if (node == NULL || (hints && (hints->ai_flags & AI_NUMERICHOST)) ||
+        he_learn_is_numeric(node)) {
+        return HE_LOOKUP_PASS;
+    }
+    struct he_lookup_result lr;
+    int from_hosts = he_lookup_hosts_find(node, &lr) == 0;
+    if (!from_hosts && !he_lookup_cares_can(node, service, hints)) {
+        return HE_LOOKUP_PASS;
+    }
+    struct he_answer_plan plan;
+    int rc = he_answer_plan(hints, service, &plan);
+    if (rc == 0 && (plan.flags & AI_ADDRCONFIG)) {
+        rc = he_lookup_addrconfig(&plan);
+    }
+    if (rc != 0) {
+        return rc;
+    }
+    if (!from_hosts) {
+        rc = he_lookup_cares(node, he_lookup_fams(&plan), &lr);
+        if (rc != 0) {
+            return rc;
+        }
+    }
+    rc = he_lookup_build(&lr, &plan, res);
+    if (rc == 0 && from_hosts && hints && (hints->ai_flags & AI_CANONNAME)) {
+        rc = he_answer_canonname(*res, he_hosts_canonical(he_lookup_hosts, node));
+        if (rc != 0) {
+            he_real.freeaddrinfo(*res);
+            *res = NULL;
+        }
+    }
+    /* A name HE_HOSTS holds without the family asked for is libc's. */
+    return from_hosts && (rc == EAI_NODATA || rc == EAI_NONAME) ? HE_LOOKUP_PASS : rc;
+}
+
+/* ------------------------------------------------------------------------ */
+/* gethostbyname* answers                                                     */
+
+int he_lookup_hostent(const char *name, int af, struct hostent *ret, char *buf, size_t buflen,
+                      struct hostent **result, int *h_errnop) {
+    if (name == NULL || he_learn_is_numeric(name) || (af != AF_INET && af != AF_INET6)) {
+        return HE_LOOKUP_PASS;
+    }
+    struct he_lookup_result lr;
+    const char *h_name = name;
+    if (he_lookup_hosts_find(name, &lr) == 0) {
+        h_name = he_hosts_canonical(he_lookup_hosts, name);
+    } else if (!he_cfg.resolve_cares ||
+               he_lookup_cares(name, af == AF_INET ? HE_MEMO_FAM_V4 : HE_MEMO_FAM_V6, &lr) != 0) {
+        /* Errors are libc's to report, h_errno and all. */
+        return HE_LOOKUP_PASS;
+    }
+    int rc = he_answer_hostent(h_name ? h_name : name, lr.addrs, lr.count, af, ret, buf, buflen);
+    if (rc == -ERANGE) {
+        *result = NULL;
+        *h_errnop = NETDB_INTERNAL;
+        return ERANGE;
+    }
+    if (rc != 0) {
+        return HE_LOOKUP_PASS;
+    }
+    *result = ret;
+    *h_errnop = 0;
     return 0;
 }

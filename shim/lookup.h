@@ -27,4 +27,15 @@ int he_lookup_hosts_find(const char *name, struct he_lookup_result *out);
  * libc must answer instead. */
 int he_lookup_cares(const char *name, int fams, struct he_lookup_result *out);
 
+/* getaddrinfo's answer from HE_HOSTS or c-ares, laid out and ordered as
+ * glibc would.  Returns 0 with *res, an EAI_* code, or HE_LOOKUP_PASS. */
+int he_lookup_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
+                          struct addrinfo **res);
+
+/* gethostbyname2_r's answer from HE_HOSTS or c-ares.  Returns what
+ * gethostbyname2_r returns (0, ERANGE), or HE_LOOKUP_PASS: libc answers,
+ * errors included. */
+int he_lookup_hostent(const char *name, int af, struct hostent *ret, char *buf, size_t buflen,
+                      struct hostent **result, int *h_errnop);
+
 #endif
