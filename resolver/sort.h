@@ -65,27 +65,35 @@ int he_sort_label(const struct he_sort_policy *p, const struct he_addr *a);
 int he_sort_precedence(const struct he_sort_policy *p, const struct he_addr *a);
 int he_sort_scope(const struct he_sort_policy *p, const struct he_addr *a);
 
-/* he_sort_rfc6724's "glibc might order these otherwise" result: see below. */
+/* he_sort_rfc6724's "glibc's answer cannot be written as a list of
+ * addresses" result: see below. */
 #define HE_SORT_INEXACT 1
 
-/* Sorts addrs[0..n) in place into the order glibc gives the same addresses,
- * which is the order they arrived in (NSS's: A answers before AAAA ones)
- * when no rule decides.  The addresses must be those of the final answer:
- * for AF_INET6 hints with AI_V4MAPPED, IPv4 ones as AF_INET6 ::ffff:a.b.c.d
- * (see he_answer_select); the order of the sockaddrs glibc returns is the
- * same whatever the socket types.  n < 2 is left alone without a lookup,
- * as glibc does.  src is called once per address, in list order (twice in
- * a row for the same address only once).
+/* glibc's protocol table has 7 entries. */
+#define HE_SORT_MAX_PER_ADDR 8
+
+/* Sorts addrs[0..n) in place into the order glibc gives the same addresses.
+ * Rule 10 keeps the order they arrived in (NSS's: for DNS, A answers before
+ * AAAA ones) when no other rule decides.  The addresses must be those of
+ * the final answer: for AF_INET6 hints with AI_V4MAPPED, IPv4 ones as
+ * AF_INET6 ::ffff:a.b.c.d (see he_answer_select).  per_addr is the number
+ * of entries glibc returns per address (he_answer_plan's nserv: 3 without
+ * socket type or protocol in the hints, usually 1 with), because glibc
+ * sorts those entries, and its comparison is not always a consistent order
+ * (rule 9 is skipped between families), so the count can matter.  n < 2 is
+ * left alone without a lookup, as glibc does.  src is called once per
+ * address, in list order (once for the same address twice in a row).
  *
- * Returns 0; HE_SORT_INEXACT when glibc's comparison is not a consistent
- * order for these addresses (gai.conf gives an IPv4 and an IPv6 address the
- * same precedence and label, and rule 9 orders some pair among them: glibc
- * skips rule 9 between families, so its qsort's result depends on how it
- * walks its per-socket-type entries) -- addrs is sorted as glibc would sort
- * them one entry per address, and the caller that must match glibc exactly
- * should ask glibc; -ENOMEM; -EINVAL for n < 0. */
-int he_sort_rfc6724(struct he_addr *addrs, int n, const struct he_sort_policy *p,
+ * Returns 0 with addrs in glibc's order; HE_SORT_INEXACT (addrs untouched)
+ * when glibc's sort would split an address's entries apart -- possible only
+ * when gai.conf gives an IPv4 and an IPv6 address the same precedence and
+ * label, or with v4-mapped AAAA answers among IPv4 ones: a caller that must
+ * match glibc should then ask glibc; -ENOMEM; -EINVAL for n < 0 or per_addr
+ * outside 1..HE_SORT_MAX_PER_ADDR. */
+int he_sort_rfc6724(struct he_addr *addrs, int n, int per_addr, const struct he_sort_policy *p,
                     he_sort_source_fn src, void *ctx);
+
+struct he_sort_iftable;
 
 /* The syscalls he_sort_source_udp makes through the caller: libc's own, so
  * that the lookup never meets libhe's hooks.  getsockname may be NULL for
@@ -98,17 +106,18 @@ struct he_sort_sys {
     int (*getsockname)(int, struct sockaddr *, socklen_t *);
     in_port_t port; /* the answer's port (network order): glibc connects to it */
 
-    int sock_family;              /* glibc's `af`: the family of the socket it holds */
-    int sock_open;                /* and whether it holds one (its fd != -1) */
-    struct he_sort_iftable *ifs;  /* interface addresses, read once per sort */
+    int sock_family;             /* glibc's `af`: the family of the socket it holds */
+    int sock_open;               /* and whether it holds one (its fd != -1) */
+    struct he_sort_iftable *ifs; /* interface addresses, read once per sort */
 };
 
 /* A he_sort_source_fn (ctx: struct he_sort_sys *) doing what glibc does: a
  * UDP socket connect()ed to dst -- one socket per sort in glibc, whose
  * family carries over from one address to the next, which this replays --
  * getsockname, then the source's prefix length, flags and interface from
- * a netlink RTM_GETADDR dump (glibc's __check_pf: no IPv4 entries unless
- * the host has an IPv6 address other than ::1), and whether that interface
+ * a netlink RTM_GETADDR dump (glibc's __check_pf, which knows of no
+ * address at all unless the host has an IPv6 address other than ::1: then
+ * every source has prefix length 0 and no interface), and whether that interface
  * is a tunnel from RTM_GETLINK (glibc's __check_native).  Returns 0 or
  * -errno of the failed call; out->ok says whether dst is usable. */
 int he_sort_source_udp(void *ctx, const struct he_addr *dst, struct he_sort_src *out);
@@ -126,8 +135,8 @@ struct he_sort_ifaddr {
     uint32_t index;
 };
 
-#define HE_SORT_IF_DEPRECATED 1 /* glibc's in6ai_deprecated */
-#define HE_SORT_IF_HOME 4       /* glibc's in6ai_homeaddress */
+#define HE_SORT_IF_DEPRECATED 1 /* IFA_F_DEPRECATED or IFA_F_OPTIMISTIC */
+#define HE_SORT_IF_HOME 2       /* IFA_F_HOMEADDRESS */
 
 /* Reads one RTM_NEWADDR message into *out.  Returns 1, or 0 for a message
  * glibc skips (not AF_INET/AF_INET6, no address).  *seen_v4 / *seen_v6 are
