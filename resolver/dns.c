@@ -37,7 +37,9 @@ struct he_dns {
 
 static ares_socket_t he_dns_socket(int domain, int type, int protocol, void *user) {
     const struct he_dns_sys *sys = user;
-    int fd = socket(domain, type | SOCK_CLOEXEC, protocol);
+    /* c-ares leaves a socket made by these functions as it is given: it
+     * must already be non-blocking, or a read would stall the loop. */
+    int fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
     if (fd >= 0 && sys->opened) {
         sys->opened(fd);
     }
@@ -99,7 +101,7 @@ static int he_dns_errno(int status) {
 static void he_dns_answer(void *arg, int status, int timeouts, struct ares_addrinfo *res) {
     struct he_dns_query *q = arg;
     (void)timeouts;
-    struct he_addr addrs[HE_MEMO_MAX_ADDRS];
+    struct he_addr addrs[HE_MEMO_MAX_ADDRS] = {{0}};
     int n = 0, ttl = -1;
     if (status == ARES_SUCCESS || status == ARES_ENODATA) {
         for (struct ares_addrinfo_node *ai = res ? res->nodes : NULL; ai && n < HE_MEMO_MAX_ADDRS;
@@ -110,6 +112,7 @@ static void he_dns_answer(void *arg, int status, int timeouts, struct ares_addri
             }
         }
         he_feed_answer(&q->d->feed, q->family, addrs, n, ttl, q->d->now);
+        q->d->feed.fam[q->family == AF_INET6].via_cname = res && res->cnames;
     } else {
         he_feed_fail(&q->d->feed, q->family, he_dns_errno(status));
     }
@@ -131,7 +134,16 @@ static void he_dns_lib_init(void) {
 static int he_dns_channel(struct he_dns *d, const struct he_dns_conf *conf) {
     struct ares_options opts;
     memset(&opts, 0, sizeof opts);
-    if (ares_init_options(&d->ch, &opts, 0) != ARES_SUCCESS) {
+    int mask = 0;
+    if (conf->timeout_ms > 0) {
+        opts.timeout = conf->timeout_ms;
+        mask |= ARES_OPT_TIMEOUTMS;
+    }
+    if (conf->tries > 0) {
+        opts.tries = conf->tries;
+        mask |= ARES_OPT_TRIES;
+    }
+    if (ares_init_options(&d->ch, &opts, mask) != ARES_SUCCESS) {
         return -EIO;
     }
     ares_set_socket_functions(d->ch, &he_dns_funcs, (void *)conf->sys);

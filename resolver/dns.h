@@ -29,6 +29,10 @@ struct he_dns_conf {
     const struct he_dns_sys *sys;
     const char *servers; /* "ip:port,[ip6]:port" or "" for resolv.conf */
     int resolution_delay_ms;
+    /* Per-try timeout and tries, as libc's resolver has them (c-ares 1.18
+     * does not read them from resolv.conf alike); 0: c-ares's defaults. */
+    int timeout_ms;
+    int tries;
 };
 
 struct he_dns;

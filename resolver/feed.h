@@ -24,6 +24,7 @@ struct he_feed_family {
     int released; /* handed to the race */
     int status;   /* 0, or -errno when FAILED (-ENOENT: the name does not exist) */
     int ttl_s;    /* smallest TTL of the answer, -1 when unknown */
+    int via_cname; /* the answer went through a CNAME (set by the resolver) */
     int count;
     struct he_addr addrs[HE_MEMO_MAX_ADDRS];
 };

@@ -27,6 +27,8 @@
 
 static struct he_hosts *he_lookup_hosts;
 static int he_lookup_nss_other; /* nsswitch.conf lists sources besides files and dns */
+static struct he_hosts *he_lookup_etc_hosts; /* /etc/hosts as it was at start */
+static int he_lookup_sortlist;  /* resolv.conf reorders answers: glibc does, c-ares may not alike */
 
 /* Reads HE_HOSTS once (he_init): one warning for a file that cannot be
  * read, one for its garbage lines. */
@@ -79,10 +81,30 @@ static void he_lookup_read_nsswitch(void) {
 
 static void he_lookup_setup_sort(void);
 
+/* Whether /etc/resolv.conf has a sortlist, which glibc applies to A
+ * answers: such answers are left to glibc. */
+static void he_lookup_read_resolv(void) {
+    FILE *f = fopen("/etc/resolv.conf", "re");
+    if (f == NULL) {
+        return;
+    }
+    char line[512];
+    while (fgets(line, sizeof line, f)) {
+        he_lookup_sortlist |= strncmp(line + strspn(line, " \t"), "sortlist", 8) == 0;
+    }
+    fclose(f);
+}
+
 void he_lookup_setup(void) {
     he_lookup_load_hosts();
     if (he_cfg.resolve_cares) {
         he_lookup_read_nsswitch();
+        he_lookup_read_resolv();
+        /* Names there are libc's: its files backend answers them without
+         * DNS, with quirks of its own (aliases, ::1 as 127.0.0.1). */
+        if (he_hosts_load("/etc/hosts", &he_lookup_etc_hosts, NULL) != 0) {
+            he_lookup_etc_hosts = NULL;
+        }
     }
     if (he_cfg.resolve_cares || he_cfg.hosts_file) {
         he_lookup_setup_sort();
@@ -155,6 +177,11 @@ int he_lookup_cares(const char *name, int fams, struct he_lookup_result *out) {
     if (status == EAI_NONAME && he_lookup_nss_other) {
         return HE_LOOKUP_PASS; /* perhaps mdns or ldap knows it */
     }
+    if (status == EAI_NODATA) {
+        /* glibc says EAI_NONAME instead when the name is a CNAME, which a
+         * NODATA answer does not show: it answers again itself. */
+        return HE_LOOKUP_PASS;
+    }
     int64_t now = he_connector_now_ms(NULL);
     /* glibc's order before sorting: A answers, then AAAA. */
     for (int i = 0; i < 2; i++) {
@@ -162,6 +189,7 @@ int he_lookup_cares(const char *name, int fams, struct he_lookup_result *out) {
         if (ff->state != HE_FEED_ANSWERED) {
             continue;
         }
+        out->via_cname |= ff->via_cname;
         memcpy(&out->addrs[out->count], ff->addrs, (size_t)ff->count * sizeof ff->addrs[0]);
         out->count += ff->count;
         int ttl = ff->ttl_s < 1 ? 1 : ff->ttl_s;
@@ -248,7 +276,8 @@ static int he_lookup_cares_can(const char *node, const char *service,
                                const struct addrinfo *hints) {
     int flags = hints ? hints->ai_flags : 0;
     size_t len = strlen(node);
-    return he_cfg.resolve_cares && !(flags & AI_CANONNAME) && he_lookup_is_number(service) &&
+    return he_cfg.resolve_cares && !he_lookup_sortlist && !he_hosts_has(he_lookup_etc_hosts, node) &&
+           !(flags & (AI_CANONNAME | AI_IDN | AI_CANONIDN)) && he_lookup_is_number(service) &&
            !(len > 6 && strcasecmp(node + len - 6, ".local") == 0) &&
            !(len > 7 && strcasecmp(node + len - 7, ".local.") == 0);
 }
@@ -324,9 +353,13 @@ int he_lookup_hostent(const char *name, int af, struct hostent *ret, char *buf, 
     const char *h_name = name;
     if (he_lookup_hosts_find(name, &lr) == 0) {
         h_name = he_hosts_canonical(he_lookup_hosts, name);
-    } else if (!he_cfg.resolve_cares ||
-               he_lookup_cares(name, af == AF_INET ? HE_MEMO_FAM_V4 : HE_MEMO_FAM_V6, &lr) != 0) {
-        /* Errors are libc's to report, h_errno and all. */
+    } else if (!he_cfg.resolve_cares || he_lookup_sortlist ||
+               he_hosts_has(he_lookup_etc_hosts, name) ||
+               he_lookup_cares(name, af == AF_INET ? HE_MEMO_FAM_V4 : HE_MEMO_FAM_V6, &lr) != 0 ||
+               lr.via_cname) {
+        /* Errors are libc's to report, h_errno and all; so are names
+         * behind a CNAME, whose chain glibc reports as h_name and
+         * h_aliases. */
         return HE_LOOKUP_PASS;
     }
     int rc = he_answer_hostent(h_name ? h_name : name, lr.addrs, lr.count, af, ret, buf, buflen);

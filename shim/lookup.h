@@ -10,6 +10,7 @@
 #define HE_LOOKUP_PASS 1
 
 struct he_lookup_result {
+    int via_cname; /* some answer went through a CNAME */
     int count;
     struct he_addr addrs[2 * HE_MEMO_MAX_ADDRS]; /* A answers, then AAAA */
 };

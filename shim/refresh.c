@@ -7,6 +7,7 @@
 #include "../common/log.h"
 
 #include <errno.h>
+#include <resolv.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -29,8 +30,18 @@ static struct he_dns_conf he_refresh_dns_conf;
 void he_refresh_setup(void) {
     he_refresh_sys =
         (struct he_dns_sys){he_real.connect, he_real.close, he_refresh_opened, he_refresh_closing};
-    he_refresh_dns_conf =
-        (struct he_dns_conf){&he_refresh_sys, he_cfg.nameservers, he_cfg.resolution_delay_ms};
+    he_refresh_dns_conf = (struct he_dns_conf){
+        &he_refresh_sys, he_cfg.nameservers, he_cfg.resolution_delay_ms, 0, 0};
+    /* libc's own reading of resolv.conf's timeout: and attempts: (and
+     * RES_OPTIONS), so that a lookup of libhe's gives up when libc's
+     * would. */
+    struct __res_state st;
+    memset(&st, 0, sizeof st);
+    if (res_ninit(&st) == 0) {
+        he_refresh_dns_conf.timeout_ms = st.retrans * 1000;
+        he_refresh_dns_conf.tries = st.retry;
+        res_nclose(&st);
+    }
 }
 
 const struct he_dns_conf *he_refresh_conf(void) {
