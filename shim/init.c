@@ -1,21 +1,22 @@
 /* Lazy initialisation: the first hook called, from any thread, sets libhe
- * up under pthread_once. */
+ * up, once per process (he_init_run). */
 #include "hook.h"
 
 #include "../common/log.h"
 #include "lookup.h"
 
 #include <pthread.h>
+#include <sched.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 struct he_config he_cfg;
 struct he_memo *he_memo;
 struct he_sys he_sys;
 __thread char he_thread_anchor __attribute__((tls_model("initial-exec")));
 static int he_active;
-static pthread_once_t he_once = PTHREAD_ONCE_INIT;
 
 /* Configuration warnings are held until the log destination is known, and
  * then always written, whatever HE_LOG says: a bad variable is never
@@ -99,7 +100,13 @@ static void he_init_once(void) {
     }
     __atomic_store_n(&he_memo, m, __ATOMIC_RELEASE);
     he_lookup_setup();
-    pthread_atfork(he_fork_prepare, he_fork_parent, he_fork_child);
+    /* A child forked while its parent was initialising runs this again;
+     * the handlers registered before the fork are already its own. */
+    static int registered;
+    if (!registered) {
+        registered = 1;
+        pthread_atfork(he_fork_prepare, he_fork_parent, he_fork_child);
+    }
     he_active = 1;
     HE_LOG(HE_LOG_DEBUG, "active: attempt delay %d ms, timeout %d ms, max attempts %d",
            he_cfg.attempt_delay_ms, he_cfg.connect_timeout_ms, he_cfg.max_attempts);
@@ -110,14 +117,49 @@ int64_t he_map_expiry(void) {
 }
 
 /* Set once he_init_once has run: after that, every hook's set-up check is
- * one load, not a call into pthread_once. */
+ * one load. */
 static int he_ready;
+
+/* Not pthread_once: a process that forks while another of its threads is
+ * inside the initialisation leaves the child's once-control "in progress"
+ * for good, and the child's first hook would wait on it forever.  Here the
+ * child finds the initialising process is not itself and starts over. */
+enum { HE_INIT_NONE = 0, HE_INIT_RUNNING, HE_INIT_DONE };
+static int he_init_state;
+static pid_t he_init_owner;
+
+static void he_init_run(void) {
+    for (;;) {
+        int st = __atomic_load_n(&he_init_state, __ATOMIC_ACQUIRE);
+        if (st == HE_INIT_DONE) {
+            return;
+        }
+        int none = HE_INIT_NONE;
+        if (st == HE_INIT_NONE && __atomic_compare_exchange_n(&he_init_state, &none,
+                                                              HE_INIT_RUNNING, 0, __ATOMIC_ACQ_REL,
+                                                              __ATOMIC_ACQUIRE)) {
+            __atomic_store_n(&he_init_owner, getpid(), __ATOMIC_RELEASE);
+            he_init_nwarnings = 0;
+            he_init_once();
+            __atomic_store_n(&he_init_state, HE_INIT_DONE, __ATOMIC_RELEASE);
+            return;
+        }
+        pid_t owner = __atomic_load_n(&he_init_owner, __ATOMIC_ACQUIRE);
+        int running = HE_INIT_RUNNING;
+        if (owner != 0 && owner != getpid()) {
+            __atomic_compare_exchange_n(&he_init_state, &running, HE_INIT_NONE, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+            continue;
+        }
+        sched_yield(); /* another thread is initialising: it takes microseconds */
+    }
+}
 
 int he_init(void) {
     if (__builtin_expect(__atomic_load_n(&he_ready, __ATOMIC_ACQUIRE), 1)) {
         return he_active;
     }
-    pthread_once(&he_once, he_init_once);
+    he_init_run();
     __atomic_store_n(&he_ready, 1, __ATOMIC_RELEASE);
     return he_active;
 }

@@ -7,8 +7,8 @@
 #include "../common/log.h"
 
 #include <errno.h>
-#include <resolv.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 /* A name whose refresh was just tried (and perhaps cut short by a quick
@@ -27,21 +27,46 @@ static void he_refresh_closing(int fd) {
 static struct he_dns_sys he_refresh_sys;
 static struct he_dns_conf he_refresh_dns_conf;
 
+/* resolv.conf's "options timeout:N attempts:N" (and RES_OPTIONS), which
+ * c-ares 1.18 does not apply as libc does, so that a lookup of libhe's
+ * gives up when libc's would.  Read here rather than with res_ninit: that
+ * takes a lock of libc's, and a fork while another thread holds it would
+ * leave a child that initialises libhe stuck. */
+static void he_refresh_options(const char *s, int *timeout_s, int *attempts) {
+    for (const char *p = s; p && *p; p += strcspn(p, " \t\n"), p += strspn(p, " \t\n")) {
+        if (strncmp(p, "timeout:", 8) == 0) {
+            *timeout_s = atoi(p + 8);
+        } else if (strncmp(p, "attempts:", 9) == 0) {
+            *attempts = atoi(p + 9);
+        }
+    }
+}
+
+static void he_refresh_read_resolv(int *timeout_ms, int *tries) {
+    int t = 5, a = 2; /* libc's RES_TIMEOUT and RES_DFLRETRY */
+    FILE *f = fopen("/etc/resolv.conf", "re");
+    if (f) {
+        char line[512];
+        while (fgets(line, sizeof line, f)) {
+            const char *p = line + strspn(line, " \t");
+            if (strncmp(p, "options", 7) == 0 && (p[7] == ' ' || p[7] == '\t')) {
+                he_refresh_options(p + 8, &t, &a);
+            }
+        }
+        fclose(f);
+    }
+    he_refresh_options(secure_getenv("RES_OPTIONS"), &t, &a);
+    /* libc's bounds: RES_MAXRETRANS 30 s, RES_MAXRETRY 5. */
+    *timeout_ms = (t < 1 ? 1 : t > 30 ? 30 : t) * 1000;
+    *tries = a < 1 ? 1 : a > 5 ? 5 : a;
+}
+
 void he_refresh_setup(void) {
     he_refresh_sys =
         (struct he_dns_sys){he_real.connect, he_real.close, he_refresh_opened, he_refresh_closing};
     he_refresh_dns_conf = (struct he_dns_conf){
         &he_refresh_sys, he_cfg.nameservers, he_cfg.resolution_delay_ms, 0, 0};
-    /* libc's own reading of resolv.conf's timeout: and attempts: (and
-     * RES_OPTIONS), so that a lookup of libhe's gives up when libc's
-     * would. */
-    struct __res_state st;
-    memset(&st, 0, sizeof st);
-    if (res_ninit(&st) == 0) {
-        he_refresh_dns_conf.timeout_ms = st.retrans * 1000;
-        he_refresh_dns_conf.tries = st.retry;
-        res_nclose(&st);
-    }
+    he_refresh_read_resolv(&he_refresh_dns_conf.timeout_ms, &he_refresh_dns_conf.tries);
 }
 
 const struct he_dns_conf *he_refresh_conf(void) {

@@ -98,6 +98,15 @@ static long field(const struct he_config *cfg, const char *var) {
     if (strcmp(var, "HE_LOG") == 0) {
         return cfg->log_level;
     }
+    if (strcmp(var, "HE_MAP_TTL") == 0) {
+        return cfg->map_ttl_s;
+    }
+    if (strcmp(var, "HE_RESOLUTION_DELAY_MS") == 0) {
+        return cfg->resolution_delay_ms;
+    }
+    if (strcmp(var, "HE_RESOLVE") == 0) {
+        return cfg->resolve_cares;
+    }
     ck_abort_msg("no field for %s", var);
     return 0;
 }
@@ -116,6 +125,9 @@ static void assert_defaults_except(const struct he_config *cfg, const char *exce
         {"HE_MAX_ATTEMPTS", HE_MAX_ATTEMPTS_DEFAULT},
         {"HE_MAP_MAX", HE_MAP_MAX_DEFAULT},
         {"HE_LOG", HE_LOG_WARN},
+        {"HE_MAP_TTL", HE_MAP_TTL_DEFAULT_S},
+        {"HE_RESOLUTION_DELAY_MS", HE_RESOLUTION_DELAY_DEFAULT_MS},
+        {"HE_RESOLVE", 0},
     };
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
         if (except != NULL && strcmp(defaults[i].var, except) == 0) {
@@ -167,6 +179,20 @@ static const struct var_row var_rows[] = {
     {"HE_MAP_MAX", "1", 1, 0, NULL},
     {"HE_MAP_MAX", "100", 100, 0, NULL},
     {"HE_MAP_MAX", "1000000", 1000000, 0, NULL},
+    {"HE_MAP_TTL", "0", 0, 0, NULL},
+    {"HE_MAP_TTL", "86400", 86400, 0, NULL},
+    {"HE_RESOLUTION_DELAY_MS", "0", 0, 0, NULL},
+    {"HE_RESOLUTION_DELAY_MS", "2000", 2000, 0, NULL},
+    {"HE_RESOLVE", "cares", 1, 0, NULL},
+    {"HE_RESOLVE", "CARES", 1, 0, NULL},
+    {"HE_RESOLVE", "libc", 0, 0, NULL},
+    {"HE_RESOLVE", "", 0, 0, NULL},
+    {"HE_RESOLVE", "dns", 0, 1, "libc"},
+    {"HE_MAP_TTL", "-1", 0, 1, "0"},
+    {"HE_MAP_TTL", "86401", 86400, 1, "86400"},
+    {"HE_MAP_TTL", "30s", 30, 1, "30"},
+    {"HE_RESOLUTION_DELAY_MS", "2001", 2000, 1, "2000"},
+    {"HE_RESOLUTION_DELAY_MS", "fast", 50, 1, "50"},
     /* clamped */
     {"HE_ATTEMPT_DELAY_MS", "1", 10, 1, "10"},
     {"HE_ATTEMPT_DELAY_MS", "9", 10, 1, "10"},
@@ -395,6 +421,40 @@ START_TEST(test_one_warning_per_bad_variable) {
 }
 END_TEST
 
+/* HE_NAMESERVERS becomes c-ares's "ip:port,[ip6]:port" form, or nothing
+ * (with one warning) when any item does not parse. */
+static const struct {
+    const char *value, *want;
+    int warn;
+} ns_rows[] = {
+    {"198.51.100.53", "198.51.100.53:53", 0},
+    {"198.51.100.53:5353", "198.51.100.53:5353", 0},
+    {"2001:db8::53", "[2001:db8::53]:53", 0},
+    {"[2001:db8::53]:5353,192.0.2.1", "[2001:db8::53]:5353,192.0.2.1:53", 0},
+    {"", "", 0},
+    {"dns.example", "", 1},
+    {"192.0.2.1:0", "", 1},
+    {"192.0.2.1:65536", "", 1},
+    {"192.0.2.1,", "", 1},
+    {",192.0.2.1", "", 1},
+    {"[2001:db8::53", "", 1},
+    {"[2001:db8::53]x", "", 1},
+    {"192.0.2.1:53:53", "", 1},
+    {"192.0.2.1;rm -rf /", "", 1},
+};
+
+START_TEST(test_nameservers) {
+    env_reset();
+    env_set("HE_NAMESERVERS", ns_rows[_i].value);
+    struct he_config cfg;
+    ck_assert_int_eq(parse(&cfg), ns_rows[_i].warn);
+    ck_assert_str_eq(cfg.nameservers, ns_rows[_i].want);
+    if (ns_rows[_i].warn) {
+        ck_assert_int_eq(warnings_for("HE_NAMESERVERS"), 1);
+    }
+}
+END_TEST
+
 START_TEST(test_all_good) {
     env_reset();
     env_set("HE_DISABLE", "0");
@@ -463,6 +523,7 @@ static Suite *config_suite(void) {
                         (int)(sizeof overflow_junk_rows / sizeof overflow_junk_rows[0]));
     tcase_add_test(tc, test_long_values);
     tcase_add_test(tc, test_one_warning_per_bad_variable);
+    tcase_add_loop_test(tc, test_nameservers, 0, (int)(sizeof ns_rows / sizeof ns_rows[0]));
     tcase_add_test(tc, test_all_good);
     tcase_add_test(tc, test_log_file);
     tcase_add_test(tc, test_parse_is_repeatable);
