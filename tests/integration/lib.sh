@@ -21,6 +21,19 @@
 #       unless --plain, killed after HE_RUN_TIMEOUT_S; sets HE_RC, HE_MS,
 #       HE_OUT, HE_ERR.  A timeout, ld.so refusing the preload, or a
 #       sanitizer report fails the case at once.
+#   he_run_bg [--plain] [--env VAR=VALUE]... CMD [ARGS...]
+#       starts CMD the same way but returns at once, for a program the case
+#       changes the world under while it runs (one at a time per case);
+#   he_bg_wait_out REGEX [SECONDS]
+#       waits (default 3 s) until its stdout has a line matching REGEX,
+#       failing the case if it ends or the time passes first;
+#   he_bg_go NAME
+#       creates $HE_CASE_DIR/go.NAME, a file the program polls for (the
+#       case passes it the path) to go on to its next step;
+#   he_run_wait
+#       waits for it to end, then sets HE_RC... and checks as he_run does.
+#       HE_MS is the whole run.  A case that fails before he_run_wait
+#       kills the program (dns_case does; see below).
 #
 # Expectations (each fails the case with the run's details)
 #   expect_rc N, expect_rc_nonzero, expect_under_ms MS, expect_over_ms MS,
@@ -34,6 +47,14 @@
 #   expect_result ERRNO MIN MAX  (progs/conn_modes.c's "result rc=R errno=E
 #                         ms=M" line says -1/ERRNO, or a connection for 0,
 #                         after MIN..MAX ms of connect())
+#
+# DNS (lab.sh's header describes the lab's dnsmasq; its helpers, dns_set,
+# dns_query_count, dns_drop_aaaa, dns_down, lab_kill, ..., are listed above
+# their code at the end of lab.sh)
+#   dns_case NAME FUNC [ARGS...]  he_case for a case that needs the lab's
+#       DNS: fails at once, saying why, if dnsmasq is not there; starts and
+#       ends (however it ends) with dns_reset (no drops, DNS up, no killed
+#       addresses), and kills a background program left running.
 #
 # Environment from run.sh: HE_IT_DIR HE_LIB HE_PRELOAD HE_WORK HE_BIN
 # HE_RESULTS HE_PATTERN LAB_LOG_DIR.
@@ -151,6 +172,71 @@ he_run() {
     timeout -k 1 "$HE_RUN_TIMEOUT_S" env "${envs[@]}" "$@" \
         >"$HE_CASE_DIR/stdout" 2>"$HE_CASE_DIR/stderr" </dev/null
     HE_RC=$?
+    he_run_done "$t0"
+}
+
+HE_BG_PID=
+HE_BG_T0=
+
+he_run_bg() {
+    local envs=("LD_PRELOAD=$HE_PRELOAD")
+    while [ $# -gt 0 ]; do
+        case $1 in
+        --plain) envs[0]=-uLD_PRELOAD ;;
+        --env) envs+=("$2") && shift ;;
+        *) break ;;
+        esac
+        shift
+    done
+    [ -z "$HE_BG_PID" ] || he_fail "he_run_bg: a background program is already running"
+    : >"$HE_CASE_DIR/stdout"
+    HE_BG_T0=$(he_now_us)
+    timeout -k 1 "$HE_RUN_TIMEOUT_S" env "${envs[@]}" "$@" \
+        >"$HE_CASE_DIR/stdout" 2>"$HE_CASE_DIR/stderr" </dev/null &
+    HE_BG_PID=$!
+}
+
+he_bg_wait_out() {
+    local regex=$1 end=$(($(he_now_us) + ${2:-3} * 1000000))
+    while [ "$(he_now_us)" -lt "$end" ]; do
+        grep -qE "$regex" "$HE_CASE_DIR/stdout" && return 0
+        kill -0 "$HE_BG_PID" 2>/dev/null || break
+        sleep 0.01
+    done
+    grep -qE "$regex" "$HE_CASE_DIR/stdout" && return 0
+    he_run_wait_quiet kill
+    he_fail "waited for '$regex' in vain; $(he_ctx)"
+}
+
+he_bg_go() {
+    : >"$HE_CASE_DIR/go.$1"
+}
+
+# he_run_wait without its checks: collects the program's results (killing
+# it first if KILL is given).
+he_run_wait_quiet() {
+    [ -n "$HE_BG_PID" ] || return 0
+    [ -n "${1:-}" ] && kill "$HE_BG_PID" 2>/dev/null
+    wait "$HE_BG_PID"
+    HE_RC=$?
+    HE_BG_PID=
+    HE_MS=$((($(he_now_us) - HE_BG_T0) / 1000))
+    HE_OUT=$(<"$HE_CASE_DIR/stdout")
+    HE_ERR=$(<"$HE_CASE_DIR/stderr")
+}
+
+he_run_wait() {
+    [ -n "$HE_BG_PID" ] || he_fail "he_run_wait: no background program"
+    wait "$HE_BG_PID"
+    HE_RC=$?
+    HE_BG_PID=
+    he_run_done "$HE_BG_T0"
+}
+
+# The end of he_run and he_run_wait: the program ended with HE_RC, having
+# started at T0 (he_now_us).
+he_run_done() {
+    local t0=$1
     HE_MS=$((($(he_now_us) - t0) / 1000))
     echo "$HE_MS" >"$HE_CASE_DIR/ms"
     HE_OUT=$(<"$HE_CASE_DIR/stdout")
@@ -331,3 +417,23 @@ he_standard_cases() {
 # Every kind, for programs that resolve with getaddrinfo.
 # shellcheck disable=SC2034 # used by the test files
 HE_ALL_KINDS=(plain healthy dead6 dead4 dead3x refuse alldead)
+
+# ---------------------------------------------------------------- DNS cases
+
+dns_case() {
+    local name=$1
+    shift
+    he_case "$name" dns_case_run "$@"
+}
+
+dns_case_run() {
+    dns_require
+    trap dns_case_cleanup EXIT
+    dns_reset
+    "$@"
+}
+
+dns_case_cleanup() {
+    he_run_wait_quiet kill
+    HE_CASE_DIR='' dns_reset >/dev/null 2>&1
+}

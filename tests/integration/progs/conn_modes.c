@@ -70,7 +70,8 @@ static void timer_ms(int first, int every) {
 }
 
 static int report(const char *what, int fd, int rc, int err, long t0) {
-    printf("%s rc=%d errno=%s ms=%ld\n", what, rc, rc ? strerrorname_np(err) : "0", he_now_ms() - t0);
+    printf("%s rc=%d errno=%s ms=%ld\n", what, rc, rc ? strerrorname_np(err) : "0",
+           he_now_ms() - t0);
     fflush(stdout);
     if (rc == 0) {
         he_relay_reply(fd);
