@@ -159,8 +159,8 @@ static void he_dns_ask(struct he_dns *d, const char *name, int i, int family) {
     struct ares_addrinfo_hints hints;
     memset(&hints, 0, sizeof hints);
     hints.ai_family = family;
-    /* NOSORT: c-ares's own RFC 6724 sort opens and connects sockets with
-     * plain socket()/connect(), which would go through libhe's hooks. */
+    /* NOSORT: answers are ordered glibc's way by the caller (resolver/
+     * sort.c); c-ares's own sort would open a socket per address. */
     hints.ai_flags = ARES_AI_NOSORT;
     d->q[i] = (struct he_dns_query){d, family};
     ares_getaddrinfo(d->ch, name, NULL, &hints, he_dns_answer, &d->q[i]);

@@ -161,7 +161,7 @@ expire() { sleep "${1:-1.2}"; }
 dns_stale_rescue() {
     local old=${S[0]} new=${S[1]} q0
     dns_set stale.dns.test "$old"
-    start_rounds 1 --env HE_MAP_TTL=1 /usr/bin/python3 -c "$PY_ROUNDS" stale.dns.test "$PORT" 0 "$(GO)" 1
+    start_rounds 1 --env HE_MAP_TTL=1 --env HE_LOG=debug /usr/bin/python3 -c "$PY_ROUNDS" stale.dns.test "$PORT" 0 "$(GO)" 1
     expect_round 0 "$old" 1000
     dns_set stale.dns.test "$new"
     lab_kill "$old"
@@ -173,6 +173,10 @@ dns_stale_rescue() {
     expect_round 1 "$new" 1500
     [ "$(dns_query_count stale.dns.test A)" -gt "$q0" ] ||
         he_fail "libhe sent no A query for stale.dns.test; $(he_ctx)"
+    # c-ares made its sockets through libc, never through libhe's hooks:
+    # the refresh reports how often a hook was entered from inside it.
+    grep -q "refresh stale.dns.test: .*hook re-entries from c-ares: 0$" "$HE_CASE_DIR/stderr" ||
+        he_fail "no refresh line with 0 hook re-entries; $(he_ctx)"
     round_ms 1 >"$HE_CASE_DIR/ms"
 }
 dns_case dns/stale-rescue dns_stale_rescue
@@ -184,7 +188,7 @@ dns_case dns/stale-rescue dns_stale_rescue
 dns_expired_adds_sibling() {
     local old=${S[2]} sib=${S[3]}
     dns_set sib.dns.test "$old"
-    start_rounds 2 --env HE_MAP_TTL=1 /usr/bin/perl -e "$PL_ROUNDS" gai sib.dns.test "$PORT" "$(GO)" 2
+    start_rounds 2 --env HE_MAP_TTL=1 --env HE_LOG=debug /usr/bin/perl -e "$PL_ROUNDS" gai sib.dns.test "$PORT" "$(GO)" 2
     expect_round 0 "$old" 1000
     dns_set sib.dns.test "$old" "$sib"
     lab_kill "$old"
@@ -192,6 +196,10 @@ dns_expired_adds_sibling() {
     he_bg_go 1
     he_bg_wait_out '^waiting 2$' 4
     expect_round 1 "$sib" 1500
+    # Two addresses in the answer: c-ares would sort them with sockets of
+    # its own unless told not to; none may go through libhe's hooks.
+    grep -q "refresh sib.dns.test: A answered (2).*hook re-entries from c-ares: 0$" \
+        "$HE_CASE_DIR/stderr" || he_fail "no refresh of 2 with 0 hook re-entries; $(he_ctx)"
     dns_down
     he_bg_go 2
     he_run_wait
