@@ -202,15 +202,17 @@ int he_dns_start(const struct he_dns_conf *conf, const char *name, int fam_mask,
 int he_dns_pollfds(struct he_dns *d, struct pollfd *pfd, int max) {
     ares_socket_t socks[ARES_GETSOCK_MAXNUM];
     he_dns_busy++;
-    int bits = ares_getsock(d->ch, socks, ARES_GETSOCK_MAXNUM);
+    /* Unsigned: ares.h's ARES_GETSOCK_WRITABLE shifts an int into its
+     * sign bit for the last socket. */
+    unsigned bits = (unsigned)ares_getsock(d->ch, socks, ARES_GETSOCK_MAXNUM);
     he_dns_busy--;
     int n = 0;
     for (int i = 0; i < ARES_GETSOCK_MAXNUM && n < max; i++) {
         short ev = 0;
-        if (ARES_GETSOCK_READABLE(bits, i)) {
+        if ((bits >> i) & 1u) {
             ev |= POLLIN;
         }
-        if (ARES_GETSOCK_WRITABLE(bits, i)) {
+        if ((bits >> (i + ARES_GETSOCK_MAXNUM)) & 1u) {
             ev |= POLLOUT;
         }
         if (ev) {
