@@ -31,11 +31,11 @@
  *       CPU time per iteration comes from getrusage around each block.
  *
  *   OP is one of
- *       connect ADDR PORT [NAME]
+ *       connect ADDR PORT [NAME [unspec]]
  *           socket()+connect()+close() to ADDR:PORT (blocking TCP).  With
- *           NAME, getaddrinfo(NAME, AF_INET) is called once at start-up (so
- *           libhe learns the name); ADDR "@first" then means the first
- *           address it returned.
+ *           NAME, getaddrinfo(NAME, AF_INET) -- AF_UNSPEC with "unspec" --
+ *           is called once at start-up (so libhe learns the name); ADDR
+ *           "@first" then means the first IPv4 address it returned.
  *       gai NAME
  *           getaddrinfo(NAME, AF_UNSPEC, SOCK_STREAM)+freeaddrinfo().
  */
@@ -106,14 +106,23 @@ static void op_parse(struct op *op, int argc, char **argv) {
     if (argc >= 3 && strcmp(argv[0], "connect") == 0) {
         op->kind = 'c';
         if (argc >= 4) {
-            struct addrinfo hints = {.ai_family = AF_INET, .ai_socktype = SOCK_STREAM};
-            struct addrinfo *res = NULL;
+            int unspec = argc >= 5 && strcmp(argv[4], "unspec") == 0;
+            struct addrinfo hints = {.ai_family = unspec ? AF_UNSPEC : AF_INET,
+                                     .ai_socktype = SOCK_STREAM};
+            struct addrinfo *res = NULL, *ai;
             int rc = getaddrinfo(argv[3], NULL, &hints, &res);
             if (rc != 0) {
                 fprintf(stderr, "connbench: getaddrinfo(%s): %s\n", argv[3], gai_strerror(rc));
                 exit(1);
             }
-            memcpy(&op->sin, res->ai_addr, sizeof op->sin);
+            for (ai = res; ai && ai->ai_family != AF_INET;) {
+                ai = ai->ai_next;
+            }
+            if (ai == NULL) {
+                fprintf(stderr, "connbench: getaddrinfo(%s): no IPv4 address\n", argv[3]);
+                exit(1);
+            }
+            memcpy(&op->sin, ai->ai_addr, sizeof op->sin);
             freeaddrinfo(res);
         }
         if (strcmp(argv[1], "@first") != 0 && inet_pton(AF_INET, argv[1], &op->sin.sin_addr) != 1) {
@@ -132,7 +141,7 @@ static void op_parse(struct op *op, int argc, char **argv) {
         snprintf(op->label, sizeof op->label, "%s", argv[1]);
         return;
     }
-    fprintf(stderr, "connbench: bad OP (connect ADDR PORT [NAME] | gai NAME)\n");
+    fprintf(stderr, "connbench: bad OP (connect ADDR PORT [NAME [unspec]] | gai NAME)\n");
     exit(2);
 }
 

@@ -21,9 +21,9 @@ enum he_feed_state {
 struct he_feed_family {
     enum he_feed_state state;
     int64_t answered_ms;
-    int released; /* handed to the race */
-    int status;   /* 0, or -errno when FAILED (-ENOENT: the name does not exist) */
-    int ttl_s;    /* smallest TTL of the answer, -1 when unknown */
+    int released;  /* handed to the race */
+    int status;    /* 0, or -errno when FAILED (-ENOENT: the name does not exist) */
+    int ttl_s;     /* smallest TTL of the answer, -1 when unknown */
     int via_cname; /* the answer went through a CNAME (set by the resolver) */
     int count;
     struct he_addr addrs[HE_MEMO_MAX_ADDRS];

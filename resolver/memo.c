@@ -528,6 +528,8 @@ static void he_memo_answer_copy(struct he_memo_answer *to, const struct he_memo_
     to->fam_known = from->fam_known;
     to->former = from->former;
     to->expires_ms = from->expires_ms;
+    to->fam_expires[0] = from->fam_expires[0];
+    to->fam_expires[1] = from->fam_expires[1];
     memcpy(to->addrs, from->addrs, (size_t)from->count * sizeof from->addrs[0]);
 }
 
@@ -582,6 +584,9 @@ static int he_memo_lookup_locked(struct he_memo *m, const struct he_addr *addr, 
         out->fam_known = e->fam_known;
         out->former = former;
         out->expires_ms = he_memo_expiry(e);
+        for (int f = 0; f < 2; f++) {
+            out->fam_expires[f] = (e->fam_known & (1 << f)) ? e->expires[f] : 0;
+        }
         for (int i = 0; i < e->count; i++) {
             out->addrs[i] = e->links[i].addr;
         }
@@ -610,6 +615,28 @@ int he_memo_lookup(struct he_memo *m, const struct he_addr *addr, uint64_t who,
 
 int he_memo_is_empty(const struct he_memo *m) {
     return __atomic_load_n(&m->learned, __ATOMIC_ACQUIRE) == 0;
+}
+
+int he_memo_restamp(struct he_memo *m, const char *name, int fam_mask, int64_t expires_ms) {
+    char norm[HE_MEMO_NAME_MAX];
+    if (he_memo_normalise(name, norm) < 0) {
+        return 0;
+    }
+    sigset_t old;
+    he_memo_lock(m, &old);
+    struct he_memo_entry *e = he_memo_find_nolock(m, norm, he_memo_name_hash(norm));
+    int changed = 0;
+    for (int f = 0; e && f < 2; f++) {
+        if ((fam_mask & e->fam_known & (1 << f)) && e->expires[f] < expires_ms) {
+            e->expires[f] = expires_ms;
+            changed = 1;
+        }
+    }
+    if (changed) {
+        he_memo_gen_bump();
+    }
+    he_memo_unlock(m, &old);
+    return changed;
 }
 
 int he_memo_refresh_claim(struct he_memo *m, const char *name, int64_t now_ms, int64_t min_gap_ms) {

@@ -39,9 +39,10 @@ struct he_memo;
 struct he_memo_answer {
     char name[HE_MEMO_NAME_MAX];
     int count;
-    int fam_known;      /* HE_MEMO_FAM_* bits some answer covered */
-    int former;         /* the address looked up is one the name used to have */
-    int64_t expires_ms; /* the earliest expiry among the known families */
+    int fam_known;          /* HE_MEMO_FAM_* bits some answer covered */
+    int former;             /* the address looked up is one the name used to have */
+    int64_t expires_ms;     /* the earliest expiry among the known families */
+    int64_t fam_expires[2]; /* per family: [0] IPv4, [1] IPv6; 0 when unknown */
     struct he_addr addrs[HE_MEMO_MAX_ADDRS];
 };
 
@@ -59,6 +60,12 @@ void he_memo_free(struct he_memo *m);
  * over-long name, -ENOMEM. */
 int he_memo_learn(struct he_memo *m, const char *name, int fam_mask, const struct he_addr *addrs,
                   int n, uint64_t who, int64_t expires_ms);
+
+/* Moves the expiry of the families in fam_mask that name's memory covers
+ * to expires_ms, if later, without touching its addresses: a race that a
+ * known address won before a refresh could answer vouches for them.
+ * Returns 1 when something changed, 0 when not (or no such name). */
+int he_memo_restamp(struct he_memo *m, const char *name, int fam_mask, int64_t expires_ms);
 
 /* Claims the right to refresh name from DNS at now_ms: returns 1 when no
  * refresh was claimed in the last min_gap_ms (so that a busy program

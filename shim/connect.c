@@ -75,7 +75,7 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
     pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
     rc = he_race_run(&r, &io);
     frc = he_connector_finish(&c, &r);
-    he_refresh_finish(&fresh);
+    he_refresh_finish(&fresh, rc >= 0 && frc == 0);
     pthread_setcancelstate(cancel_state, NULL);
     if (!c.abandoned) {
         he_strand_end();
@@ -127,7 +127,7 @@ static int he_connect_wanted(const struct sockaddr *addr, socklen_t len, struct 
 static int he_connect_worth_it(const struct sockaddr *addr, const struct he_addr *dst,
                                const struct he_memo_answer *ans, int *siblings) {
     *siblings = he_race_count_siblings(dst, ans->addrs, ans->count, addr->sa_family);
-    return *siblings > 0 || he_refresh_due(ans, he_connector_now_ms(NULL));
+    return *siblings > 0 || he_refresh_due(ans, addr->sa_family, he_connector_now_ms(NULL));
 }
 
 /* connect(AF_UNSPEC) dissolves the socket's connection and its local
@@ -171,7 +171,7 @@ HE_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
     if (fl < 0 || (fl & (O_NONBLOCK | O_ASYNC))) {
         return he_real.connect(fd, addr, len);
     }
-    int refresh = he_refresh_claim(&ans, he_connector_now_ms(NULL));
+    int refresh = he_refresh_claim(&ans, addr->sa_family, he_connector_now_ms(NULL));
     if (siblings == 0 && !refresh) {
         return he_real.connect(fd, addr, len);
     }

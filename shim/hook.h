@@ -51,17 +51,20 @@ struct he_refresh {
     int64_t t0;
     int added; /* candidates its answers added */
 };
-/* Whether the name's memory is expired or partial (no lock). */
-int he_refresh_due(const struct he_memo_answer *ans, int64_t now);
+/* Whether the name's memory is expired or partial for the families a
+ * socket of sock_family can use (no lock). */
+int he_refresh_due(const struct he_memo_answer *ans, int sock_family, int64_t now);
 /* Whether connect() should look the name up again while it races: it is
  * due, and no refresh was tried in the last second (takes the memory's
  * lock). */
-int he_refresh_claim(const struct he_memo_answer *ans, int64_t now);
+int he_refresh_claim(const struct he_memo_answer *ans, int sock_family, int64_t now);
 /* Starts the lookup and marks the race as fed (r->news_pending); the
  * connector polls f->news.  Returns 0 or -errno (no lookup: race as is). */
 int he_refresh_start(struct he_refresh *f, const char *name, struct he_race *r, int64_t now);
-/* Records the answers in the name memory and frees the lookup. */
-void he_refresh_finish(struct he_refresh *f);
+/* Records the answers in the name memory (and, when the race connected
+ * before a family was answered, keeps what is known fresh) and frees the
+ * lookup. */
+void he_refresh_finish(struct he_refresh *f, int connected);
 /* The c-ares settings: libc's real socket calls, HE_NAMESERVERS; set up
  * once by he_init. */
 void he_refresh_setup(void);

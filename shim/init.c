@@ -135,9 +135,9 @@ static void he_init_run(void) {
             return;
         }
         int none = HE_INIT_NONE;
-        if (st == HE_INIT_NONE && __atomic_compare_exchange_n(&he_init_state, &none,
-                                                              HE_INIT_RUNNING, 0, __ATOMIC_ACQ_REL,
-                                                              __ATOMIC_ACQUIRE)) {
+        if (st == HE_INIT_NONE &&
+            __atomic_compare_exchange_n(&he_init_state, &none, HE_INIT_RUNNING, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE)) {
             __atomic_store_n(&he_init_owner, getpid(), __ATOMIC_RELEASE);
             he_init_nwarnings = 0;
             he_init_once();
@@ -147,8 +147,8 @@ static void he_init_run(void) {
         pid_t owner = __atomic_load_n(&he_init_owner, __ATOMIC_ACQUIRE);
         int running = HE_INIT_RUNNING;
         if (owner != 0 && owner != getpid()) {
-            __atomic_compare_exchange_n(&he_init_state, &running, HE_INIT_NONE, 0,
-                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+            __atomic_compare_exchange_n(&he_init_state, &running, HE_INIT_NONE, 0, __ATOMIC_ACQ_REL,
+                                        __ATOMIC_ACQUIRE);
             continue;
         }
         sched_yield(); /* another thread is initialising: it takes microseconds */

@@ -26,9 +26,9 @@
 #define HE_LOOKUP_HOSTS_TTL_MS (24LL * 3600 * 1000)
 
 static struct he_hosts *he_lookup_hosts;
-static int he_lookup_nss_other; /* nsswitch.conf lists sources besides files and dns */
+static int he_lookup_nss_other;              /* nsswitch.conf lists sources besides files and dns */
 static struct he_hosts *he_lookup_etc_hosts; /* /etc/hosts as it was at start */
-static int he_lookup_sortlist;  /* resolv.conf reorders answers: glibc does, c-ares may not alike */
+static int he_lookup_sortlist; /* resolv.conf reorders answers: glibc does, c-ares may not alike */
 
 /* Reads HE_HOSTS once (he_init): one warning for a file that cannot be
  * read, one for its garbage lines. */
@@ -51,8 +51,10 @@ static void he_lookup_load_hosts(void) {
                st.bad_lines > 1 ? " and every other such line" : "");
     }
     if (st.capped_lines > 0) {
-        HE_LOG(HE_LOG_WARN, "HE_HOSTS=\"%s\" line %d: a name holds at most %d addresses; the rest "
-               "are ignored", he_cfg.hosts_file, st.first_capped_line, HE_HOSTS_MAX_ADDRS);
+        HE_LOG(HE_LOG_WARN,
+               "HE_HOSTS=\"%s\" line %d: a name holds at most %d addresses; the rest "
+               "are ignored",
+               he_cfg.hosts_file, st.first_capped_line, HE_HOSTS_MAX_ADDRS);
     }
 }
 
@@ -194,8 +196,8 @@ int he_lookup_cares(const char *name, int fams, struct he_lookup_result *out) {
         out->count += ff->count;
         int ttl = ff->ttl_s < 1 ? 1 : ff->ttl_s;
         int64_t exp = ff->ttl_s < 0 || ff->count == 0 ? he_map_expiry() : now + ttl * 1000LL;
-        he_memo_learn(he_memo, name, i == 0 ? HE_MEMO_FAM_V4 : HE_MEMO_FAM_V6, ff->addrs,
-                      ff->count, he_thread_id(), exp);
+        he_memo_learn(he_memo, name, i == 0 ? HE_MEMO_FAM_V4 : HE_MEMO_FAM_V6, ff->addrs, ff->count,
+                      he_thread_id(), exp);
     }
     return status;
 }
@@ -276,7 +278,8 @@ static int he_lookup_cares_can(const char *node, const char *service,
                                const struct addrinfo *hints) {
     int flags = hints ? hints->ai_flags : 0;
     size_t len = strlen(node);
-    return he_cfg.resolve_cares && !he_lookup_sortlist && !he_hosts_has(he_lookup_etc_hosts, node) &&
+    return he_cfg.resolve_cares && !he_lookup_sortlist &&
+           !he_hosts_has(he_lookup_etc_hosts, node) &&
            !(flags & (AI_CANONNAME | AI_IDN | AI_CANONIDN)) && he_lookup_is_number(service) &&
            !(len > 6 && strcasecmp(node + len - 6, ".local") == 0) &&
            !(len > 7 && strcasecmp(node + len - 7, ".local.") == 0);

@@ -64,8 +64,8 @@ static void he_refresh_read_resolv(int *timeout_ms, int *tries) {
 void he_refresh_setup(void) {
     he_refresh_sys =
         (struct he_dns_sys){he_real.connect, he_real.close, he_refresh_opened, he_refresh_closing};
-    he_refresh_dns_conf = (struct he_dns_conf){
-        &he_refresh_sys, he_cfg.nameservers, he_cfg.resolution_delay_ms, 0, 0};
+    he_refresh_dns_conf =
+        (struct he_dns_conf){&he_refresh_sys, he_cfg.nameservers, he_cfg.resolution_delay_ms, 0, 0};
     he_refresh_read_resolv(&he_refresh_dns_conf.timeout_ms, &he_refresh_dns_conf.tries);
 }
 
@@ -99,12 +99,25 @@ static int he_refresh_process(void *ctx, struct he_race *r, const struct pollfd 
     return added > 0;
 }
 
-int he_refresh_due(const struct he_memo_answer *ans, int64_t now) {
-    return ans->fam_known != HE_MEMO_FAM_ALL || now >= ans->expires_ms;
+/* The families a socket of sock_family can use: an AF_INET socket has no
+ * use for AAAA answers, so a name whose IPv4 answer is fresh is fresh to
+ * it. */
+static int he_refresh_fams(int sock_family) {
+    return sock_family == AF_INET ? HE_MEMO_FAM_V4 : HE_MEMO_FAM_ALL;
 }
 
-int he_refresh_claim(const struct he_memo_answer *ans, int64_t now) {
-    return he_refresh_due(ans, now) &&
+int he_refresh_due(const struct he_memo_answer *ans, int sock_family, int64_t now) {
+    int need = he_refresh_fams(sock_family);
+    for (int f = 0; f < 2; f++) {
+        if ((need & (1 << f)) && ((ans->fam_known & (1 << f)) == 0 || now >= ans->fam_expires[f])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+int he_refresh_claim(const struct he_memo_answer *ans, int sock_family, int64_t now) {
+    return he_refresh_due(ans, sock_family, now) &&
            he_memo_refresh_claim(he_memo, ans->name, now, HE_REFRESH_GAP_MS);
 }
 
@@ -112,7 +125,7 @@ int he_refresh_start(struct he_refresh *f, const char *name, struct he_race *r, 
     memset(f, 0, sizeof *f);
     snprintf(f->name, sizeof f->name, "%s", name);
     f->t0 = now;
-    int fams = r->sock_family == AF_INET ? HE_MEMO_FAM_V4 : HE_MEMO_FAM_ALL;
+    int fams = he_refresh_fams(r->sock_family);
     int rc = he_dns_start(he_refresh_conf(), name, fams, now, &f->dns);
     if (rc != 0) {
         HE_LOG(HE_LOG_DEBUG, "refresh %s: no lookup (%s)", name, strerror(-rc));
@@ -137,7 +150,7 @@ static const char *he_refresh_state(const struct he_feed_family *ff) {
     return names[ff->state];
 }
 
-void he_refresh_finish(struct he_refresh *f) {
+void he_refresh_finish(struct he_refresh *f, int connected) {
     if (f->dns == NULL) {
         return;
     }
@@ -149,10 +162,15 @@ void he_refresh_finish(struct he_refresh *f) {
         if (ff->state == HE_FEED_ANSWERED) {
             he_memo_learn(he_memo, f->name, bits[i], ff->addrs, ff->count, he_thread_id(),
                           he_refresh_expiry(ff, now));
+        } else if (connected) {
+            /* Cut short by a quick winner (or DNS trouble): the addresses
+             * known work, so they count as fresh for HE_MAP_TTL again
+             * rather than sending a query with every connect. */
+            he_memo_restamp(he_memo, f->name, bits[i], he_map_expiry());
         }
     }
     HE_LOG(HE_LOG_DEBUG,
-           "refresh %s: A %s (%d), AAAA %s (%d), %d joined the race after %lld ms; "
+           "refresh %s: A %s (%d), AAAA %s (%d), %d joined the race; ended after %lld ms; "
            "hook re-entries from c-ares: %lu",
            f->name, he_refresh_state(&feed->fam[0]), feed->fam[0].count,
            he_refresh_state(&feed->fam[1]), feed->fam[1].count, f->added, (long long)(now - f->t0),

@@ -13,9 +13,9 @@ enum ev_kind { END = 0, ANS4, ANS6, FAIL4, FAIL6, TAKE };
 struct ev {
     int at;
     enum ev_kind kind;
-    int n;    /* ANS*: addresses; TAKE: how many must come out */
-    int next; /* TAKE: he_feed_next_ms afterwards */
-    int done; /* TAKE: he_feed_done afterwards */
+    int n;        /* ANS*: addresses; TAKE: how many must come out */
+    int next;     /* TAKE: he_feed_next_ms afterwards */
+    int done;     /* TAKE: he_feed_done afterwards */
     int complete; /* TAKE: he_feed_complete afterwards */
 };
 
@@ -83,8 +83,8 @@ START_TEST(test_feed_table) {
                           row->name, k, he_feed_next_ms(&f, e->at), e->next);
             ck_assert_msg(he_feed_done(&f) == e->done, "%s: event %d done %d", row->name, k,
                           he_feed_done(&f));
-            ck_assert_msg(he_feed_complete(&f, e->at) == e->complete,
-                          "%s: event %d complete %d", row->name, k, he_feed_complete(&f, e->at));
+            ck_assert_msg(he_feed_complete(&f, e->at) == e->complete, "%s: event %d complete %d",
+                          row->name, k, he_feed_complete(&f, e->at));
             break;
         }
         case END:

@@ -930,7 +930,6 @@ END_TEST
 
 /* ------------------------------------------------------------------------ */
 
-
 /* ------------------------------------------------------------------------ */
 /* Freshness and former addresses (issue 3)                                   */
 
@@ -974,6 +973,24 @@ START_TEST(test_relearn_restamps) {
     ck_assert_int_eq(LEARN_AT(m, "r.example", 2600, V4A, V4B), 0);
     ck_assert_int_eq(lookup(m, V4A, WHO_A, &ans), 0);
     ck_assert_int_eq(ans.expires_ms, 2600);
+    he_memo_free(m);
+}
+END_TEST
+
+START_TEST(test_restamp) {
+    struct he_memo *m = he_memo_new(16);
+    struct he_memo_answer ans;
+    struct he_addr a4 = addr_of(V4A);
+    ck_assert_int_eq(he_memo_learn(m, "s.example", HE_MEMO_FAM_V4, &a4, 1, WHO_A, 1000), 0);
+    ck_assert_int_eq(he_memo_restamp(m, "nobody.example", HE_MEMO_FAM_ALL, 5000), 0);
+    /* Only families some answer covered, only later. */
+    ck_assert_int_eq(he_memo_restamp(m, "s.example", HE_MEMO_FAM_ALL, 5000), 1);
+    ck_assert_int_eq(he_memo_restamp(m, "s.example", HE_MEMO_FAM_V4, 4000), 0);
+    ck_assert_int_eq(lookup(m, V4A, WHO_A, &ans), 0);
+    ck_assert_int_eq(ans.fam_known, HE_MEMO_FAM_V4);
+    ck_assert_int_eq(ans.fam_expires[0], 5000);
+    ck_assert_int_eq(ans.fam_expires[1], 0);
+    ASSERT_ANSWER(&ans, "s.example", V4A);
     he_memo_free(m);
 }
 END_TEST
@@ -1051,6 +1068,7 @@ static Suite *memo_suite(void) {
     tcase_add_test(tc, test_expiry_per_family);
     tcase_add_test(tc, test_relearn_restamps);
     tcase_add_test(tc, test_refresh_claim_gap);
+    tcase_add_test(tc, test_restamp);
     tcase_add_test(tc, test_former_addresses);
     tcase_add_test(tc, test_former_addresses_bounded);
     tcase_add_test(tc, test_duplicates_in_answer_kept_once);

@@ -46,17 +46,29 @@ static const struct name_val families[] = {
 static const struct name_val socktypes[] = {
     {"0", 0}, {"STREAM", SOCK_STREAM}, {"DGRAM", SOCK_DGRAM}, {"RAW", SOCK_RAW}, {NULL, 0}};
 static const struct name_val ai_flags[] = {
-    {"PASSIVE", AI_PASSIVE},         {"CANONNAME", AI_CANONNAME}, {"NUMERICHOST", AI_NUMERICHOST},
-    {"NUMERICSERV", AI_NUMERICSERV}, {"V4MAPPED", AI_V4MAPPED},   {"ALL", AI_ALL},
+    {"PASSIVE", AI_PASSIVE},         {"CANONNAME", AI_CANONNAME},
+    {"NUMERICHOST", AI_NUMERICHOST}, {"NUMERICSERV", AI_NUMERICSERV},
+    {"V4MAPPED", AI_V4MAPPED},       {"ALL", AI_ALL},
     {"ADDRCONFIG", AI_ADDRCONFIG},   {NULL, 0}};
-static const struct name_val eai_codes[] = {
-    {"EAI_BADFLAGS", EAI_BADFLAGS}, {"EAI_NONAME", EAI_NONAME},     {"EAI_AGAIN", EAI_AGAIN},
-    {"EAI_FAIL", EAI_FAIL},         {"EAI_FAMILY", EAI_FAMILY},     {"EAI_SOCKTYPE", EAI_SOCKTYPE},
-    {"EAI_SERVICE", EAI_SERVICE},   {"EAI_MEMORY", EAI_MEMORY},     {"EAI_SYSTEM", EAI_SYSTEM},
-    {"EAI_OVERFLOW", EAI_OVERFLOW}, {"EAI_NODATA", EAI_NODATA},     {"EAI_ADDRFAMILY", EAI_ADDRFAMILY},
-    {"EAI_INPROGRESS", EAI_INPROGRESS}, {"EAI_CANCELED", EAI_CANCELED},
-    {"EAI_NOTCANCELED", EAI_NOTCANCELED}, {"EAI_ALLDONE", EAI_ALLDONE},
-    {"EAI_INTR", EAI_INTR},         {"EAI_IDN_ENCODE", EAI_IDN_ENCODE}, {NULL, 0}};
+static const struct name_val eai_codes[] = {{"EAI_BADFLAGS", EAI_BADFLAGS},
+                                            {"EAI_NONAME", EAI_NONAME},
+                                            {"EAI_AGAIN", EAI_AGAIN},
+                                            {"EAI_FAIL", EAI_FAIL},
+                                            {"EAI_FAMILY", EAI_FAMILY},
+                                            {"EAI_SOCKTYPE", EAI_SOCKTYPE},
+                                            {"EAI_SERVICE", EAI_SERVICE},
+                                            {"EAI_MEMORY", EAI_MEMORY},
+                                            {"EAI_SYSTEM", EAI_SYSTEM},
+                                            {"EAI_OVERFLOW", EAI_OVERFLOW},
+                                            {"EAI_NODATA", EAI_NODATA},
+                                            {"EAI_ADDRFAMILY", EAI_ADDRFAMILY},
+                                            {"EAI_INPROGRESS", EAI_INPROGRESS},
+                                            {"EAI_CANCELED", EAI_CANCELED},
+                                            {"EAI_NOTCANCELED", EAI_NOTCANCELED},
+                                            {"EAI_ALLDONE", EAI_ALLDONE},
+                                            {"EAI_INTR", EAI_INTR},
+                                            {"EAI_IDN_ENCODE", EAI_IDN_ENCODE},
+                                            {NULL, 0}};
 static const struct name_val h_errnos[] = {{"HOST_NOT_FOUND", HOST_NOT_FOUND},
                                            {"TRY_AGAIN", TRY_AGAIN},
                                            {"NO_RECOVERY", NO_RECOVERY},
