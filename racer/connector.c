@@ -404,7 +404,7 @@ static int he_connector_wait(void *ctx, struct he_race *r, int timeout_ms, int *
             return rc;
         }
         int news = 0;
-        if (nn > 0 || (c->news && r->news_pending)) {
+        if (c->news && r->news_pending) {
             news =
                 c->news->process(c->news->ctx, r, pfd + n, rc > 0 ? nn : 0, he_connector_now_ms(c));
         }

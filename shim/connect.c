@@ -59,7 +59,8 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
     struct he_race_io io;
     he_connector_io(&c, &io);
     int64_t t0 = he_connector_now_ms(NULL);
-    struct he_refresh fresh = {.dns = NULL};
+    struct he_refresh fresh; /* not zeroed: it is on every raced connect */
+    fresh.dns = NULL;
     if (refresh && he_refresh_start(&fresh, ans->name, &r, t0) == 0) {
         c.news = &fresh.news;
     }
@@ -123,11 +124,12 @@ static int he_connect_wanted(const struct sockaddr *addr, socklen_t len, struct 
 
 /* Whether there may be anything to race: a sibling this socket can carry
  * now, or a name whose memory is expired or partial, so that a lookup may
- * bring one. */
+ * bring one (*due). */
 static int he_connect_worth_it(const struct sockaddr *addr, const struct he_addr *dst,
-                               const struct he_memo_answer *ans, int *siblings) {
+                               const struct he_memo_answer *ans, int *siblings, int *due) {
     *siblings = he_race_count_siblings(dst, ans->addrs, ans->count, addr->sa_family);
-    return *siblings > 0 || he_refresh_due(ans, addr->sa_family, he_connector_now_ms(NULL));
+    *due = he_refresh_due(ans, addr->sa_family, he_connector_now_ms(NULL));
+    return *siblings > 0 || *due;
 }
 
 /* connect(AF_UNSPEC) dissolves the socket's connection and its local
@@ -161,17 +163,17 @@ HE_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
         }
         return he_real.connect(fd, addr, len);
     }
-    /* Non-blocking sockets and O_ASYNC owners are left alone: the program
-     * drives those itself. */
-    int siblings;
-    if (!he_connect_worth_it(addr, &dst, &ans, &siblings)) {
+    int siblings, due;
+    if (!he_connect_worth_it(addr, &dst, &ans, &siblings, &due)) {
         return he_real.connect(fd, addr, len);
     }
+    /* Non-blocking sockets and O_ASYNC owners are left alone: the program
+     * drives those itself. */
     int fl = fcntl(fd, F_GETFL);
     if (fl < 0 || (fl & (O_NONBLOCK | O_ASYNC))) {
         return he_real.connect(fd, addr, len);
     }
-    int refresh = he_refresh_claim(&ans, addr->sa_family, he_connector_now_ms(NULL));
+    int refresh = due && he_refresh_claim(ans.name, he_connector_now_ms(NULL));
     if (siblings == 0 && !refresh) {
         return he_real.connect(fd, addr, len);
     }

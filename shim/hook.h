@@ -54,10 +54,9 @@ struct he_refresh {
 /* Whether the name's memory is expired or partial for the families a
  * socket of sock_family can use (no lock). */
 int he_refresh_due(const struct he_memo_answer *ans, int sock_family, int64_t now);
-/* Whether connect() should look the name up again while it races: it is
- * due, and no refresh was tried in the last second (takes the memory's
- * lock). */
-int he_refresh_claim(const struct he_memo_answer *ans, int sock_family, int64_t now);
+/* Whether connect() should look a due name up again while it races: no
+ * refresh was tried in the last second (takes the memory's lock). */
+int he_refresh_claim(const char *name, int64_t now);
 /* Starts the lookup and marks the race as fed (r->news_pending); the
  * connector polls f->news.  Returns 0 or -errno (no lookup: race as is). */
 int he_refresh_start(struct he_refresh *f, const char *name, struct he_race *r, int64_t now);

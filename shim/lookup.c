@@ -171,7 +171,8 @@ static int he_lookup_status(const struct he_feed *feed) {
 
 int he_lookup_cares(const char *name, int fams, struct he_lookup_result *out) {
     struct he_feed feed;
-    memset(out, 0, sizeof *out);
+    out->count = 0;
+    out->via_cname = 0;
     if (he_lookup_wait(name, fams, &feed) != 0) {
         return HE_LOOKUP_PASS;
     }
@@ -203,10 +204,10 @@ int he_lookup_cares(const char *name, int fams, struct he_lookup_result *out) {
 }
 
 int he_lookup_hosts_find(const char *name, struct he_lookup_result *out) {
-    memset(out, 0, sizeof *out);
     if (he_lookup_hosts == NULL || !he_hosts_has(he_lookup_hosts, name)) {
         return HE_LOOKUP_PASS;
     }
+    out->via_cname = 0;
     out->count = he_hosts_find(he_lookup_hosts, name, AF_UNSPEC, out->addrs, HE_MEMO_MAX_ADDRS);
     if (out->count > 0) {
         he_memo_learn(he_memo, name, HE_MEMO_FAM_ALL, out->addrs, out->count, he_thread_id(),
@@ -307,9 +308,15 @@ static int he_lookup_build(const struct he_lookup_result *lr, const struct he_an
     return he_answer_build(sel, n, plan, res);
 }
 
+/* Whether libhe answers any lookup itself; without HE_HOSTS or
+ * HE_RESOLVE=cares every lookup is libc's, at the cost of this test. */
+static int he_lookup_own_answers(void) {
+    return he_lookup_hosts != NULL || he_cfg.resolve_cares;
+}
+
 int he_lookup_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
                           struct addrinfo **res) {
-    if (node == NULL || (hints && (hints->ai_flags & AI_NUMERICHOST)) ||
+    if (!he_lookup_own_answers() || node == NULL || (hints && (hints->ai_flags & AI_NUMERICHOST)) ||
         he_learn_is_numeric(node)) {
         return HE_LOOKUP_PASS;
     }
@@ -349,7 +356,8 @@ int he_lookup_getaddrinfo(const char *node, const char *service, const struct ad
 
 int he_lookup_hostent(const char *name, int af, struct hostent *ret, char *buf, size_t buflen,
                       struct hostent **result, int *h_errnop) {
-    if (name == NULL || he_learn_is_numeric(name) || (af != AF_INET && af != AF_INET6)) {
+    if (!he_lookup_own_answers() || name == NULL || he_learn_is_numeric(name) ||
+        (af != AF_INET && af != AF_INET6)) {
         return HE_LOOKUP_PASS;
     }
     struct he_lookup_result lr;

@@ -116,9 +116,8 @@ int he_refresh_due(const struct he_memo_answer *ans, int sock_family, int64_t no
     return 0;
 }
 
-int he_refresh_claim(const struct he_memo_answer *ans, int sock_family, int64_t now) {
-    return he_refresh_due(ans, sock_family, now) &&
-           he_memo_refresh_claim(he_memo, ans->name, now, HE_REFRESH_GAP_MS);
+int he_refresh_claim(const char *name, int64_t now) {
+    return he_memo_refresh_claim(he_memo, name, now, HE_REFRESH_GAP_MS);
 }
 
 int he_refresh_start(struct he_refresh *f, const char *name, struct he_race *r, int64_t now) {
