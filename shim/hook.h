@@ -67,6 +67,9 @@ void he_refresh_finish(struct he_refresh *f, int connected);
 /* The c-ares settings: libc's real socket calls, HE_NAMESERVERS; set up
  * once by he_init. */
 void he_refresh_setup(void);
+/* Whether resolv.conf has a sortlist (glibc reorders A answers by it, so
+ * libhe leaves such answers to glibc); read by he_refresh_setup. */
+int he_resolv_sortlist(void);
 const struct he_dns_conf *he_refresh_conf(void);
 
 /* Identifies the calling thread to the name memory. */

@@ -28,7 +28,6 @@
 static struct he_hosts *he_lookup_hosts;
 static int he_lookup_nss_other;              /* nsswitch.conf lists sources besides files and dns */
 static struct he_hosts *he_lookup_etc_hosts; /* /etc/hosts as it was at start */
-static int he_lookup_sortlist; /* resolv.conf reorders answers: glibc does, c-ares may not alike */
 
 /* Reads HE_HOSTS once (he_init): one warning for a file that cannot be
  * read, one for its garbage lines. */
@@ -83,25 +82,10 @@ static void he_lookup_read_nsswitch(void) {
 
 static void he_lookup_setup_sort(void);
 
-/* Whether /etc/resolv.conf has a sortlist, which glibc applies to A
- * answers: such answers are left to glibc. */
-static void he_lookup_read_resolv(void) {
-    FILE *f = fopen("/etc/resolv.conf", "re");
-    if (f == NULL) {
-        return;
-    }
-    char line[512];
-    while (fgets(line, sizeof line, f)) {
-        he_lookup_sortlist |= strncmp(line + strspn(line, " \t"), "sortlist", 8) == 0;
-    }
-    fclose(f);
-}
-
 void he_lookup_setup(void) {
     he_lookup_load_hosts();
     if (he_cfg.resolve_cares) {
         he_lookup_read_nsswitch();
-        he_lookup_read_resolv();
         /* Names there are libc's: its files backend answers them without
          * DNS, with quirks of its own (aliases, ::1 as 127.0.0.1). */
         if (he_hosts_load("/etc/hosts", &he_lookup_etc_hosts, NULL) != 0) {
@@ -279,7 +263,7 @@ static int he_lookup_cares_can(const char *node, const char *service,
                                const struct addrinfo *hints) {
     int flags = hints ? hints->ai_flags : 0;
     size_t len = strlen(node);
-    return he_cfg.resolve_cares && !he_lookup_sortlist &&
+    return he_cfg.resolve_cares && !he_resolv_sortlist() &&
            !he_hosts_has(he_lookup_etc_hosts, node) &&
            !(flags & (AI_CANONNAME | AI_IDN | AI_CANONIDN)) && he_lookup_is_number(service) &&
            !(len > 6 && strcasecmp(node + len - 6, ".local") == 0) &&
@@ -364,7 +348,7 @@ int he_lookup_hostent(const char *name, int af, struct hostent *ret, char *buf, 
     const char *h_name = name;
     if (he_lookup_hosts_find(name, &lr) == 0) {
         h_name = he_hosts_canonical(he_lookup_hosts, name);
-    } else if (!he_cfg.resolve_cares || he_lookup_sortlist ||
+    } else if (!he_cfg.resolve_cares || he_resolv_sortlist() ||
                he_hosts_has(he_lookup_etc_hosts, name) ||
                he_lookup_cares(name, af == AF_INET ? HE_MEMO_FAM_V4 : HE_MEMO_FAM_V6, &lr) != 0 ||
                lr.via_cname) {

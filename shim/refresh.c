@@ -42,6 +42,13 @@ static void he_refresh_options(const char *s, int *timeout_s, int *attempts) {
     }
 }
 
+/* resolv.conf has a sortlist, which glibc applies to A answers. */
+static int he_refresh_sortlist;
+
+int he_resolv_sortlist(void) {
+    return he_refresh_sortlist;
+}
+
 static void he_refresh_read_resolv(int *timeout_ms, int *tries) {
     int t = 5, a = 2; /* libc's RES_TIMEOUT and RES_DFLRETRY */
     FILE *f = fopen("/etc/resolv.conf", "re");
@@ -52,6 +59,7 @@ static void he_refresh_read_resolv(int *timeout_ms, int *tries) {
             if (strncmp(p, "options", 7) == 0 && (p[7] == ' ' || p[7] == '\t')) {
                 he_refresh_options(p + 8, &t, &a);
             }
+            he_refresh_sortlist |= strncmp(p, "sortlist", 8) == 0;
         }
         fclose(f);
     }
