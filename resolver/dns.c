@@ -111,8 +111,7 @@ static void he_dns_answer(void *arg, int status, int timeouts, struct ares_addri
                 n++;
             }
         }
-        he_feed_answer(&q->d->feed, q->family, addrs, n, ttl, q->d->now);
-        q->d->feed.fam[q->family == AF_INET6].via_cname = res && res->cnames;
+        he_feed_answer(&q->d->feed, q->family, addrs, n, ttl, res && res->cnames, q->d->now);
     } else {
         he_feed_fail(&q->d->feed, q->family, he_dns_errno(status));
     }

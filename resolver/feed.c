@@ -17,7 +17,7 @@ void he_feed_init(struct he_feed *f, int fam_mask, int delay_ms) {
 }
 
 void he_feed_answer(struct he_feed *f, int family, const struct he_addr *addrs, int n, int ttl_s,
-                    int64_t now) {
+                    int via_cname, int64_t now) {
     struct he_feed_family *ff = &f->fam[he_feed_index(family)];
     if (ff->state != HE_FEED_WAITING) {
         return;
@@ -25,6 +25,7 @@ void he_feed_answer(struct he_feed *f, int family, const struct he_addr *addrs, 
     ff->state = HE_FEED_ANSWERED;
     ff->answered_ms = now;
     ff->ttl_s = ttl_s;
+    ff->via_cname = via_cname;
     ff->count = 0;
     for (int i = 0; i < n && ff->count < HE_MEMO_MAX_ADDRS; i++) {
         if (addrs[i].family == family) {
@@ -43,13 +44,20 @@ void he_feed_fail(struct he_feed *f, int family, int status) {
 
 /* RFC 8305 §3: "If a positive A response is received first due to reordering,
  * the client SHOULD wait a short time for the AAAA response" -- the
- * Resolution Delay -- unless the AAAA query is already done. */
+ * Resolution Delay.  Whether the A answer is waiting for AAAA now, and
+ * whether that wait is over. */
+static int he_feed_a_waits(const struct he_feed *f) {
+    return f->fam[0].state == HE_FEED_ANSWERED && f->fam[1].state == HE_FEED_WAITING;
+}
+
+static int he_feed_delay_over(const struct he_feed *f, int64_t now) {
+    return now - f->fam[0].answered_ms >= f->delay_ms;
+}
+
 static int he_feed_a_due(const struct he_feed *f, int64_t now) {
     const struct he_feed_family *a = &f->fam[0];
-    if (a->state != HE_FEED_ANSWERED || a->released) {
-        return 0;
-    }
-    return f->fam[1].state != HE_FEED_WAITING || now - a->answered_ms >= f->delay_ms;
+    return a->state == HE_FEED_ANSWERED && !a->released &&
+           (!he_feed_a_waits(f) || he_feed_delay_over(f, now));
 }
 
 static int he_feed_copy(struct he_feed_family *ff, struct he_addr *out, int max) {
@@ -72,11 +80,10 @@ int he_feed_take(struct he_feed *f, int64_t now, struct he_addr *out, int max) {
 }
 
 int he_feed_next_ms(const struct he_feed *f, int64_t now) {
-    const struct he_feed_family *a = &f->fam[0];
-    if (a->state != HE_FEED_ANSWERED || a->released || f->fam[1].state != HE_FEED_WAITING) {
+    if (!he_feed_a_waits(f) || f->fam[0].released) {
         return -1;
     }
-    int64_t left = a->answered_ms + f->delay_ms - now;
+    int64_t left = f->fam[0].answered_ms + f->delay_ms - now;
     return left < 0 ? 0 : (int)left;
 }
 
@@ -90,10 +97,6 @@ int he_feed_done(const struct he_feed *f) {
 }
 
 int he_feed_complete(const struct he_feed *f, int64_t now) {
-    const struct he_feed_family *a = &f->fam[0], *v6 = &f->fam[1];
-    if (a->state != HE_FEED_WAITING && v6->state != HE_FEED_WAITING) {
-        return 1;
-    }
-    return a->state == HE_FEED_ANSWERED && v6->state == HE_FEED_WAITING &&
-           now - a->answered_ms >= f->delay_ms;
+    int out = f->fam[0].state == HE_FEED_WAITING || f->fam[1].state == HE_FEED_WAITING;
+    return !out || (he_feed_a_waits(f) && he_feed_delay_over(f, now));
 }

@@ -24,7 +24,7 @@ struct he_feed_family {
     int released;  /* handed to the race */
     int status;    /* 0, or -errno when FAILED (-ENOENT: the name does not exist) */
     int ttl_s;     /* smallest TTL of the answer, -1 when unknown */
-    int via_cname; /* the answer went through a CNAME (set by the resolver) */
+    int via_cname; /* the answer went through a CNAME */
     int count;
     struct he_addr addrs[HE_MEMO_MAX_ADDRS];
 };
@@ -38,9 +38,10 @@ struct he_feed {
 void he_feed_init(struct he_feed *f, int fam_mask, int delay_ms);
 
 /* An answer for family (AF_INET/AF_INET6): n addresses, ttl_s -1 when
- * unknown.  Addresses of the other family are ignored. */
+ * unknown, via_cname when it went through a CNAME.  Addresses of the other
+ * family are ignored. */
 void he_feed_answer(struct he_feed *f, int family, const struct he_addr *addrs, int n, int ttl_s,
-                    int64_t now);
+                    int via_cname, int64_t now);
 
 /* The query for family ended without addresses: status -errno. */
 void he_feed_fail(struct he_feed *f, int family, int status);

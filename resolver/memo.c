@@ -511,23 +511,11 @@ static struct he_memo_entry *he_memo_pick_nolock(struct he_memo *m, const struct
     return e;
 }
 
-/* The earliest expiry among the families some answer covered. */
-static int64_t he_memo_expiry(const struct he_memo_entry *e) {
-    int64_t t = INT64_MAX;
-    for (int f = 0; f < 2; f++) {
-        if ((e->fam_known & (1 << f)) && e->expires[f] < t) {
-            t = e->expires[f];
-        }
-    }
-    return t == INT64_MAX ? 0 : t;
-}
-
 static void he_memo_answer_copy(struct he_memo_answer *to, const struct he_memo_answer *from) {
     memcpy(to->name, from->name, strlen(from->name) + 1);
     to->count = from->count;
     to->fam_known = from->fam_known;
     to->former = from->former;
-    to->expires_ms = from->expires_ms;
     to->fam_expires[0] = from->fam_expires[0];
     to->fam_expires[1] = from->fam_expires[1];
     memcpy(to->addrs, from->addrs, (size_t)from->count * sizeof from->addrs[0]);
@@ -583,7 +571,6 @@ static int he_memo_lookup_locked(struct he_memo *m, const struct he_addr *addr, 
         out->count = e->count;
         out->fam_known = e->fam_known;
         out->former = former;
-        out->expires_ms = he_memo_expiry(e);
         for (int f = 0; f < 2; f++) {
             out->fam_expires[f] = (e->fam_known & (1 << f)) ? e->expires[f] : 0;
         }
@@ -617,14 +604,19 @@ int he_memo_is_empty(const struct he_memo *m) {
     return __atomic_load_n(&m->learned, __ATOMIC_ACQUIRE) == 0;
 }
 
-int he_memo_restamp(struct he_memo *m, const char *name, int fam_mask, int64_t expires_ms) {
+/* Takes the lock and finds name's entry: NULL when there is none (or the
+ * name is not one).  The caller unlocks. */
+static struct he_memo_entry *he_memo_find_locked(struct he_memo *m, const char *name,
+                                                 sigset_t *old) {
     char norm[HE_MEMO_NAME_MAX];
-    if (he_memo_normalise(name, norm) < 0) {
-        return 0;
-    }
+    int ok = he_memo_normalise(name, norm) >= 0;
+    he_memo_lock(m, old);
+    return ok ? he_memo_find_nolock(m, norm, he_memo_name_hash(norm)) : NULL;
+}
+
+int he_memo_restamp(struct he_memo *m, const char *name, int fam_mask, int64_t expires_ms) {
     sigset_t old;
-    he_memo_lock(m, &old);
-    struct he_memo_entry *e = he_memo_find_nolock(m, norm, he_memo_name_hash(norm));
+    struct he_memo_entry *e = he_memo_find_locked(m, name, &old);
     int changed = 0;
     for (int f = 0; e && f < 2; f++) {
         if ((fam_mask & e->fam_known & (1 << f)) && e->expires[f] < expires_ms) {
@@ -640,17 +632,11 @@ int he_memo_restamp(struct he_memo *m, const char *name, int fam_mask, int64_t e
 }
 
 int he_memo_refresh_claim(struct he_memo *m, const char *name, int64_t now_ms, int64_t min_gap_ms) {
-    char norm[HE_MEMO_NAME_MAX];
-    if (he_memo_normalise(name, norm) < 0) {
-        return 0;
-    }
     sigset_t old;
-    he_memo_lock(m, &old);
-    struct he_memo_entry *e = he_memo_find_nolock(m, norm, he_memo_name_hash(norm));
-    int claimed = 0;
-    if (e && (e->refresh_ms == 0 || now_ms - e->refresh_ms >= min_gap_ms)) {
+    struct he_memo_entry *e = he_memo_find_locked(m, name, &old);
+    int claimed = e && (e->refresh_ms == 0 || now_ms - e->refresh_ms >= min_gap_ms);
+    if (claimed) {
         e->refresh_ms = now_ms;
-        claimed = 1;
     }
     he_memo_unlock(m, &old);
     return claimed;

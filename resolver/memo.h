@@ -35,13 +35,12 @@ struct he_memo;
 #define HE_MEMO_MAX_FORMER 8
 
 /* What a lookup returns: the name, a copy of its current addresses, and how
- * fresh they are. */
+ * fresh each family's answer is. */
 struct he_memo_answer {
     char name[HE_MEMO_NAME_MAX];
     int count;
     int fam_known;          /* HE_MEMO_FAM_* bits some answer covered */
     int former;             /* the address looked up is one the name used to have */
-    int64_t expires_ms;     /* the earliest expiry among the known families */
     int64_t fam_expires[2]; /* per family: [0] IPv4, [1] IPv6; 0 when unknown */
     struct he_addr addrs[HE_MEMO_MAX_ADDRS];
 };

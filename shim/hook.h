@@ -60,6 +60,9 @@ int he_refresh_claim(const char *name, int64_t now);
 /* Starts the lookup and marks the race as fed (r->news_pending); the
  * connector polls f->news.  Returns 0 or -errno (no lookup: race as is). */
 int he_refresh_start(struct he_refresh *f, const char *name, struct he_race *r, int64_t now);
+/* Teaches the name memory feed's answers, each with its TTL (HE_MAP_TTL
+ * without one). */
+void he_refresh_learn(const char *name, const struct he_feed *feed, int64_t now);
 /* Records the answers in the name memory (and, when the race connected
  * before a family was answered, keeps what is known fresh) and frees the
  * lookup. */

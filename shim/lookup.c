@@ -179,11 +179,8 @@ int he_lookup_cares(const char *name, int fams, struct he_lookup_result *out) {
         out->via_cname |= ff->via_cname;
         memcpy(&out->addrs[out->count], ff->addrs, (size_t)ff->count * sizeof ff->addrs[0]);
         out->count += ff->count;
-        int ttl = ff->ttl_s < 1 ? 1 : ff->ttl_s;
-        int64_t exp = ff->ttl_s < 0 || ff->count == 0 ? he_map_expiry() : now + ttl * 1000LL;
-        he_memo_learn(he_memo, name, i == 0 ? HE_MEMO_FAM_V4 : HE_MEMO_FAM_V6, ff->addrs, ff->count,
-                      he_thread_id(), exp);
     }
+    he_refresh_learn(name, &feed, now);
     return status;
 }
 

@@ -152,6 +152,18 @@ static int64_t he_refresh_expiry(const struct he_feed_family *ff, int64_t now) {
     return now + (int64_t)(ff->ttl_s < 1 ? 1 : ff->ttl_s) * 1000;
 }
 
+static const int he_refresh_bits[2] = {HE_MEMO_FAM_V4, HE_MEMO_FAM_V6};
+
+void he_refresh_learn(const char *name, const struct he_feed *feed, int64_t now) {
+    for (int i = 0; i < 2; i++) {
+        const struct he_feed_family *ff = &feed->fam[i];
+        if (ff->state == HE_FEED_ANSWERED) {
+            he_memo_learn(he_memo, name, he_refresh_bits[i], ff->addrs, ff->count, he_thread_id(),
+                          he_refresh_expiry(ff, now));
+        }
+    }
+}
+
 static const char *he_refresh_state(const struct he_feed_family *ff) {
     static const char *const names[] = {"-", "pending", "answered", "failed"};
     return names[ff->state];
@@ -163,17 +175,13 @@ void he_refresh_finish(struct he_refresh *f, int connected) {
     }
     int64_t now = he_connector_now_ms(NULL);
     const struct he_feed *feed = he_dns_feed(f->dns);
-    static const int bits[2] = {HE_MEMO_FAM_V4, HE_MEMO_FAM_V6};
+    he_refresh_learn(f->name, feed, now);
     for (int i = 0; i < 2; i++) {
-        const struct he_feed_family *ff = &feed->fam[i];
-        if (ff->state == HE_FEED_ANSWERED) {
-            he_memo_learn(he_memo, f->name, bits[i], ff->addrs, ff->count, he_thread_id(),
-                          he_refresh_expiry(ff, now));
-        } else if (connected) {
+        if (feed->fam[i].state != HE_FEED_ANSWERED && connected) {
             /* Cut short by a quick winner (or DNS trouble): the addresses
              * known work, so they count as fresh for HE_MAP_TTL again
              * rather than sending a query with every connect. */
-            he_memo_restamp(he_memo, f->name, bits[i], he_map_expiry());
+            he_memo_restamp(he_memo, f->name, he_refresh_bits[i], he_map_expiry());
         }
     }
     HE_LOG(HE_LOG_DEBUG,

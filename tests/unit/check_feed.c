@@ -64,10 +64,10 @@ START_TEST(test_feed_table) {
         }
         switch (e->kind) {
         case ANS4:
-            he_feed_answer(&f, AF_INET, a, e->n, 60, e->at);
+            he_feed_answer(&f, AF_INET, a, e->n, 60, 0, e->at);
             break;
         case ANS6:
-            he_feed_answer(&f, AF_INET6, a, e->n, 60, e->at);
+            he_feed_answer(&f, AF_INET6, a, e->n, 60, 0, e->at);
             break;
         case FAIL4:
             he_feed_fail(&f, AF_INET, -ETIMEDOUT);
@@ -98,15 +98,15 @@ START_TEST(test_feed_answer_keeps_its_family) {
     struct he_feed f;
     he_feed_init(&f, HE_MEMO_FAM_ALL, 50);
     struct he_addr a[2] = {addr_of(V4A), addr_of(V6A)};
-    he_feed_answer(&f, AF_INET6, a, 2, 30, 0);
+    he_feed_answer(&f, AF_INET6, a, 2, 30, 0, 0);
     ck_assert_int_eq(f.fam[1].count, 1);
     ck_assert_int_eq(f.fam[1].ttl_s, 30);
     /* A second answer for a family that already answered changes nothing. */
-    he_feed_answer(&f, AF_INET6, a, 0, 5, 1);
+    he_feed_answer(&f, AF_INET6, a, 0, 5, 0, 1);
     ck_assert_int_eq(f.fam[1].count, 1);
     /* Nor does an answer for a family never asked. */
     he_feed_init(&f, HE_MEMO_FAM_V6, 50);
-    he_feed_answer(&f, AF_INET, a, 1, 30, 0);
+    he_feed_answer(&f, AF_INET, a, 1, 30, 0, 0);
     ck_assert_int_eq(f.fam[0].state, HE_FEED_UNASKED);
 }
 END_TEST

@@ -95,6 +95,17 @@ static void assert_lookup_rc(struct he_memo *m, const char *addr, uint64_t who, 
     ck_assert_msg(rc == want, "lookup %s: %d, want %d", addr, rc, want);
 }
 
+/* The earliest expiry among the families some answer covered. */
+static int64_t earliest(const struct he_memo_answer *ans) {
+    int64_t t = INT64_MAX;
+    for (int f = 0; f < 2; f++) {
+        if ((ans->fam_known & (1 << f)) && ans->fam_expires[f] < t) {
+            t = ans->fam_expires[f];
+        }
+    }
+    return t == INT64_MAX ? 0 : t;
+}
+
 /* addr is one of the name's former addresses: it still finds the name. */
 static void assert_former(struct he_memo *m, const char *addr, uint64_t who) {
     struct he_memo_answer ans;
@@ -941,16 +952,16 @@ START_TEST(test_expiry_per_family) {
     ck_assert_int_eq(he_memo_learn(m, "f.example", HE_MEMO_FAM_V4, &a4, 1, WHO_A, 5000), 0);
     ck_assert_int_eq(lookup(m, V4A, WHO_A, &ans), 0);
     ck_assert_int_eq(ans.fam_known, HE_MEMO_FAM_V4);
-    ck_assert_int_eq(ans.expires_ms, 5000);
+    ck_assert_int_eq(earliest(&ans), 5000);
     /* An AAAA answer with a shorter TTL: known in full, the earlier expiry. */
     ck_assert_int_eq(he_memo_learn(m, "f.example", HE_MEMO_FAM_V6, &a6, 1, WHO_A, 3000), 0);
     ck_assert_int_eq(lookup(m, V4A, WHO_A, &ans), 0);
     ck_assert_int_eq(ans.fam_known, HE_MEMO_FAM_ALL);
-    ck_assert_int_eq(ans.expires_ms, 3000);
+    ck_assert_int_eq(earliest(&ans), 3000);
     /* A refresh of IPv6 alone moves its expiry only. */
     ck_assert_int_eq(he_memo_learn(m, "f.example", HE_MEMO_FAM_V6, &a6, 1, WHO_A, 9000), 0);
     ck_assert_int_eq(lookup(m, V6A, WHO_A, &ans), 0);
-    ck_assert_int_eq(ans.expires_ms, 5000);
+    ck_assert_int_eq(earliest(&ans), 5000);
     /* NODATA for IPv6 (no address) is an answer too: still known in full. */
     ck_assert_int_eq(he_memo_learn(m, "f.example", HE_MEMO_FAM_V6, NULL, 0, WHO_A, 7000), 0);
     ck_assert_int_eq(lookup(m, V4A, WHO_A, &ans), 0);
@@ -968,11 +979,11 @@ START_TEST(test_relearn_restamps) {
     ck_assert_int_eq(LEARN_AT(m, "r.example", 1000, V4A, V4B), 0);
     ck_assert_int_eq(LEARN_AT(m, "r.example", 1500, V4A, V4B), 0);
     ck_assert_int_eq(lookup(m, V4A, WHO_A, &ans), 0);
-    ck_assert_int_ge(ans.expires_ms, 1000);
-    ck_assert_int_le(ans.expires_ms, 1500);
+    ck_assert_int_ge(earliest(&ans), 1000);
+    ck_assert_int_le(earliest(&ans), 1500);
     ck_assert_int_eq(LEARN_AT(m, "r.example", 2600, V4A, V4B), 0);
     ck_assert_int_eq(lookup(m, V4A, WHO_A, &ans), 0);
-    ck_assert_int_eq(ans.expires_ms, 2600);
+    ck_assert_int_eq(earliest(&ans), 2600);
     he_memo_free(m);
 }
 END_TEST
