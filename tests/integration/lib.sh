@@ -156,20 +156,30 @@ he_ctx() {
         "$(he_oneline "$HE_OUT")" "$(he_oneline "$HE_ERR")"
 }
 
-he_run() {
-    local envs=("LD_PRELOAD=$HE_PRELOAD") t0
+# he_run's and he_run_bg's options (--plain, --env VAR=VALUE) into
+# HE_RUN_ENVS, the arguments of env(1); HE_RUN_SHIFT is how many they took.
+he_run_opts() {
+    HE_RUN_ENVS=("LD_PRELOAD=$HE_PRELOAD")
+    HE_RUN_SHIFT=0
     while [ $# -gt 0 ]; do
         case $1 in
-        --plain) envs[0]=-uLD_PRELOAD ;;
-        --env) envs+=("$2") && shift ;;
+        --plain) HE_RUN_ENVS[0]=-uLD_PRELOAD ;;
+        --env) HE_RUN_ENVS+=("$2") && shift && HE_RUN_SHIFT=$((HE_RUN_SHIFT + 1)) ;;
         *) break ;;
         esac
         shift
+        HE_RUN_SHIFT=$((HE_RUN_SHIFT + 1))
     done
+}
+
+he_run() {
+    local t0
+    he_run_opts "$@"
+    shift "$HE_RUN_SHIFT"
     t0=$(he_now_us)
     # env, not the shell, applies LD_PRELOAD, so timeout(1) itself runs
     # without libhe.
-    timeout -k 1 "$HE_RUN_TIMEOUT_S" env "${envs[@]}" "$@" \
+    timeout -k 1 "$HE_RUN_TIMEOUT_S" env "${HE_RUN_ENVS[@]}" "$@" \
         >"$HE_CASE_DIR/stdout" 2>"$HE_CASE_DIR/stderr" </dev/null
     HE_RC=$?
     he_run_done "$t0"
@@ -179,19 +189,12 @@ HE_BG_PID=
 HE_BG_T0=
 
 he_run_bg() {
-    local envs=("LD_PRELOAD=$HE_PRELOAD")
-    while [ $# -gt 0 ]; do
-        case $1 in
-        --plain) envs[0]=-uLD_PRELOAD ;;
-        --env) envs+=("$2") && shift ;;
-        *) break ;;
-        esac
-        shift
-    done
+    he_run_opts "$@"
+    shift "$HE_RUN_SHIFT"
     [ -z "$HE_BG_PID" ] || he_fail "he_run_bg: a background program is already running"
     : >"$HE_CASE_DIR/stdout"
     HE_BG_T0=$(he_now_us)
-    timeout -k 1 "$HE_RUN_TIMEOUT_S" env "${envs[@]}" "$@" \
+    timeout -k 1 "$HE_RUN_TIMEOUT_S" env "${HE_RUN_ENVS[@]}" "$@" \
         >"$HE_CASE_DIR/stdout" 2>"$HE_CASE_DIR/stderr" </dev/null &
     HE_BG_PID=$!
 }
@@ -419,6 +422,23 @@ he_standard_cases() {
 HE_ALL_KINDS=(plain healthy dead6 dead4 dead3x refuse alldead)
 
 # ---------------------------------------------------------------- DNS cases
+
+# getaddrinfo only (python3, SOCK_STREAM):  PY_GAI NAME FAMILY(0|4|6) ->
+# the addresses on one line (or "error EAI"), then "ms=N" for the call;
+# gai_ms gives that figure from the last run.
+# shellcheck disable=SC2034 # used by the test files
+PY_GAI='
+import socket, sys, time
+fam = {"0": socket.AF_UNSPEC, "4": socket.AF_INET, "6": socket.AF_INET6}[sys.argv[2]]
+t = time.monotonic()
+try:
+    res = socket.getaddrinfo(sys.argv[1], 7000, fam, socket.SOCK_STREAM)
+    print(" ".join(a[4][0] for a in res))
+except socket.gaierror as e:
+    print("error", e.errno)
+print("ms=%d" % ((time.monotonic() - t) * 1000))
+'
+gai_ms() { sed -n 's/^ms=//p' <<<"$HE_OUT"; }
 
 dns_case() {
     local name=$1

@@ -89,20 +89,6 @@ for my $r (0 .. $rounds) {
 }
 '
 
-# getaddrinfo only:  PY_GAI NAME FAMILY(0|4|6) -> the addresses on one line
-# (or "error EAI"), then "ms=N" for the call.
-PY_GAI='
-import socket, sys, time
-fam = {"0": socket.AF_UNSPEC, "4": socket.AF_INET, "6": socket.AF_INET6}[sys.argv[2]]
-t = time.monotonic()
-try:
-    res = socket.getaddrinfo(sys.argv[1], 7000, fam, socket.SOCK_STREAM)
-    print(" ".join(a[4][0] for a in res))
-except socket.gaierror as e:
-    print("error", e.errno)
-print("ms=%d" % ((time.monotonic() - t) * 1000))
-'
-
 # Python's create_connection (getaddrinfo, then each address in order):
 #   PY_CONNECT NAME PORT -> the server's reply, or "error ..." and exit 1.
 PY_CONNECT='
@@ -117,9 +103,8 @@ print(s.makefile().readline().strip())
 
 GO() { echo "$HE_CASE_DIR/go"; }
 
-# The ms= figure of round N, or of the PY_GAI run.
+# The ms= figure of round N.
 round_ms() { sed -n "s/^round $1 .* ms=\\([0-9]*\\)\$/\\1/p" "$HE_CASE_DIR/stdout"; }
-gai_ms() { sed -n 's/^ms=//p' <<<"$HE_OUT"; }
 
 # Round N of the background program reached ADDR within MAX ms.
 expect_round() {

@@ -8,26 +8,12 @@
 # shellcheck source=lib.sh
 . "$HE_IT_DIR/lib.sh"
 
-# getaddrinfo for NAME (python3, AF_UNSPEC or FAMILY, SOCK_STREAM): prints
-# the addresses on one line, or "error ERRNO", then "ms=N" for the call.
-PY_GAI='
-import socket, sys, time
-fam = {"0": socket.AF_UNSPEC, "4": socket.AF_INET, "6": socket.AF_INET6}[sys.argv[2]]
-t = time.monotonic()
-try:
-    res = socket.getaddrinfo(sys.argv[1], 7000, fam, socket.SOCK_STREAM)
-    print(" ".join(a[4][0] for a in res))
-except socket.gaierror as e:
-    print("error", e.errno)
-print("ms=%d" % ((time.monotonic() - t) * 1000))
-'
 gai() {
     he_run --plain /usr/bin/python3 -c "$PY_GAI" "$1" "${2:-0}"
 }
 
 # Line 1 of the last run's output (the addresses), and its "ms=" figure.
 gai_addrs() { head -n 1 <<<"$HE_OUT"; }
-gai_ms() { sed -n 's/^ms=//p' <<<"$HE_OUT"; }
 
 expect_addrs() {
     [ "$(gai_addrs)" = "$1" ] || he_fail "wanted '$1'; $(he_ctx)"
