@@ -180,10 +180,11 @@ static int64_t tv_ns(struct timeval tv) {
     return (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
 }
 
-static int read_full(int fd, void *buf, size_t len) {
+/* read(2) or write(2) all of len bytes, across EINTR and short counts. */
+static int io_full(int fd, void *buf, size_t len, int writing) {
     char *p = buf;
     while (len > 0) {
-        ssize_t n = read(fd, p, len);
+        ssize_t n = writing ? write(fd, p, len) : read(fd, p, len);
         if (n < 0 && errno == EINTR) {
             continue;
         }
@@ -196,20 +197,12 @@ static int read_full(int fd, void *buf, size_t len) {
     return 0;
 }
 
+static int read_full(int fd, void *buf, size_t len) {
+    return io_full(fd, buf, len, 0);
+}
+
 static int write_full(int fd, const void *buf, size_t len) {
-    const char *p = buf;
-    while (len > 0) {
-        ssize_t n = write(fd, p, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
+    return io_full(fd, (void *)buf, len, 1);
 }
 
 /* fds 3 (commands in) and 4 (results out) are set up by the driver. */
