@@ -175,59 +175,102 @@ int he_race_network_error(int err) {
     }
 }
 
-int he_race_run(struct he_race *r, const struct he_race_io *io) {
+static int he_race_end(struct he_race *r, int result) {
+    r->ended = 1;
+    r->result = result;
+    return 0;
+}
+
+int he_race_begin(struct he_race *r, const struct he_race_io *io) {
     r->t0 = io->now_ms(io->ctx);
+    r->ended = 0;
     if (he_race_start(r, io, 0)) {
-        return 0;
+        return he_race_end(r, 0);
     }
     /* A bad argument (EBADF, EISCONN, EAFNOSUPPORT, ...) is the caller's
      * answer as it stands: no sibling may paper over it. */
     if (r->att[0].state == HE_ATTEMPT_FAILED && !he_race_network_error(r->att[0].err)) {
-        return -r->att[0].err;
+        return he_race_end(r, -r->att[0].err);
     }
-    int64_t next_at = r->t0 + he_race_delay(r, r->t0);
-    for (;;) {
+    r->next_at = r->t0 + he_race_delay(r, r->t0);
+    return 1;
+}
+
+int he_race_advance(struct he_race *r, const struct he_race_io *io) {
+    while (!r->ended) {
         int64_t now = io->now_ms(io->ctx);
         int running = he_race_running(r);
         int pending = he_race_pending(r);
         if (running == 0 && pending == 0) {
-            return -r->att[0].err;
+            return he_race_end(r, -r->att[0].err);
         }
         if (r->deadline_ms >= 0 && now >= r->deadline_ms) {
-            return he_race_expire(r, io);
+            return he_race_end(r, he_race_expire(r, io));
         }
-        if (pending > 0 && (running == 0 || now >= next_at)) {
-            int i = he_race_next_waiting(r);
-            if (he_race_start(r, io, i)) {
-                return he_race_finish(r, io, i);
-            }
-            /* An attempt that could not even start costs no delay. */
-            if (r->att[i].state == HE_ATTEMPT_RUNNING) {
-                next_at = now + he_race_delay(r, now);
-            }
-            continue;
+        if (pending == 0 || (running > 0 && now < r->next_at)) {
+            return 1;
         }
-        int index = -1, err = 0;
-        int rc = io->wait(io->ctx, r, he_race_timeout(r, now, next_at), &index, &err);
-        if (rc < 0) {
-            he_race_cancel_rest(r, io, -1, 0);
-            return rc;
+        int i = he_race_next_waiting(r);
+        if (he_race_start(r, io, i)) {
+            return he_race_end(r, he_race_finish(r, io, i));
         }
-        if (rc == 2) {
-            continue; /* candidates joined: the schedule decides anew */
-        }
-        if (rc == 1 && err == 0) {
-            return he_race_finish(r, io, index);
-        }
-        if (rc == 1) {
-            /* A sibling that failed is closed now; the caller's own socket
-             * stays, as a failed blocking connect leaves it. */
-            if (index > 0) {
-                io->cancel(io->ctx, r, index);
-            }
-            /* A hard failure starts the next attempt at once (RFC 8305 §5). */
-            he_race_fail(r, index, err, io->now_ms(io->ctx));
-            next_at = now;
+        /* An attempt that could not even start costs no delay. */
+        if (r->att[i].state == HE_ATTEMPT_RUNNING) {
+            r->next_at = now + he_race_delay(r, now);
         }
     }
+    return 0;
+}
+
+void he_race_settle(struct he_race *r, const struct he_race_io *io, int index, int err) {
+    if (err == 0) {
+        he_race_end(r, he_race_finish(r, io, index));
+        return;
+    }
+    /* A sibling that failed is closed now; the caller's own socket stays,
+     * as a failed blocking connect leaves it. */
+    if (index > 0) {
+        io->cancel(io->ctx, r, index);
+    }
+    /* A hard failure starts the next attempt at once (RFC 8305 §5). */
+    r->next_at = io->now_ms(io->ctx);
+    he_race_fail(r, index, err, r->next_at);
+}
+
+int he_race_wait_ms(const struct he_race *r, int64_t now) {
+    return he_race_timeout(r, now, r->next_at);
+}
+
+void he_race_stop(struct he_race *r, const struct he_race_io *io, int result) {
+    he_race_cancel_rest(r, io, -1, 0);
+    he_race_skip_all(r);
+    he_race_end(r, result);
+}
+
+int he_race_siblings_left(const struct he_race *r) {
+    int n = 0;
+    for (int i = 1; i < r->count; i++) {
+        n += r->att[i].state == HE_ATTEMPT_WAITING || r->att[i].state == HE_ATTEMPT_RUNNING;
+    }
+    return n;
+}
+
+int he_race_run(struct he_race *r, const struct he_race_io *io) {
+    if (!he_race_begin(r, io)) {
+        return r->result;
+    }
+    while (he_race_advance(r, io)) {
+        int index = -1, err = 0;
+        int rc = io->wait(io->ctx, r, he_race_wait_ms(r, io->now_ms(io->ctx)), &index, &err);
+        if (rc < 0) {
+            he_race_cancel_rest(r, io, -1, 0);
+            he_race_end(r, rc);
+            return rc;
+        }
+        /* 2: candidates joined; 0: time passed.  The schedule decides anew. */
+        if (rc == 1) {
+            he_race_settle(r, io, index, err);
+        }
+    }
+    return r->result;
 }

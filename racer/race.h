@@ -72,6 +72,9 @@ struct he_race {
     int deadline_err;                            /* EINPROGRESS (SO_SNDTIMEO) or ETIMEDOUT */
     int winner;                                  /* index, -1 while none */
     int64_t t0;                                  /* when attempt 0 started */
+    int64_t next_at;                             /* when the next attempt is due */
+    int ended;                                   /* result is set */
+    int result;                                  /* what he_race_run returns */
     struct he_attempt att[HE_RACE_MAX_ATTEMPTS]; /* last: only count are set */
 };
 
@@ -104,6 +107,25 @@ void he_race_set_deadline(struct he_race *r, int64_t deadline_ms, int err);
  * failed, -EINPROGRESS or -ETIMEDOUT at the deadline, -EINTR, or an error the
  * connector returned. */
 int he_race_run(struct he_race *r, const struct he_race_io *io);
+
+/* The same race, driven by events, for a driver that waits for many races
+ * at once (racer/background.c): he_race_begin starts attempt 0,
+ * he_race_advance starts what is due, he_race_settle takes an attempt's
+ * outcome.  Each returns (or leaves) r->ended set once the race is over,
+ * with r->result as he_race_run would return it.  io->wait is not used.
+ * Returns 1 while the race goes on. */
+int he_race_begin(struct he_race *r, const struct he_race_io *io);
+int he_race_advance(struct he_race *r, const struct he_race_io *io);
+/* Attempt index finished: err 0 (connected, it wins) or a positive errno.
+ * Call he_race_advance next. */
+void he_race_settle(struct he_race *r, const struct he_race_io *io, int index, int err);
+/* Milliseconds until he_race_advance has something to do (-1: never). */
+int he_race_wait_ms(const struct he_race *r, int64_t now);
+/* Ends the race with result: running siblings are cancelled, waiting ones
+ * skipped; attempt 0 is left as it is. */
+void he_race_stop(struct he_race *r, const struct he_race_io *io, int result);
+/* Siblings still running or waiting to start. */
+int he_race_siblings_left(const struct he_race *r);
 
 /* Whether err says something about the destination (refused, unreachable,
  * timed out), so that other addresses are worth trying, rather than about

@@ -1157,6 +1157,127 @@ END_TEST
 
 /* ------------------------------------------------------------------------ */
 
+/* ------------------------------------------------------------------------ */
+/* The event-driven form (he_race_begin/advance/settle/stop), as the helper
+ * thread of racer/background.c drives it: the driver moves the clock and
+ * reports outcomes itself; io->wait is never called. */
+
+struct step_fake {
+    int64_t now;
+    int started[HE_RACE_MAX_ATTEMPTS];
+    int64_t started_at[HE_RACE_MAX_ATTEMPTS];
+    int cancelled[HE_RACE_MAX_ATTEMPTS];
+};
+
+static int64_t step_now(void *ctx) {
+    return ((struct step_fake *)ctx)->now;
+}
+
+static int step_start(void *ctx, struct he_race *r, int index) {
+    struct step_fake *f = ctx;
+    f->started[index]++;
+    f->started_at[index] = f->now;
+    r->att[index].handle = 100 + index;
+    return 0;
+}
+
+static int step_wait(void *ctx, struct he_race *r, int timeout_ms, int *index, int *err) {
+    (void)ctx, (void)r, (void)timeout_ms, (void)index, (void)err;
+    ck_abort_msg("the event-driven race called wait()");
+    return -1;
+}
+
+static void step_cancel(void *ctx, struct he_race *r, int index) {
+    struct step_fake *f = ctx;
+    ck_assert_msg(index > 0, "the caller's attempt was cancelled");
+    f->cancelled[index]++;
+    r->att[index].handle = -1;
+}
+
+static void step_setup(struct he_race *r, struct step_fake *f, struct he_race_io *io) {
+    struct he_addr a[3] = {addr_of(V4A), addr_of(V4B), addr_of(V4C)};
+    memset(f, 0, sizeof *f);
+    f->now = T0;
+    he_race_init(r, &a[0], a, 3, AF_INET, 250, 16);
+    *io = (struct he_race_io){f, step_now, step_start, step_wait, step_cancel};
+}
+
+START_TEST(test_stepped_schedule_and_stop) {
+    struct he_race r;
+    struct step_fake f;
+    struct he_race_io io;
+    step_setup(&r, &f, &io);
+    ck_assert_int_eq(he_race_begin(&r, &io), 1);
+    ck_assert_int_eq(f.started[0], 1);
+    ck_assert_int_eq(he_race_wait_ms(&r, f.now), 250);
+    f.now = T0 + 100;
+    ck_assert_int_eq(he_race_advance(&r, &io), 1);
+    ck_assert_int_eq(f.started[1], 0);
+    ck_assert_int_eq(he_race_wait_ms(&r, f.now), 150);
+    /* RFC 8305 §5: the next attempt at the Connection Attempt Delay. */
+    f.now = T0 + 250;
+    ck_assert_int_eq(he_race_advance(&r, &io), 1);
+    ck_assert_int_eq(f.started[1], 1);
+    ck_assert_int_eq(f.started_at[1], T0 + 250);
+    /* A hard failure starts the next one at once. */
+    f.now = T0 + 260;
+    he_race_settle(&r, &io, 1, ECONNREFUSED);
+    ck_assert_int_eq(f.cancelled[1], 1);
+    ck_assert_int_eq(he_race_advance(&r, &io), 1);
+    ck_assert_int_eq(f.started_at[2], T0 + 260);
+    ck_assert_int_eq(he_race_siblings_left(&r), 1);
+    /* Stopped: the running sibling is closed, the caller's own attempt is
+     * left as it is. */
+    he_race_stop(&r, &io, -EINPROGRESS);
+    ck_assert(r.ended);
+    ck_assert_int_eq(r.result, -EINPROGRESS);
+    ck_assert_int_eq(f.cancelled[2], 1);
+    ck_assert_int_eq(r.att[0].state, HE_ATTEMPT_RUNNING);
+    ck_assert_int_eq(he_race_siblings_left(&r), 0);
+    ck_assert_int_eq(he_race_advance(&r, &io), 0);
+}
+END_TEST
+
+START_TEST(test_stepped_sibling_wins) {
+    struct he_race r;
+    struct step_fake f;
+    struct he_race_io io;
+    step_setup(&r, &f, &io);
+    he_race_begin(&r, &io);
+    f.now = T0 + 250;
+    he_race_advance(&r, &io);
+    f.now = T0 + 500;
+    he_race_advance(&r, &io);
+    ck_assert_int_eq(f.started[2], 1);
+    f.now = T0 + 510;
+    he_race_settle(&r, &io, 2, 0);
+    ck_assert(r.ended);
+    ck_assert_int_eq(r.result, 2);
+    ck_assert_int_eq(r.winner, 2);
+    ck_assert_int_eq(f.cancelled[1], 1);
+    ck_assert_int_eq(f.cancelled[2], 0);
+    /* The splice replaces the caller's socket: its attempt ends. */
+    ck_assert_int_eq(r.att[0].state, HE_ATTEMPT_CANCELLED);
+    ck_assert_int_eq(he_race_advance(&r, &io), 0);
+}
+END_TEST
+
+START_TEST(test_stepped_own_wins) {
+    struct he_race r;
+    struct step_fake f;
+    struct he_race_io io;
+    step_setup(&r, &f, &io);
+    he_race_begin(&r, &io);
+    f.now = T0 + 300;
+    he_race_advance(&r, &io);
+    he_race_settle(&r, &io, 0, 0);
+    ck_assert(r.ended);
+    ck_assert_int_eq(r.result, 0);
+    ck_assert_int_eq(f.cancelled[1], 1);
+    ck_assert_int_eq(f.started[2], 0);
+}
+END_TEST
+
 static Suite *race_suite(void) {
     Suite *s = suite_create("race");
     TCase *tc = tcase_create("table");
@@ -1181,6 +1302,9 @@ static Suite *race_suite(void) {
     tcase_add_loop_test(tc, test_network_error, 0,
                         (int)(sizeof neterr_rows / sizeof neterr_rows[0]));
     tcase_add_test(tc, test_state_names);
+    tcase_add_test(tc, test_stepped_schedule_and_stop);
+    tcase_add_test(tc, test_stepped_sibling_wins);
+    tcase_add_test(tc, test_stepped_own_wins);
     suite_add_tcase(s, tc);
     return s;
 }
