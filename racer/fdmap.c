@@ -1,0 +1,132 @@
+#include "fdmap.h"
+
+#include <pthread.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+
+static pthread_mutex_t he_fdmap_mu = PTHREAD_MUTEX_INITIALIZER;
+static __thread int he_fdmap_mine __attribute__((tls_model("initial-exec")));
+static struct he_fd_slot *he_fdmap_chunks[HE_FDMAP_CHUNKS];
+static int he_fdmap_lost;
+
+void he_fdmap_lock(int block_signals, sigset_t *old) {
+    if (block_signals) {
+        sigset_t all;
+        sigfillset(&all);
+        pthread_sigmask(SIG_BLOCK, &all, old);
+    }
+    /* Set before the lock is taken: a handler that runs in between sees
+     * it and keeps off the lock. */
+    he_fdmap_mine = 1;
+    pthread_mutex_lock(&he_fdmap_mu);
+}
+
+void he_fdmap_unlock(int block_signals, const sigset_t *old) {
+    pthread_mutex_unlock(&he_fdmap_mu);
+    he_fdmap_mine = 0;
+    if (block_signals) {
+        pthread_sigmask(SIG_SETMASK, old, NULL);
+    }
+}
+
+int he_fdmap_held(void) {
+    return he_fdmap_mine;
+}
+
+static struct he_fd_slot *he_fdmap_chunk(int fd) {
+    return __atomic_load_n(&he_fdmap_chunks[(unsigned)fd >> HE_FDMAP_CHUNK_BITS], __ATOMIC_ACQUIRE);
+}
+
+struct he_fd_slot *he_fdmap_slot(int fd, int create) {
+    if (fd < 0 || ((unsigned)fd >> HE_FDMAP_CHUNK_BITS) >= HE_FDMAP_CHUNKS) {
+        return NULL;
+    }
+    struct he_fd_slot *chunk = he_fdmap_chunk(fd);
+    if (chunk == NULL && create) {
+        chunk = calloc((size_t)1 << HE_FDMAP_CHUNK_BITS, sizeof *chunk);
+        if (chunk == NULL) {
+            return NULL;
+        }
+        __atomic_store_n(&he_fdmap_chunks[(unsigned)fd >> HE_FDMAP_CHUNK_BITS], chunk,
+                         __ATOMIC_RELEASE);
+    }
+    return chunk ? &chunk[fd & ((1 << HE_FDMAP_CHUNK_BITS) - 1)] : NULL;
+}
+
+void he_fdmap_touch(struct he_fd_slot *s) {
+    __atomic_store_n(&s->busy, (unsigned char)(s->role != HE_FD_NONE || s->nreg != 0),
+                     __ATOMIC_RELEASE);
+}
+
+int he_fdmap_busy(int fd) {
+    if (fd < 0 || ((unsigned)fd >> HE_FDMAP_CHUNK_BITS) >= HE_FDMAP_CHUNKS) {
+        return 0;
+    }
+    struct he_fd_slot *chunk = he_fdmap_chunk(fd);
+    return chunk && __atomic_load_n(&chunk[fd & ((1 << HE_FDMAP_CHUNK_BITS) - 1)].busy,
+                                    __ATOMIC_ACQUIRE);
+}
+
+static int he_fdmap_find(const struct he_fd_slot *s, int epfd) {
+    for (int i = 0; s->nreg != HE_FDMAP_UNKNOWN && i < s->nreg; i++) {
+        if (s->reg[i].epfd == epfd) {
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* ADD, and a MOD of a registration made before libhe saw it: the entry
+ * for epfd, new or replaced. */
+static void he_fdmap_put(struct he_fd_slot *s, int epfd, const struct epoll_event *ev) {
+    if (s->nreg == HE_FDMAP_UNKNOWN) {
+        return;
+    }
+    int i = he_fdmap_find(s, epfd);
+    if (i < 0) {
+        if (s->nreg == HE_FDMAP_REGS) {
+            s->nreg = HE_FDMAP_UNKNOWN;
+            return;
+        }
+        i = s->nreg++;
+    }
+    s->reg[i] = (struct he_fdmap_reg){epfd, ev->events, ev->data.u64};
+}
+
+void he_fdmap_epoll(int epfd, int op, int fd, const void *evp) {
+    const struct epoll_event *ev = evp;
+    struct he_fd_slot *s = he_fdmap_slot(fd, op != EPOLL_CTL_DEL);
+    if (s == NULL) {
+        if (op != EPOLL_CTL_DEL && fd >= 0) {
+            __atomic_store_n(&he_fdmap_lost, 1, __ATOMIC_RELAXED);
+        }
+        return;
+    }
+    if (op == EPOLL_CTL_DEL) {
+        int i = he_fdmap_find(s, epfd);
+        if (i >= 0) {
+            s->reg[i] = s->reg[--s->nreg];
+        }
+    } else if (ev != NULL) {
+        he_fdmap_put(s, epfd, ev);
+    }
+    he_fdmap_touch(s);
+}
+
+void he_fdmap_forget(int fd) {
+    struct he_fd_slot *s = he_fdmap_slot(fd, 0);
+    if (s != NULL) {
+        s->nreg = 0;
+        he_fdmap_touch(s);
+    }
+}
+
+int he_fdmap_incomplete(void) {
+    return __atomic_load_n(&he_fdmap_lost, __ATOMIC_RELAXED);
+}
+
+void he_fdmap_fork_child(void) {
+    pthread_mutex_init(&he_fdmap_mu, NULL);
+    he_fdmap_mine = 0;
+}

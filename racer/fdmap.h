@@ -1,0 +1,75 @@
+/* What libhe knows about fd numbers while non-blocking races are pending
+ * (racer/background.c): which race a number belongs to, and the program's
+ * epoll registrations of each fd, so that a splice can carry them over to
+ * the winning socket (epoll keys a registration by file and number: after
+ * dup3 the old one is stale, see DESIGN.md).
+ *
+ * One lock covers this map and every pending race.  It is taken by the
+ * hooks (epoll_ctl, close, dup2, ...) and by the helper thread; a signal
+ * handler that calls a hook while its thread holds it is told so
+ * (he_fdmap_held) and passes straight through. */
+#ifndef HE_FDMAP_H
+#define HE_FDMAP_H
+
+#include <signal.h>
+#include <stdint.h>
+
+/* Registrations remembered per fd; one more makes the fd's set unknown,
+ * and an unknown set is never spliced (its registrations could not be
+ * carried). */
+#define HE_FDMAP_REGS 2
+#define HE_FDMAP_UNKNOWN 255
+
+/* fd numbers the map covers: 2^20, chunks of 1024 allocated on first use. */
+#define HE_FDMAP_CHUNK_BITS 10
+#define HE_FDMAP_CHUNKS 1024
+
+enum he_fd_role {
+    HE_FD_NONE = 0,
+    HE_FD_CALLER,  /* the program's fd, with a race pending */
+    HE_FD_PRIVATE, /* a race's own socket: a sibling, or the caller's dup */
+    HE_FD_HELPER,  /* the helper thread's epoll or eventfd */
+};
+
+struct he_fdmap_reg {
+    int epfd;
+    uint32_t events;
+    uint64_t data;
+};
+
+struct he_fd_slot {
+    int race;                  /* 1 + index of the race, 0 for none */
+    unsigned char role;        /* enum he_fd_role */
+    unsigned char nreg;        /* entries in reg[], or HE_FDMAP_UNKNOWN */
+    unsigned char busy;        /* role or nreg set: read without the lock */
+    struct he_fdmap_reg reg[HE_FDMAP_REGS];
+};
+
+/* Takes the lock.  block_signals: also block every signal until unlock
+ * (for paths a siglongjmp could leave: connect, the helper, fork);
+ * old receives the mask to restore. */
+void he_fdmap_lock(int block_signals, sigset_t *old);
+void he_fdmap_unlock(int block_signals, const sigset_t *old);
+/* Whether this thread holds the lock (a hook in a signal handler). */
+int he_fdmap_held(void);
+
+/* fd's slot, under the lock; create: allocate its chunk if need be.
+ * NULL when fd is out of range, or for memory. */
+struct he_fd_slot *he_fdmap_slot(int fd, int create);
+/* Refreshes slot's busy flag after a change. */
+void he_fdmap_touch(struct he_fd_slot *s);
+/* Whether anything is recorded for fd (no lock: a hint for the hooks'
+ * fast path, exact for numbers only this thread changes). */
+int he_fdmap_busy(int fd);
+
+/* Records what a successful epoll_ctl(epfd, op, fd, ev) did. */
+void he_fdmap_epoll(int epfd, int op, int fd, const void *ev);
+/* fd was closed or replaced: its registrations went with its file. */
+void he_fdmap_forget(int fd);
+/* Whether some registration could not be recorded (out of memory). */
+int he_fdmap_incomplete(void);
+
+/* After fork, in the child: the lock is fresh. */
+void he_fdmap_fork_child(void);
+
+#endif
