@@ -148,6 +148,11 @@ int he_options_capture(struct he_options *o, int caller, int fresh) {
         const struct he_option_def *d = &he_option_table[i];
         struct he_option_read want, have;
         he_option_get(caller, d, &want);
+        /* Not an option of this kind of socket (IPv6 ones on AF_INET):
+         * a fresh one of the same kind says the same. */
+        if (want.rc == ENOPROTOOPT || want.rc == EOPNOTSUPP) {
+            continue;
+        }
         he_option_get(fresh, d, &have);
         if (he_option_same(&want, &have)) {
             continue;
