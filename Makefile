@@ -22,15 +22,17 @@ ALL_CFLAGS = $(BASE) $(WARN) $(OPT) $(SANFLAGS) $(CFLAGS)
 
 COMMON_SRCS   := common/addr.c common/log.c
 RESOLVER_SRCS := resolver/memo.c resolver/learn.c resolver/feed.c resolver/dns.c resolver/hosts.c resolver/sort.c resolver/answer.c
-RACER_SRCS    := racer/race.c racer/order.c racer/options.c racer/strand.c racer/connector.c
+RACER_SRCS    := racer/race.c racer/order.c racer/options.c racer/strand.c racer/connector.c \
+                 racer/fdmap.c racer/background.c
 SHIM_SRCS     := shim/init.c shim/real.c shim/config.c shim/connect.c shim/refresh.c shim/lookup.c shim/bind.c shim/getaddrinfo.c \
-                 shim/gethostbyname.c
+                 shim/gethostbyname.c shim/close.c shim/epoll.c
 LIB_SRCS      := $(COMMON_SRCS) $(RESOLVER_SRCS) $(RACER_SRCS) $(SHIM_SRCS)
 LIB_OBJS      := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB           := $(BUILD)/libhe.so
 
 # Each unit test links only the objects of the module it tests.
-UNIT_TESTS := check_race check_memo check_config check_options check_strand check_hosts check_feed check_sort check_answer
+UNIT_TESTS := check_race check_memo check_config check_options check_strand check_hosts check_feed check_sort check_answer \
+              check_fdmap
 check_race_OBJS    := racer/race.o racer/order.o common/addr.o
 check_memo_OBJS    := resolver/memo.o resolver/learn.o common/addr.o
 check_config_OBJS  := shim/config.o common/log.o
@@ -40,6 +42,7 @@ check_hosts_OBJS   := resolver/hosts.o common/addr.o
 check_feed_OBJS    := resolver/feed.o common/addr.o
 check_sort_OBJS    := resolver/sort.o common/addr.o
 check_answer_OBJS  := resolver/answer.o common/addr.o
+check_fdmap_OBJS   := racer/fdmap.o
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 # Fuzz targets: tests/fuzz/fuzz_<name>.c with a corpus in tests/fuzz/corpus/<name>/.

@@ -2,6 +2,8 @@
 
 #include "strand.h"
 
+#include "../common/log.h"
+
 #include <errno.h>
 #include <fcntl.h>
 #include <limits.h>
@@ -10,6 +12,7 @@
 #include <poll.h>
 #include <pthread.h>
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -86,7 +89,9 @@ static void he_connector_prepare(struct he_connector *c) {
     }
     c->type = type;
     c->protocol = proto;
-    he_strand_note_caller();
+    if (!c->background) {
+        he_strand_note_caller();
+    }
     c->prep = HE_PREP_READY;
 }
 
@@ -106,9 +111,23 @@ static int he_connector_can_carry(const struct he_connector *c, const struct he_
     return local.family == a->family;
 }
 
+/* The strand record (racer/strand.h) is the blocking race's, kept on the
+ * caller's own thread; the helper thread's races have none. */
+static void he_connector_track(const struct he_connector *c, int s) {
+    if (!c->background) {
+        he_strand_add(s);
+    }
+}
+
+static void he_connector_untrack(const struct he_connector *c, int s) {
+    if (!c->background) {
+        he_strand_del(s);
+    }
+}
+
 static int he_connector_close_sibling(struct he_connector *c, int s, int rc) {
     c->sys->close(s);
-    he_strand_del(s);
+    he_connector_untrack(c, s);
     return rc;
 }
 
@@ -170,7 +189,7 @@ static int he_connector_outcome(struct he_connector *c, struct he_race *r, int i
     if (revents & POLLNVAL) {
         /* Someone closed that number: it is not ours to close again. */
         if (i > 0) {
-            he_strand_del(r->att[i].handle);
+            he_connector_untrack(c, r->att[i].handle);
             r->att[i].handle = -1;
         }
         return EBADF;
@@ -185,6 +204,10 @@ static int he_connector_outcome(struct he_connector *c, struct he_race *r, int i
     socklen_t tolen =
         he_addr_to_sockaddr(&r->att[i].addr, c->family, he_sockaddr_port(c->addr), &to);
     return he_connector_settle(c, r->att[i].handle, (struct sockaddr *)&to, tolen);
+}
+
+int he_connector_sibling_outcome(struct he_connector *c, struct he_race *r, int i) {
+    return he_connector_outcome(c, r, i, POLLOUT);
 }
 
 /* The caller's local address as the program chose it.  A bind() with port
@@ -211,16 +234,23 @@ static enum he_local_kind he_connector_local_as_chosen(struct he_connector *c) {
  * asking once more settles the common case before anything else; only
  * a connect that is really in flight reads the caller's SO_SNDTIMEO, which
  * then becomes the race's deadline (the kernel's EINPROGRESS at expiry). */
-static int he_connector_start_own(struct he_connector *c, struct he_race *r) {
+int he_connector_note_local(struct he_connector *c) {
     c->local_len = sizeof c->local;
     if (getsockname(c->fd, (struct sockaddr *)&c->local, &c->local_len) != 0) {
-        /* Not a socket, or not a valid fd: the kernel's own answer, with
-         * the file's flags never touched. */
         c->local_kind = HE_LOCAL_FIXED;
         c->prep = HE_PREP_REFUSED;
-        return c->sys->connect(c->fd, c->addr, c->addrlen) == 0 ? 1 : -errno;
+        return -errno;
     }
     c->local_kind = he_connector_local_as_chosen(c);
+    return 0;
+}
+
+static int he_connector_start_own(struct he_connector *c, struct he_race *r) {
+    if (he_connector_note_local(c) != 0) {
+        /* Not a socket, or not a valid fd: the kernel's own answer, with
+         * the file's flags never touched. */
+        return c->sys->connect(c->fd, c->addr, c->addrlen) == 0 ? 1 : -errno;
+    }
     fcntl(c->fd, F_SETFL, c->fl | O_NONBLOCK);
     if (c->sys->connect(c->fd, c->addr, c->addrlen) == 0) {
         return 1;
@@ -264,7 +294,7 @@ static int he_connector_start_sibling(struct he_connector *c, struct he_attempt 
         /* Out of fds or memory: stop racing, the caller's attempt goes on. */
         return -ENOTSUP;
     }
-    he_strand_add(s);
+    he_connector_track(c, s);
     int rc = he_connector_dress(c, s);
     if (rc != 0) {
         return he_connector_close_sibling(c, s, rc);
@@ -277,7 +307,7 @@ static int he_connector_start_sibling(struct he_connector *c, struct he_attempt 
     return connected;
 }
 
-static int he_connector_start(void *ctx, struct he_race *r, int index) {
+int he_connector_start(void *ctx, struct he_race *r, int index) {
     struct he_connector *c = ctx;
     if (index == 0) {
         return he_connector_start_own(c, r);
@@ -420,7 +450,7 @@ static int he_connector_wait(void *ctx, struct he_race *r, int timeout_ms, int *
     }
 }
 
-static void he_connector_cancel(void *ctx, struct he_race *r, int index) {
+void he_connector_cancel(void *ctx, struct he_race *r, int index) {
     struct he_connector *c = ctx;
     struct he_attempt *a = &r->att[index];
     if (c->abandoned) {
@@ -461,7 +491,7 @@ static int he_connector_splice(struct he_connector *c, struct he_attempt *w) {
         return he_connector_close_sibling(c, s, -EBADF);
     }
     int fdfl = fcntl(c->fd, F_GETFD);
-    if (fdfl < 0 || dup3(s, c->fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
+    if (fdfl < 0 || c->sys->dup3(s, c->fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
         return he_connector_close_sibling(c, s, -errno);
     }
     he_connector_close_sibling(c, s, 0);
@@ -480,4 +510,28 @@ int he_connector_finish(struct he_connector *c, struct he_race *r) {
         fcntl(c->fd, F_SETFL, c->fl);
     }
     return 0;
+}
+
+void he_connector_log(const struct he_race *r, const char *name, int rc, int64_t elapsed,
+                           int level) {
+    char line[900];
+    size_t used = 0;
+    for (int i = 0; i < r->count && used < sizeof line - 100; i++) {
+        const struct he_attempt *a = &r->att[i];
+        char addr[HE_ADDR_STRLEN];
+        he_addr_format(&a->addr, addr, sizeof addr);
+        int n = snprintf(line + used, sizeof line - used, "%s%s %s%s%s", i ? ", " : "", addr,
+                         he_attempt_state_name(a->state), a->state == HE_ATTEMPT_FAILED ? " " : "",
+                         a->state == HE_ATTEMPT_FAILED ? strerror(a->err) : "");
+        used += n > 0 ? (size_t)n : 0;
+    }
+    if (r->winner >= 0) {
+        char w[HE_ADDR_STRLEN];
+        he_addr_format(&r->att[r->winner].addr, w, sizeof w);
+        he_log_write(level, "race %s: winner %s (attempt %d) after %lld ms; %s", name, w,
+                     r->winner + 1, (long long)elapsed, line);
+    } else {
+        he_log_write(level, "race %s: no winner (%s) after %lld ms; %s", name, strerror(-rc),
+                     (long long)elapsed, line);
+    }
 }

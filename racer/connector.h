@@ -22,10 +22,14 @@ enum he_bind_kind {
     HE_BIND_AUTO = 2,  /* connect() picked it, in a race left connecting */
 };
 
+struct epoll_event;
 struct he_sys {
     int (*connect)(int fd, const struct sockaddr *addr, socklen_t len);
     int (*bind)(int fd, const struct sockaddr *addr, socklen_t len);
     int (*close)(int fd);
+    int (*dup3)(int oldfd, int newfd, int flags);
+    int (*epoll_ctl)(int epfd, int op, int fd, struct epoll_event *ev);
+    int (*close_range)(unsigned first, unsigned last, int flags);
     /* How fd's socket got its local port (enum he_bind_kind); NULL: a
      * bound port always counts as fixed. */
     int (*bind_kind)(int fd);
@@ -77,8 +81,26 @@ struct he_connector {
     int abandoned;              /* reaped from under us: touch no socket */
     int caller_gone;            /* the fd no longer holds the caller's socket */
     int internal_error;         /* poll(2) failed: fall back to the kernel's wait */
+    int background;             /* driven by the helper thread (racer/background.c): fd
+                                 * is a dup of the caller's socket, no strand record */
     const struct he_news *news; /* NULL: no lookup runs with the race */
 };
+
+/* Reads the caller's local address as the program chose it (before its
+ * connect() binds one).  Returns 0, or -errno when fd is no socket. */
+int he_connector_note_local(struct he_connector *c);
+
+/* The callbacks themselves, for a driver that wraps them. */
+int he_connector_start(void *ctx, struct he_race *r, int index);
+void he_connector_cancel(void *ctx, struct he_race *r, int index);
+/* A sibling that its poll reported finished: 0 when connected, its errno,
+ * or -1 while it is still under way. */
+int he_connector_sibling_outcome(struct he_connector *c, struct he_race *r, int index);
+
+/* One line per race for the log: the name, the candidates, the winner,
+ * the time taken, and what became of each loser. */
+void he_connector_log(const struct he_race *r, const char *name, int rc, int64_t elapsed,
+                      int level);
 
 /* Fills io with the real connector's callbacks and clock. */
 void he_connector_io(struct he_connector *c, struct he_race_io *io);

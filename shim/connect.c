@@ -3,6 +3,7 @@
 #include "hook.h"
 
 #include "../common/log.h"
+#include "../racer/background.h"
 #include "../racer/connector.h"
 #include "../racer/race.h"
 #include "../racer/strand.h"
@@ -12,32 +13,6 @@
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
-
-/* One info line per race: the name, the candidates, the winner, the time
- * taken, and what became of each loser. */
-static void he_connect_log(const struct he_race *r, const char *name, int rc, int64_t elapsed,
-                           int level) {
-    char line[900];
-    size_t used = 0;
-    for (int i = 0; i < r->count && used < sizeof line - 100; i++) {
-        const struct he_attempt *a = &r->att[i];
-        char addr[HE_ADDR_STRLEN];
-        he_addr_format(&a->addr, addr, sizeof addr);
-        int n = snprintf(line + used, sizeof line - used, "%s%s %s%s%s", i ? ", " : "", addr,
-                         he_attempt_state_name(a->state), a->state == HE_ATTEMPT_FAILED ? " " : "",
-                         a->state == HE_ATTEMPT_FAILED ? strerror(a->err) : "");
-        used += n > 0 ? (size_t)n : 0;
-    }
-    if (r->winner >= 0) {
-        char w[HE_ADDR_STRLEN];
-        he_addr_format(&r->att[r->winner].addr, w, sizeof w);
-        he_log_write(level, "race %s: winner %s (attempt %d) after %lld ms; %s", name, w,
-                     r->winner + 1, (long long)elapsed, line);
-    } else {
-        he_log_write(level, "race %s: no winner (%s) after %lld ms; %s", name, strerror(-rc),
-                     (long long)elapsed, line);
-    }
-}
 
 /* Runs the race for fd.  Returns 0 when connected (on the caller's own
  * socket or a spliced sibling), or -errno for the caller to see. */
@@ -105,9 +80,41 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
      * debug level; info is for races where a sibling was started. */
     int level = r.count > 1 && r.att[1].state != HE_ATTEMPT_WAITING ? HE_LOG_INFO : HE_LOG_DEBUG;
     if (he_log_level >= level) {
-        he_connect_log(&r, ans->name, rc, he_connector_now_ms(NULL) - t0, level);
+        he_connector_log(&r, ans->name, rc, he_connector_now_ms(NULL) - t0, level);
     }
     return rc < 0 ? rc : 0;
+}
+
+/* A non-blocking connect: the caller's own attempt starts here and the
+ * program gets the kernel's answer at once; when that is EINPROGRESS the
+ * helper thread races the siblings (racer/background.c) while the program
+ * waits in its own loop.  No DNS runs for these races: a name with no
+ * sibling to race is left alone. */
+static int he_connect_nonblocking(int fd, const struct sockaddr *addr, socklen_t len, int fl,
+                                  const struct he_addr *dst, const struct he_memo_answer *ans,
+                                  int siblings) {
+    if (siblings == 0) {
+        return he_real.connect(fd, addr, len);
+    }
+    struct he_connector c = {
+        .sys = &he_sys,
+        .fd = fd,
+        .fl = fl,
+        .family = addr->sa_family,
+        .addr = addr,
+        .addrlen = len,
+    };
+    /* Read before connect() binds the socket to an ephemeral port. */
+    int local = he_connector_note_local(&c);
+    int rc = he_real.connect(fd, addr, len);
+    if (rc == 0 || errno != EINPROGRESS || local != 0) {
+        return rc; /* with the kernel's errno */
+    }
+    struct he_bg_request q = {&c, dst, ans->addrs, ans->count, ans->name,
+                              he_cfg.attempt_delay_ms, he_cfg.max_attempts};
+    he_bg_start(&q);
+    errno = EINPROGRESS;
+    return -1;
 }
 
 /* The cheap checks, cheapest first, that decide whether connect() might
@@ -167,11 +174,14 @@ HE_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
     if (!he_connect_worth_it(addr, &dst, &ans, &siblings, &due)) {
         return he_real.connect(fd, addr, len);
     }
-    /* Non-blocking sockets and O_ASYNC owners are left alone: the program
-     * drives those itself. */
+    /* O_ASYNC owners are left alone: a splice would not carry the signal
+     * ownership over. */
     int fl = fcntl(fd, F_GETFL);
-    if (fl < 0 || (fl & (O_NONBLOCK | O_ASYNC))) {
+    if (fl < 0 || (fl & O_ASYNC)) {
         return he_real.connect(fd, addr, len);
+    }
+    if (fl & O_NONBLOCK) {
+        return he_connect_nonblocking(fd, addr, len, fl, &dst, &ans, siblings);
     }
     int refresh = due && he_refresh_claim(ans.name, he_connector_now_ms(NULL));
     if (siblings == 0 && !refresh) {

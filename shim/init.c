@@ -3,6 +3,7 @@
 #include "hook.h"
 
 #include "../common/log.h"
+#include "../racer/background.h"
 #include "lookup.h"
 
 #include <pthread.h>
@@ -64,14 +65,17 @@ static struct he_memo *he_fork_memo(void) {
 static void he_fork_prepare(void) {
     he_memo_fork_prepare(he_fork_memo());
     he_bind_fork_prepare();
+    he_bg_fork_prepare();
 }
 
 static void he_fork_parent(void) {
+    he_bg_fork_parent();
     he_bind_fork_parent();
     he_memo_fork_parent(he_fork_memo());
 }
 
 static void he_fork_child(void) {
+    he_bg_fork_child();
     he_bind_fork_child();
     he_memo_fork_child(he_fork_memo());
 }
@@ -81,7 +85,10 @@ static void he_init_once(void) {
     he_sys.connect = he_real.connect;
     he_sys.bind = he_real.bind;
     he_sys.close = he_real.close;
+    he_sys.dup3 = he_real.dup3;
+    he_sys.epoll_ctl = he_real.epoll_ctl;
     he_sys.bind_kind = he_bind_kind_of;
+    he_bg_setup(&he_sys);
     /* secure_getenv: a setuid program ignores the variables entirely. */
     he_config_parse(&he_cfg, he_init_getenv, he_init_collect_warning);
     he_init_log_path();
@@ -108,6 +115,8 @@ static void he_init_once(void) {
         pthread_atfork(he_fork_prepare, he_fork_parent, he_fork_child);
     }
     he_active = 1;
+    /* Last: from here on the range-close hooks look at libhe's records. */
+    __atomic_store_n(&he_sys.close_range, he_real.close_range, __ATOMIC_RELEASE);
     HE_LOG(HE_LOG_DEBUG, "active: attempt delay %d ms, timeout %d ms, max attempts %d",
            he_cfg.attempt_delay_ms, he_cfg.connect_timeout_ms, he_cfg.max_attempts);
 }

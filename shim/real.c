@@ -6,11 +6,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/epoll.h>
 #include <unistd.h>
 
 struct he_real_table he_real;
 
-/* Called only from pthread_once; never through a hook. */
+/* Never through a hook. */
 static void *he_real_find(const char *name, void *ours) {
     void *p = dlsym(RTLD_NEXT, name);
     if (p == NULL || p == ours) {
@@ -30,11 +31,25 @@ static void *he_real_find(const char *name, void *ours) {
 void he_real_load(void) {
     HE_REAL(connect, (void *)connect);
     HE_REAL(bind, (void *)bind);
-    HE_REAL(close, NULL);
+    HE_REAL(close, (void *)close);
+    HE_REAL(dup2, (void *)dup2);
+    HE_REAL(dup3, (void *)dup3);
+    HE_REAL(close_range, (void *)close_range);
+    HE_REAL(closefrom, (void *)closefrom);
+    HE_REAL(epoll_ctl, (void *)epoll_ctl);
     HE_REAL(getaddrinfo, (void *)getaddrinfo);
     HE_REAL(freeaddrinfo, (void *)freeaddrinfo);
     HE_REAL(gethostbyname, (void *)gethostbyname);
     HE_REAL(gethostbyname2, (void *)gethostbyname2);
     HE_REAL(gethostbyname_r, (void *)gethostbyname_r);
     HE_REAL(gethostbyname2_r, (void *)gethostbyname2_r);
+}
+
+void *he_real_early(void **cache, const char *name, void *ours) {
+    void *p = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
+    if (p == NULL) {
+        p = he_real_find(name, ours);
+        __atomic_store_n(cache, p, __ATOMIC_RELEASE);
+    }
+    return p;
 }
