@@ -228,7 +228,7 @@ static const char *he_bg_splice(struct he_bg_race *b) {
 
 static void he_bg_log(const struct he_bg_race *b) {
     int64_t ms = he_connector_now_ms(NULL) - b->t0;
-    if (b->outcome != NULL) {
+    if (b->outcome != NULL && he_log_level >= HE_LOG_INFO) {
         he_log_write(HE_LOG_INFO, "race %s (non-blocking): %s after %lld ms", b->name, b->outcome,
                      (long long)ms);
     }
@@ -372,6 +372,11 @@ static void *he_bg_main(void *arg) {
             return NULL;
         } else {
             wait = (int)(idle_since + HE_BG_IDLE_MS - now);
+        }
+        /* Never longer than the idle time: a race that a hook cancels
+         * leaves the helper to notice by itself that it has none left. */
+        if (wait < 0 || wait > HE_BG_IDLE_MS) {
+            wait = HE_BG_IDLE_MS;
         }
         he_bg.wake_at = now + wait;
         int ep = he_bg.ep;
