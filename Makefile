@@ -129,7 +129,7 @@ check-asan: deps
 
 check-tsan: deps
 	$(MAKE) BUILD=build/tsan SAN=tsan all check-unit
-	HE_LIB=$(abspath build/tsan/libhe.so) HE_SAN=tsan tests/integration/run.sh threads
+	HE_LIB=$(abspath build/tsan/libhe.so) HE_SAN=tsan tests/integration/run.sh 'threads|nonblocking/(dead4|dead6|fork|close)'
 
 demo: deps $(LIB)
 	@scripts/demo $(abspath $(LIB))

@@ -277,6 +277,12 @@ static void he_bg_check(int slot) {
     }
     if (b->r.winner > 0) {
         b->outcome = he_bg_splice(b);
+        if (b->outcome != NULL) {
+            /* Not spliced: the log must not name a winner. */
+            b->r.att[b->r.winner].state = HE_ATTEMPT_CANCELLED;
+            b->r.winner = -1;
+            b->r.result = -ECANCELED;
+        }
     } else if (b->own_failed) {
         b->outcome = "the caller's own attempt failed first; the program sees it";
     }

@@ -94,6 +94,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <poll.h>
+#include <pthread.h>
 #include <stdarg.h>
 #include <sys/epoll.h>
 #include <sys/resource.h>
@@ -173,6 +174,10 @@ static void epoll_names(char *out, size_t size, unsigned v) {
     static const char *const names[] = {"EPOLLIN",  "EPOLLPRI", "EPOLLOUT",
                                         "EPOLLERR", "EPOLLHUP", "EPOLLRDHUP"};
     flag_names(out, size, v, bits, names, 6);
+}
+
+static void *noop(void *arg) {
+    return arg;
 }
 
 static int threads_now(void) {
@@ -506,6 +511,11 @@ int main(int argc, char **argv) {
         usage(argv[0]);
     }
     const char *name = argv[optind], *port = argv[optind + 1];
+    /* A sanitizer runtime (TSan) starts a thread of its own with the
+     * first pthread_create: let that happen before counting. */
+    pthread_t warm;
+    pthread_create(&warm, NULL, noop, NULL);
+    pthread_join(warm, NULL);
     threads_start = threads_now();
     if (stat("/dev/null", &devnull) != 0) {
         perror("/dev/null");
