@@ -5,9 +5,12 @@
 #include <net/if.h>
 #include <netinet/in.h>
 #include <netinet/ip.h>
+#include <pthread.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/time.h>
+#include <time.h>
 
 #ifndef IP_BIND_ADDRESS_NO_PORT
 #define IP_BIND_ADDRESS_NO_PORT 24
@@ -142,19 +145,84 @@ static int he_options_verify(const struct he_options *o, int caller, int fresh) 
     return 0;
 }
 
+/* What a fresh socket reads for every option, per family, read from a
+ * fresh socket at most once a second: a race's first sibling compares the
+ * caller with these instead of reading all of them again (half the
+ * getsockopt calls: with a thousand races at once they are most of the
+ * helper thread's work).  A second bounds how long a changed sysctl
+ * default goes unnoticed. */
+#define HE_OPTIONS_DEFAULTS_MS 1000
+
+struct he_options_defaults {
+    int64_t read_ms; /* 0: never */
+    struct he_option_read v[HE_OPTION_COUNT];
+};
+
+static struct he_options_defaults he_options_defaults[2]; /* AF_INET, AF_INET6 */
+static pthread_mutex_t he_options_defaults_mu = PTHREAD_MUTEX_INITIALIZER;
+
+static int64_t he_options_now_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000 + 1;
+}
+
+/* Fills out with fresh's defaults, from the cache or from fresh itself
+ * (before anything is set on it). */
+static void he_options_defaults_of(int fresh, struct he_option_read *out) {
+    int family = 0;
+    socklen_t len = sizeof family;
+    int k = getsockopt(fresh, SOL_SOCKET, SO_DOMAIN, &family, &len) != 0 ? -1
+            : family == AF_INET                                           ? 0
+            : family == AF_INET6                                          ? 1
+                                                                          : -1;
+    int64_t now = he_options_now_ms();
+    /* trylock: a thread already in here (or a signal handler's nested
+     * race) reads the fresh socket itself rather than wait. */
+    if (k >= 0 && pthread_mutex_trylock(&he_options_defaults_mu) == 0) {
+        struct he_options_defaults *d = &he_options_defaults[k];
+        if (d->read_ms == 0 || now - d->read_ms >= HE_OPTIONS_DEFAULTS_MS) {
+            for (int i = 0; i < HE_OPTION_COUNT; i++) {
+                he_option_get(fresh, &he_option_table[i], &d->v[i]);
+            }
+            d->read_ms = now;
+        }
+        memcpy(out, d->v, sizeof d->v);
+        pthread_mutex_unlock(&he_options_defaults_mu);
+        return;
+    }
+    for (int i = 0; i < HE_OPTION_COUNT; i++) {
+        he_option_get(fresh, &he_option_table[i], &out[i]);
+    }
+}
+
+/* Whether option i must be carried over although the caller reads its
+ * default: an option captured before it changes it on the fresh socket
+ * (IP_TOS and IPV6_TCLASS reset SO_PRIORITY). */
+static int he_options_forced(const struct he_options *o, int i) {
+    const struct he_option_def *d = &he_option_table[i];
+    if (d->level != SOL_SOCKET || d->name != SO_PRIORITY) {
+        return 0;
+    }
+    for (int k = 0; k < o->count; k++) {
+        const struct he_option_def *p = &he_option_table[o->v[k].index];
+        if ((p->level == IPPROTO_IP && p->name == IP_TOS) ||
+            (p->level == IPPROTO_IPV6 && p->name == IPV6_TCLASS)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int he_options_capture(struct he_options *o, int caller, int fresh) {
+    struct he_option_read defaults[HE_OPTION_COUNT];
+    he_options_defaults_of(fresh, defaults);
     o->count = 0;
     for (int i = 0; i < HE_OPTION_COUNT; i++) {
         const struct he_option_def *d = &he_option_table[i];
-        struct he_option_read want, have;
+        struct he_option_read want;
         he_option_get(caller, d, &want);
-        /* Not an option of this kind of socket (IPv6 ones on AF_INET):
-         * a fresh one of the same kind says the same. */
-        if (want.rc == ENOPROTOOPT || want.rc == EOPNOTSUPP) {
-            continue;
-        }
-        he_option_get(fresh, d, &have);
-        if (he_option_same(&want, &have)) {
+        if (he_option_same(&want, &defaults[i]) && !he_options_forced(o, i)) {
             continue;
         }
         if (want.rc != 0) {
