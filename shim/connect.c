@@ -14,6 +14,20 @@
 #include <stdio.h>
 #include <string.h>
 
+/* The connector for the caller's socket fd, whose status flags are fl,
+ * connecting to addr. */
+static struct he_connector he_connect_connector(int fd, const struct sockaddr *addr, socklen_t len,
+                                                int fl) {
+    return (struct he_connector){
+        .sys = &he_sys,
+        .fd = fd,
+        .fl = fl,
+        .family = addr->sa_family,
+        .addr = addr,
+        .addrlen = len,
+    };
+}
+
 /* Runs the race for fd.  Returns 0 when connected (on the caller's own
  * socket or a spliced sibling), or -errno for the caller to see. */
 static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, int fl,
@@ -23,14 +37,7 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
     int rc, frc;
     he_race_init(&r, dst, ans->addrs, ans->count, addr->sa_family, he_cfg.attempt_delay_ms,
                  he_cfg.max_attempts);
-    struct he_connector c = {
-        .sys = &he_sys,
-        .fd = fd,
-        .fl = fl,
-        .family = addr->sa_family,
-        .addr = addr,
-        .addrlen = len,
-    };
+    struct he_connector c = he_connect_connector(fd, addr, len, fl);
     struct he_race_io io;
     he_connector_io(&c, &io);
     int64_t t0 = he_connector_now_ms(NULL);
@@ -96,14 +103,7 @@ static int he_connect_nonblocking(int fd, const struct sockaddr *addr, socklen_t
     if (siblings == 0) {
         return he_real.connect(fd, addr, len);
     }
-    struct he_connector c = {
-        .sys = &he_sys,
-        .fd = fd,
-        .fl = fl,
-        .family = addr->sa_family,
-        .addr = addr,
-        .addrlen = len,
-    };
+    struct he_connector c = he_connect_connector(fd, addr, len, fl);
     /* Read before connect() binds the socket to an ephemeral port. */
     int local = he_connector_note_local(&c);
     int rc = he_real.connect(fd, addr, len);

@@ -16,6 +16,7 @@
 #define HE_PROG_H
 
 #include <dirent.h>
+#include <pthread.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -47,6 +48,36 @@ static inline struct addrinfo *he_resolve(const char *name, const char *port, in
         exit(HE_EXIT_USAGE);
     }
     return res;
+}
+
+/* The process's threads, from /proc/self/status (-1 if unreadable). */
+static inline int he_threads_now(void) {
+    FILE *f = fopen("/proc/self/status", "r");
+    char line[256];
+    int n = -1;
+    if (f == NULL) {
+        return -1;
+    }
+    while (fgets(line, sizeof line, f) != NULL) {
+        if (sscanf(line, "Threads: %d", &n) == 1) {
+            break;
+        }
+    }
+    fclose(f);
+    return n;
+}
+
+static inline void *he_noop_thread(void *arg) {
+    return arg;
+}
+
+/* A sanitizer runtime (TSan) starts a thread of its own with the first
+ * pthread_create: call this before counting threads. */
+static inline void he_warm_threads(void) {
+    pthread_t t;
+    if (pthread_create(&t, NULL, he_noop_thread, NULL) == 0) {
+        pthread_join(t, NULL);
+    }
 }
 
 /* Number of entries in /proc/self/fd.  The directory stream's own fd is

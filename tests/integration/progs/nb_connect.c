@@ -176,26 +176,6 @@ static void epoll_names(char *out, size_t size, unsigned v) {
     flag_names(out, size, v, bits, names, 6);
 }
 
-static void *noop(void *arg) {
-    return arg;
-}
-
-static int threads_now(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    int n = -1;
-    if (f == NULL) {
-        return -1;
-    }
-    while (fgets(line, sizeof line, f) != NULL) {
-        if (sscanf(line, "Threads: %d", &n) == 1) {
-            break;
-        }
-    }
-    fclose(f);
-    return n;
-}
-
 /* The registrations for number target in the epoll instance, printed (if
  * print) as "epoll_reg" lines; the first one's events and data in *ev, *data. */
 static int epoll_regs(int target, int print, unsigned *ev, unsigned long long *data) {
@@ -417,7 +397,7 @@ static int settle(int want) {
     int n, t;
     for (;;) {
         n = he_count_fds();
-        t = threads_now();
+        t = he_threads_now();
         if ((n == want && t == threads_start) || he_now_ms() >= end) {
             break;
         }
@@ -513,10 +493,8 @@ int main(int argc, char **argv) {
     const char *name = argv[optind], *port = argv[optind + 1];
     /* A sanitizer runtime (TSan) starts a thread of its own with the
      * first pthread_create: let that happen before counting. */
-    pthread_t warm;
-    pthread_create(&warm, NULL, noop, NULL);
-    pthread_join(warm, NULL);
-    threads_start = threads_now();
+    he_warm_threads();
+    threads_start = he_threads_now();
     if (stat("/dev/null", &devnull) != 0) {
         perror("/dev/null");
         return HE_EXIT_USAGE;
@@ -658,7 +636,7 @@ int main(int argc, char **argv) {
             fflush(stdout);
             child = fork();
             if (child == 0) {
-                int n = he_count_fds(), th = threads_now();
+                int n = he_count_fds(), th = he_threads_now();
                 printf("child fds=%d want=%d threads=%d\n", n, fds_race, th);
                 fflush(stdout);
                 _exit(n == fds_race && th == 1 ? 0 : NB_EXIT_CHECK);

@@ -143,26 +143,6 @@ static void *opener(void *arg) {
     return NULL;
 }
 
-static void *noop(void *arg) {
-    return arg;
-}
-
-static int threads_now(void) {
-    FILE *f = fopen("/proc/self/status", "r");
-    char line[256];
-    int n = -1;
-    if (f == NULL) {
-        return -1;
-    }
-    while (fgets(line, sizeof line, f) != NULL) {
-        if (sscanf(line, "Threads: %d", &n) == 1) {
-            break;
-        }
-    }
-    fclose(f);
-    return n;
-}
-
 int main(int argc, char **argv) {
     int nconn = 4, nopen = 4, opt;
     long duration = 2000;
@@ -205,10 +185,8 @@ int main(int argc, char **argv) {
 
     /* A sanitizer runtime (TSan) starts a thread of its own with the
      * first pthread_create: let that happen before counting. */
-    pthread_t warm;
-    pthread_create(&warm, NULL, noop, NULL);
-    pthread_join(warm, NULL);
-    int before = he_count_fds(), threads_start = threads_now();
+    he_warm_threads();
+    int before = he_count_fds(), threads_start = he_threads_now();
     deadline = he_now_ms() + duration;
     pthread_t t[128];
     int n = 0;
@@ -228,7 +206,7 @@ int main(int argc, char **argv) {
     int after, threads;
     for (;;) {
         after = he_count_fds();
-        threads = threads_now();
+        threads = he_threads_now();
         if ((after == before && threads == threads_start) || he_now_ms() >= end) {
             break;
         }
