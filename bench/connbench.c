@@ -60,36 +60,8 @@
 
 #define LABEL_MAX 512
 
-static void die(const char *what) {
-    fprintf(stderr, "connbench[%d]: %s: %s\n", (int)getpid(), what, strerror(errno));
-    exit(1);
-}
-
-static int64_t now_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000 + ts.tv_nsec;
-}
-
-static int cmp_i64(const void *a, const void *b) {
-    int64_t x = *(const int64_t *)a, y = *(const int64_t *)b;
-    return (x > y) - (x < y);
-}
-
-static int cmp_dbl(const void *a, const void *b) {
-    double x = *(const double *)a, y = *(const double *)b;
-    return (x > y) - (x < y);
-}
-
-static int64_t median_i64(int64_t *t, int n) {
-    qsort(t, (size_t)n, sizeof *t, cmp_i64);
-    return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
-}
-
-static double median_dbl(double *t, int n) {
-    qsort(t, (size_t)n, sizeof *t, cmp_dbl);
-    return n % 2 ? t[n / 2] : (t[n / 2 - 1] + t[n / 2]) / 2;
-}
+#define BENCH_PROG "connbench"
+#include "bench.h"
 
 /* ------------------------------------------------------------ operations */
 
@@ -176,35 +148,6 @@ struct block_result {
     int64_t sys_ns;
 };
 
-static int64_t tv_ns(struct timeval tv) {
-    return (int64_t)tv.tv_sec * 1000000000 + (int64_t)tv.tv_usec * 1000;
-}
-
-/* read(2) or write(2) all of len bytes, across EINTR and short counts. */
-static int io_full(int fd, void *buf, size_t len, int writing) {
-    char *p = buf;
-    while (len > 0) {
-        ssize_t n = writing ? write(fd, p, len) : read(fd, p, len);
-        if (n < 0 && errno == EINTR) {
-            continue;
-        }
-        if (n <= 0) {
-            return -1;
-        }
-        p += n;
-        len -= (size_t)n;
-    }
-    return 0;
-}
-
-static int read_full(int fd, void *buf, size_t len) {
-    return io_full(fd, buf, len, 0);
-}
-
-static int write_full(int fd, const void *buf, size_t len) {
-    return io_full(fd, (void *)buf, len, 1);
-}
-
 /* fds 3 (commands in) and 4 (results out) are set up by the driver. */
 static int worker_main(int argc, char **argv) {
     if (argc < 2) {
@@ -260,12 +203,6 @@ static int worker_main(int argc, char **argv) {
 
 /* ------------------------------------------------------------ driver */
 
-struct worker {
-    pid_t pid;
-    int cmd;    /* write end */
-    int result; /* read end */
-};
-
 static void spawn(struct worker *w, const char *preload, int block, int warm, int opc, char **opv) {
     int c[2], r[2];
     if (pipe2(c, O_CLOEXEC) != 0 || pipe2(r, O_CLOEXEC) != 0) {
@@ -311,47 +248,6 @@ static void spawn(struct worker *w, const char *preload, int block, int warm, in
     w->result = r[0];
 }
 
-/* The driver is the listener: it accepts and closes everything queued
- * between blocks, so no server work runs while a worker is being timed. */
-static int listener_open(int port) {
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    int one = 1;
-    if (s < 0) {
-        die("socket");
-    }
-    setsockopt(s, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-    struct sockaddr_in sin = {.sin_family = AF_INET,
-                              .sin_port = htons((uint16_t)port),
-                              .sin_addr.s_addr = htonl(INADDR_ANY)};
-    if (bind(s, (struct sockaddr *)&sin, sizeof sin) != 0) {
-        die("bind");
-    }
-    if (listen(s, 65535) != 0) { /* capped by net.core.somaxconn */
-        die("listen");
-    }
-    return s;
-}
-
-static void listener_drain(int s) {
-    if (s < 0) {
-        return;
-    }
-    for (;;) {
-        int c = accept4(s, NULL, NULL, SOCK_CLOEXEC);
-        if (c < 0) {
-            return;
-        }
-        close(c);
-    }
-}
-
-static int ask(struct worker *w, char cmd, struct block_result *r) {
-    if (write_full(w->cmd, &cmd, 1) != 0 || read_full(w->result, r, sizeof *r) != 0) {
-        return -1;
-    }
-    return 0;
-}
-
 static int ab_main(int argc, char **argv) {
     if (argc < 5) {
         fprintf(stderr, "usage: connbench ab LIB ROUNDS BLOCK WARMUP OP...\n");
@@ -366,7 +262,7 @@ static int ab_main(int argc, char **argv) {
     signal(SIGPIPE, SIG_IGN);
     int lsn = -1;
     if (strcmp(argv[4], "connect") == 0 && argc >= 7) {
-        lsn = listener_open(atoi(argv[6]));
+        lsn = listener_open(atoi(argv[6]), 1);
     }
     struct worker w[2]; /* 0 plain, 1 libhe */
     spawn(&w[0], NULL, block, warm, argc - 4, argv + 4);
@@ -381,7 +277,7 @@ static int ab_main(int argc, char **argv) {
     }
     struct block_result r;
     for (int k = 0; k < 2; k++) {
-        if (ask(&w[k], 'w', &r) != 0) {
+        if (worker_ask(&w[k], 'w', &r, sizeof r) != 0) {
             fprintf(stderr, "connbench: %s worker died in warm-up\n", k ? "libhe" : "plain");
             return 1;
         }
@@ -398,7 +294,7 @@ static int ab_main(int argc, char **argv) {
     for (int i = 0; i < rounds; i++) {
         for (int j = 0; j < 2; j++) {
             int k = (i % 2) ? 1 - j : j;
-            if (ask(&w[k], 'r', &r) != 0) {
+            if (worker_ask(&w[k], 'r', &r, sizeof r) != 0) {
                 fprintf(stderr, "connbench: %s worker died in round %d\n", k ? "libhe" : "plain",
                         i);
                 return 1;
