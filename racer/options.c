@@ -172,10 +172,8 @@ static int64_t he_options_now_ms(void) {
 static void he_options_defaults_of(int fresh, struct he_option_read *out) {
     int family = 0;
     socklen_t len = sizeof family;
-    int k = getsockopt(fresh, SOL_SOCKET, SO_DOMAIN, &family, &len) != 0 ? -1
-            : family == AF_INET                                           ? 0
-            : family == AF_INET6                                          ? 1
-                                                                          : -1;
+    getsockopt(fresh, SOL_SOCKET, SO_DOMAIN, &family, &len);
+    int k = family == AF_INET ? 0 : family == AF_INET6 ? 1 : -1;
     int64_t now = he_options_now_ms();
     /* trylock: a thread already in here (or a signal handler's nested
      * race) reads the fresh socket itself rather than wait. */
