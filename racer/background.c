@@ -57,18 +57,8 @@ static struct {
     struct he_bg_race *race[HE_BG_MAX];
 } he_bg = {.ep = -1, .evfd = -1, .next_due = INT64_MAX};
 
-static int he_bg_busy; /* running || count, for the hooks' fast path */
-
 void he_bg_setup(const struct he_sys *sys) {
     he_bg.sys = sys;
-}
-
-int he_bg_active(void) {
-    return __atomic_load_n(&he_bg_busy, __ATOMIC_ACQUIRE);
-}
-
-static void he_bg_publish(void) {
-    __atomic_store_n(&he_bg_busy, he_bg.running || he_bg.count > 0, __ATOMIC_RELEASE);
 }
 
 /* ---------------------------------------------------------------- fd roles */
@@ -232,11 +222,7 @@ static void he_bg_log(const struct he_bg_race *b) {
         he_log_write(HE_LOG_INFO, "race %s (non-blocking): %s after %lld ms", b->name, b->outcome,
                      (long long)ms);
     }
-    int level = b->r.count > 1 && b->r.att[1].state != HE_ATTEMPT_WAITING ? HE_LOG_INFO
-                                                                            : HE_LOG_DEBUG;
-    if (he_log_level >= level) {
-        he_connector_log(&b->r, b->name, b->r.result, ms, level);
-    }
+    he_connector_log(&b->r, b->name, b->r.result, ms);
 }
 
 /* Ends race slot: its sockets closed, its numbers forgotten. */
@@ -258,7 +244,6 @@ static void he_bg_retire(int slot, const char *why) {
     free(b);
     he_bg.race[slot] = NULL;
     he_bg.count--;
-    he_bg_publish();
 }
 
 /* After any change: a race with a result ends (splicing a sibling that
@@ -338,11 +323,12 @@ static int he_bg_sweep(void) {
         return he_bg.next_due == INT64_MAX ? -1 : (int)(he_bg.next_due - now);
     }
     he_bg.next_due = INT64_MAX;
-    for (int i = 0; i < HE_BG_MAX && he_bg.count > 0; i++) {
+    for (int i = 0, left = he_bg.count; i < HE_BG_MAX && left > 0; i++) {
         struct he_bg_race *b = he_bg.race[i];
         if (b == NULL) {
             continue;
         }
+        left--;
         struct he_race_io io;
         he_bg_io(b, &io);
         he_race_advance(&b->r, &io);
@@ -359,7 +345,6 @@ static void he_bg_stop_helper(void) {
     he_bg_close_own(he_bg.evfd);
     he_bg.ep = he_bg.evfd = -1;
     he_bg.running = 0;
-    he_bg_publish();
 }
 
 static void *he_bg_main(void *arg) {
@@ -441,7 +426,6 @@ static int he_bg_ensure_helper(void) {
     he_bg_mark(evfd, HE_FD_HELPER, 0);
     he_bg.running = 1;
     he_bg.wake_at = INT64_MIN;
-    he_bg_publish();
     return 0;
 }
 
@@ -512,7 +496,6 @@ static int he_bg_admit(struct he_bg_race *b, const struct he_bg_request *q) {
     he_bg_mark(fd, HE_FD_CALLER, slot);
     he_bg_mark(b->dupfd, HE_FD_PRIVATE, slot);
     he_bg.count++;
-    he_bg_publish();
     he_bg_note_due(b, b->t0);
     if (b->r.next_at < he_bg.wake_at) {
         uint64_t one = 1;
@@ -681,19 +664,6 @@ static int he_bg_close_each(unsigned first, unsigned last, const int *keep, int 
     return 0;
 }
 
-static void he_bg_forget_range(unsigned first, unsigned last) {
-    for (unsigned fd = first; fd <= last && (fd >> HE_FDMAP_CHUNK_BITS) < HE_FDMAP_CHUNKS; fd++) {
-        if (he_fdmap_slot((int)fd, 0) == NULL) {
-            fd |= (1u << HE_FDMAP_CHUNK_BITS) - 1; /* no chunk: skip it */
-        } else if (he_fdmap_slot((int)fd, 0)->role == HE_FD_NONE) {
-            he_fdmap_forget((int)fd);
-        }
-        if (fd == last) {
-            break;
-        }
-    }
-}
-
 int he_bg_close_range(unsigned first, unsigned last, int flags) {
     enum { MAX = HE_BG_MAX * 3 + 2 };
     static int keep[MAX]; /* under the lock */
@@ -714,7 +684,7 @@ int he_bg_close_range(unsigned first, unsigned last, int flags) {
         rc = he_bg_close_each(first, last, keep, n);
     }
     int err = errno;
-    he_bg_forget_range(first, last);
+    he_fdmap_forget_range(first, last);
     he_fdmap_unlock(0, NULL);
     errno = err;
     return rc;
@@ -761,7 +731,6 @@ void he_bg_fork_child(void) {
     }
     he_bg.count = 0;
     he_bg.next_due = INT64_MAX;
-    he_bg_publish();
     he_fdmap_fork_child();
     pthread_sigmask(SIG_SETMASK, &he_bg.fork_mask, NULL);
 }

@@ -51,9 +51,6 @@ int he_bg_dup_target(int newfd); /* before dup2/dup3 onto newfd */
 int he_bg_close_range(unsigned first, unsigned last, int flags);
 void he_bg_closefrom(int lowfd);
 int he_bg_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev);
-/* Whether the close-family hooks need to look at all: races pending or
- * the helper thread alive (no lock). */
-int he_bg_active(void);
 
 void he_bg_fork_prepare(void);
 void he_bg_fork_parent(void);

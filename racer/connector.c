@@ -512,8 +512,13 @@ int he_connector_finish(struct he_connector *c, struct he_race *r) {
     return 0;
 }
 
-void he_connector_log(const struct he_race *r, const char *name, int rc, int64_t elapsed,
-                           int level) {
+void he_connector_log(const struct he_race *r, const char *name, int rc, int64_t elapsed) {
+    /* A connect settled by the caller's own attempt alone is for debugging;
+     * a race where a sibling started is worth an info line. */
+    int level = r->count > 1 && r->att[1].state != HE_ATTEMPT_WAITING ? HE_LOG_INFO : HE_LOG_DEBUG;
+    if (he_log_level < level) {
+        return;
+    }
     char line[900];
     size_t used = 0;
     for (int i = 0; i < r->count && used < sizeof line - 100; i++) {

@@ -98,9 +98,9 @@ void he_connector_cancel(void *ctx, struct he_race *r, int index);
 int he_connector_sibling_outcome(struct he_connector *c, struct he_race *r, int index);
 
 /* One line per race for the log: the name, the candidates, the winner,
- * the time taken, and what became of each loser. */
-void he_connector_log(const struct he_race *r, const char *name, int rc, int64_t elapsed,
-                      int level);
+ * the time taken, and what became of each loser.  At info level when a
+ * sibling was started, else at debug. */
+void he_connector_log(const struct he_race *r, const char *name, int rc, int64_t elapsed);
 
 /* Fills io with the real connector's callbacks and clock. */
 void he_connector_io(struct he_connector *c, struct he_race_io *io);

@@ -122,6 +122,20 @@ void he_fdmap_forget(int fd) {
     }
 }
 
+void he_fdmap_forget_range(unsigned first, unsigned last) {
+    const unsigned mask = (1u << HE_FDMAP_CHUNK_BITS) - 1;
+    for (unsigned c = first >> HE_FDMAP_CHUNK_BITS; c < HE_FDMAP_CHUNKS && c <= last >> HE_FDMAP_CHUNK_BITS;
+         c++) {
+        struct he_fd_slot *chunk = he_fdmap_chunks[c];
+        unsigned lo = c == first >> HE_FDMAP_CHUNK_BITS ? first & mask : 0;
+        unsigned hi = c == last >> HE_FDMAP_CHUNK_BITS ? last & mask : mask;
+        for (unsigned i = lo; chunk != NULL && i <= hi; i++) {
+            chunk[i].nreg = 0;
+            he_fdmap_touch(&chunk[i]);
+        }
+    }
+}
+
 int he_fdmap_incomplete(void) {
     return __atomic_load_n(&he_fdmap_lost, __ATOMIC_RELAXED);
 }

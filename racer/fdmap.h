@@ -66,6 +66,8 @@ int he_fdmap_busy(int fd);
 void he_fdmap_epoll(int epfd, int op, int fd, const void *ev);
 /* fd was closed or replaced: its registrations went with its file. */
 void he_fdmap_forget(int fd);
+/* Every fd in [first, last] was closed: the same for each. */
+void he_fdmap_forget_range(unsigned first, unsigned last);
 /* Whether some registration could not be recorded (out of memory). */
 int he_fdmap_incomplete(void);
 

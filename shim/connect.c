@@ -83,12 +83,7 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
         HE_LOG(HE_LOG_INFO, "race %s: %s; left to the kernel", ans->name, strerror(-rc));
         rc = he_real.connect(fd, addr, len) == 0 ? 0 : -errno;
     }
-    /* A connect settled by the caller's own attempt alone is logged at
-     * debug level; info is for races where a sibling was started. */
-    int level = r.count > 1 && r.att[1].state != HE_ATTEMPT_WAITING ? HE_LOG_INFO : HE_LOG_DEBUG;
-    if (he_log_level >= level) {
-        he_connector_log(&r, ans->name, rc, he_connector_now_ms(NULL) - t0, level);
-    }
+    he_connector_log(&r, ans->name, rc, he_connector_now_ms(NULL) - t0);
     return rc < 0 ? rc : 0;
 }
 

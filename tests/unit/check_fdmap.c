@@ -154,12 +154,34 @@ START_TEST(test_fdmap_out_of_range) {
 }
 END_TEST
 
+START_TEST(test_fdmap_forget_range) {
+    sigset_t old;
+    struct epoll_event ev = {.events = EPOLLIN};
+    const int fds[] = {1020, 1023, 1024, 2047, 2048, 5000};
+    he_fdmap_lock(1, &old);
+    for (int i = 0; i < 6; i++) {
+        he_fdmap_epoll(4, EPOLL_CTL_ADD, fds[i], &ev);
+    }
+    /* Across a chunk boundary, a whole chunk, and ends inside chunks. */
+    he_fdmap_forget_range(1023, 2047);
+    he_fdmap_forget_range(4000, ~0u);
+    he_fdmap_unlock(1, &old);
+    ck_assert(he_fdmap_busy(1020));
+    ck_assert(!he_fdmap_busy(1023));
+    ck_assert(!he_fdmap_busy(1024));
+    ck_assert(!he_fdmap_busy(2047));
+    ck_assert(he_fdmap_busy(2048));
+    ck_assert(!he_fdmap_busy(5000));
+}
+END_TEST
+
 static Suite *fdmap_suite(void) {
     Suite *s = suite_create("fdmap");
     TCase *tc = tcase_create("core");
     tcase_add_loop_test(tc, test_fdmap_table, 0, ROWS);
     tcase_add_test(tc, test_fdmap_roles_make_busy);
     tcase_add_test(tc, test_fdmap_out_of_range);
+    tcase_add_test(tc, test_fdmap_forget_range);
     suite_add_tcase(s, tc);
     return s;
 }
