@@ -185,4 +185,32 @@ static inline int he_repeat(int count, const char *name, const char *port,
     return HE_EXIT_OK;
 }
 
+/* With every descriptor of the program's own closed: waits up to 3 s for
+ * the fd count to come back to want_fds and the threads to want_threads
+ * (libhe's idle helper thread lingers about a second), then prints "fds
+ * before=N after=N", "threads N", "threads_start N", and on stderr an
+ * FDLEAK report if the fds did not come back.  Returns the exit status. */
+static inline int he_settle(int want_fds, int want_threads) {
+    long end = he_now_ms() + 3000;
+    int n, t;
+    for (;;) {
+        n = he_count_fds();
+        t = he_threads_now();
+        if ((n == want_fds && t == want_threads) || he_now_ms() >= end) {
+            break;
+        }
+        usleep(20000);
+    }
+    printf("fds before=%d after=%d\n", want_fds, n);
+    printf("threads %d\n", t);
+    printf("threads_start %d\n", want_threads);
+    fflush(stdout);
+    if (n != want_fds) {
+        fprintf(stderr, "FDLEAK before=%d after=%d (3 s after the program closed its own)\n",
+                want_fds, n);
+        return HE_EXIT_FDLEAK;
+    }
+    return HE_EXIT_OK;
+}
+
 #endif

@@ -389,31 +389,6 @@ static int exchange(int http) {
 /* Threads at start: 1, or more if a sanitizer runtime keeps one of its own. */
 static int threads_start;
 
-/* -s: with every descriptor of the program's closed, waits up to 3 s for
- * the count to come back to want and the threads to what they were at
- * start. */
-static int settle(int want) {
-    long end = he_now_ms() + 3000;
-    int n, t;
-    for (;;) {
-        n = he_count_fds();
-        t = he_threads_now();
-        if ((n == want && t == threads_start) || he_now_ms() >= end) {
-            break;
-        }
-        usleep(20000);
-    }
-    printf("fds before=%d after=%d\n", want, n);
-    printf("threads %d\n", t);
-    printf("threads_start %d\n", threads_start);
-    if (n != want) {
-        fprintf(stderr, "FDLEAK before=%d after=%d (3 s after the program closed its own)\n", want,
-                n);
-        return HE_EXIT_FDLEAK;
-    }
-    return HE_EXIT_OK;
-}
-
 static void usage(const char *argv0) {
     fprintf(stderr,
             "usage: %s [-m poll|select|epoll|epollet|oneshot|epollpre] [-t MS] [-4|-6] [-f] "
@@ -673,7 +648,7 @@ int main(int argc, char **argv) {
             if (epfd >= 0) {
                 close(epfd);
             }
-            int code = do_settle ? settle(fds_start) : HE_EXIT_OK;
+            int code = do_settle ? he_settle(fds_start, threads_start) : HE_EXIT_OK;
             if (!ok) {
                 return NB_EXIT_CHECK;
             }
@@ -819,7 +794,7 @@ int main(int argc, char **argv) {
         setrlimit(RLIMIT_NOFILE, &old_rl);
     }
     if (do_settle) {
-        int s = settle(fds_start);
+        int s = he_settle(fds_start, threads_start);
         if (code == HE_EXIT_OK) {
             code = s;
         }

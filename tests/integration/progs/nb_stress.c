@@ -202,23 +202,5 @@ int main(int argc, char **argv) {
     printf("stress connects=%ld connected=%ld opens=%ld\n", atomic_load(&connects),
            atomic_load(&connected), atomic_load(&opens));
 
-    long end = he_now_ms() + 3000;
-    int after, threads;
-    for (;;) {
-        after = he_count_fds();
-        threads = he_threads_now();
-        if ((after == before && threads == threads_start) || he_now_ms() >= end) {
-            break;
-        }
-        usleep(20000);
-    }
-    printf("fds before=%d after=%d\n", before, after);
-    printf("threads %d\n", threads);
-    printf("threads_start %d\n", threads_start);
-    fflush(stdout);
-    if (after != before) {
-        fprintf(stderr, "FDLEAK before=%d after=%d\n", before, after);
-        return HE_EXIT_FDLEAK;
-    }
-    return HE_EXIT_OK;
+    return he_settle(before, threads_start);
 }
