@@ -1,10 +1,16 @@
 /* Logging: one line per call, prefixed "libhe[pid]", never to stdout.
  *
  * The level and destination are set once at initialisation.  A line goes to
- * HE_LOG_FILE (opened, appended and closed for each line, so that a program
- * which closes every fd above 2 at start-up cannot make libhe write into one
- * of its own files) or else to stderr.  Safe to call from any thread; holds no
- * lock, so a signal handler that siglongjmps out of it leaves nothing held. */
+ * HE_LOG_FILE (opened non-blocking, appended and closed for each line, so
+ * that a program which closes every fd above 2 at start-up cannot make
+ * libhe write into one of its own files, and a FIFO without a reader never
+ * holds the program) or else to stderr.  When HE_LOG_FILE cannot be opened,
+ * the line goes to stderr and one warning says why.  Stderr is written only
+ * while fd 2 holds the file it held when libhe was loaded: never when it
+ * was closed then, and never into a socket or file the program has since
+ * put on fd 2.  No write raises SIGPIPE in the program; a line that cannot
+ * be written is dropped.  Safe to call from any thread; holds no lock, so a
+ * signal handler that siglongjmps out of it leaves nothing held. */
 #ifndef HE_LOG_H
 #define HE_LOG_H
 
