@@ -23,6 +23,7 @@ struct he_memo_entry {
     struct he_memo_entry *name_next;           /* name index chain */
     uint64_t who;                              /* thread that last resolved it */
     uint64_t seq;                              /* when, in learn order */
+    uint64_t id;                               /* unique in the process, never reused */
     uint32_t name_hash;
     int count;                  /* current addresses */
     int nformer;                /* former ones, after them in links */
@@ -101,6 +102,30 @@ struct he_memo_tlearn {
 };
 
 static __thread struct he_memo_tlearn he_memo_tlearn __attribute__((tls_model("initial-exec")));
+
+/* The names this thread resolved most recently, with when (the learn's
+ * seq).  An entry keeps only the last thread that resolved it, so without
+ * this a thread whose name another thread resolved after it would find the
+ * name no longer "its own", and an address that name shares with another
+ * would look ambiguous and go unraced.  Entries are named by pointer and
+ * id, and only compared, never followed: a dropped entry's slot simply
+ * stops matching.  Read and written only under the memory's lock, which
+ * blocks every signal, so no handler can see a slot half written.  who is
+ * kept too, so that a test can play several threads on one. */
+#define HE_MEMO_TRECENT_SLOTS 16
+
+struct he_memo_trecent {
+    const struct he_memo *m;
+    const struct he_memo_entry *e;
+    uint64_t id, who, seq;
+};
+
+static __thread struct he_memo_trecent he_memo_trecent[HE_MEMO_TRECENT_SLOTS]
+    __attribute__((tls_model("initial-exec")));
+static __thread unsigned he_memo_trecent_next __attribute__((tls_model("initial-exec")));
+
+/* Ids start at 1: a zeroed slot never matches. */
+static uint64_t he_memo_next_id;
 
 /* The lock is held with all signals blocked (common/lock.h). */
 static void he_memo_lock(struct he_memo *m, sigset_t *old) {
@@ -258,6 +283,7 @@ static struct he_memo_entry *he_memo_create_nolock(struct he_memo *m, const char
     }
     memcpy(e->name, name, len + 1);
     e->name_hash = hash;
+    e->id = __atomic_add_fetch(&he_memo_next_id, 1, __ATOMIC_RELAXED);
     struct he_memo_entry **head = &m->by_name[hash & (m->nbuckets - 1)];
     e->name_next = *head;
     *head = e;
@@ -402,6 +428,41 @@ static void he_memo_tlearn_note(const struct he_memo *m, const char *norm, int f
     t->who_gen = __atomic_load_n(&he_memo_who_gen, __ATOMIC_ACQUIRE);
 }
 
+static int he_memo_trecent_match(const struct he_memo_trecent *r, const struct he_memo *m,
+                                  const struct he_memo_entry *e, uint64_t who) {
+    return r->m == m && r->e == e && r->id == e->id && r->who == who;
+}
+
+/* Notes that who resolved e just now (e->seq).  Lock held. */
+static void he_memo_trecent_note_nolock(const struct he_memo *m, const struct he_memo_entry *e,
+                                        uint64_t who) {
+    struct he_memo_trecent *slot = NULL;
+    for (int i = 0; i < HE_MEMO_TRECENT_SLOTS && slot == NULL; i++) {
+        if (he_memo_trecent_match(&he_memo_trecent[i], m, e, who)) {
+            slot = &he_memo_trecent[i];
+        }
+    }
+    if (slot == NULL) {
+        slot = &he_memo_trecent[he_memo_trecent_next++ % HE_MEMO_TRECENT_SLOTS];
+        *slot = (struct he_memo_trecent){m, e, e->id, who, 0};
+    }
+    slot->seq = e->seq;
+}
+
+/* When who last resolved e, as a learn seq: 0 when it never did (or did
+ * longer ago than this thread remembers).  Lock held. */
+static uint64_t he_memo_mine_seq_nolock(const struct he_memo *m, const struct he_memo_entry *e,
+                                        uint64_t who) {
+    uint64_t seq = e->who == who ? e->seq : 0;
+    for (int i = 0; i < HE_MEMO_TRECENT_SLOTS; i++) {
+        const struct he_memo_trecent *r = &he_memo_trecent[i];
+        if (he_memo_trecent_match(r, m, e, who) && r->seq > seq) {
+            seq = r->seq;
+        }
+    }
+    return seq;
+}
+
 /* Whether another name holds one of e's addresses. */
 static int he_memo_shares_nolock(const struct he_memo *m, const struct he_memo_entry *e) {
     for (int i = 0; i < e->count; i++) {
@@ -452,6 +513,7 @@ int he_memo_learn(struct he_memo *m, const char *name, int fam_mask, const struc
             }
             e->who = who;
             e->seq = ++m->seq;
+            he_memo_trecent_note_nolock(m, e, who);
             he_memo_touch_nolock(m, e);
         }
     }
@@ -468,12 +530,44 @@ int he_memo_learn(struct he_memo *m, const char *name, int fam_mask, const struc
     return rc;
 }
 
+/* Whether a and b hold the same current addresses, in any order: two
+ * names for one set of addresses (aliases) race the same siblings, so an
+ * address they share is not ambiguous. */
+static int he_memo_same_addrs(const struct he_memo_entry *a, const struct he_memo_entry *b) {
+    if (a->count != b->count) {
+        return 0;
+    }
+    for (int i = 0; i < a->count; i++) {
+        if (!he_memo_has(b->links, b->count, &a->links[i].addr)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
+/* Whether every entry holding addr (links of one kind) has latest's
+ * addresses. */
+static int he_memo_all_aliases_nolock(struct he_memo *m, const struct he_addr *addr, int former,
+                                      const struct he_memo_entry *latest) {
+    for (struct he_memo_link *l = m->by_addr[he_addr_hash(addr) & (m->nbuckets - 1)]; l;
+         l = l->next) {
+        if (l->former == former && he_addr_equal(&l->addr, addr) &&
+            !he_memo_same_addrs(l->entry, latest)) {
+            return 0;
+        }
+    }
+    return 1;
+}
+
 /* Picks the entry addr belongs to among the links of one kind (current or
- * former): the only one, or the one who resolved most recently.  Returns
- * NULL with *rc set when there is none. */
+ * former): the only one; else the one who resolved most recently; else,
+ * when every name holding addr has the same addresses, the most recently
+ * resolved.  Returns NULL with *rc set when there is none (-ENOENT) or the
+ * address is ambiguous (-ENOTUNIQ). */
 static struct he_memo_entry *he_memo_pick_kind_nolock(struct he_memo *m, const struct he_addr *addr,
                                                       uint64_t who, int former, int *rc) {
-    struct he_memo_entry *only = NULL, *mine = NULL;
+    struct he_memo_entry *only = NULL, *mine = NULL, *latest = NULL;
+    uint64_t mine_seq = 0;
     int distinct = 0;
     for (struct he_memo_link *l = m->by_addr[he_addr_hash(addr) & (m->nbuckets - 1)]; l;
          l = l->next) {
@@ -484,7 +578,12 @@ static struct he_memo_entry *he_memo_pick_kind_nolock(struct he_memo *m, const s
             distinct++;
             only = l->entry;
         }
-        if (l->entry->who == who && (mine == NULL || l->entry->seq > mine->seq)) {
+        if (latest == NULL || l->entry->seq > latest->seq) {
+            latest = l->entry;
+        }
+        uint64_t seq = he_memo_mine_seq_nolock(m, l->entry, who);
+        if (seq > mine_seq) {
+            mine_seq = seq;
             mine = l->entry;
         }
     }
@@ -496,6 +595,9 @@ static struct he_memo_entry *he_memo_pick_kind_nolock(struct he_memo *m, const s
         return only;
     }
     *rc = -ENOTUNIQ;
+    if (mine == NULL && he_memo_all_aliases_nolock(m, addr, former, latest)) {
+        return latest;
+    }
     return mine;
 }
 

@@ -73,10 +73,13 @@ int he_memo_restamp(struct he_memo *m, const char *name, int fam_mask, int64_t e
 int he_memo_refresh_claim(struct he_memo *m, const char *name, int64_t now_ms, int64_t min_gap_ms);
 
 /* Finds the name that addr belongs to.  When several names hold addr, the
- * one most recently resolved by thread who wins; if who resolved none of
- * them the address is ambiguous.  A name holding addr as a current address
- * goes before any that held it formerly.  Returns 0 and fills *out, -ENOENT when no
- * name holds addr, -ENOTUNIQ when ambiguous. */
+ * one most recently resolved by thread who wins, even when other threads
+ * resolved it since (each thread remembers its last 16 names); if who
+ * resolved none of them, the address is ambiguous unless every name holding
+ * it has the same addresses (aliases), and then the most recently resolved
+ * one answers.  A name holding addr as a current address goes before any
+ * that held it formerly.  Returns 0 and fills *out, -ENOENT when no name
+ * holds addr, -ENOTUNIQ when ambiguous. */
 int he_memo_lookup(struct he_memo *m, const struct he_addr *addr, uint64_t who,
                    struct he_memo_answer *out);
 

@@ -350,11 +350,78 @@ START_TEST(test_ambiguous_address) {
     assert_found(m, V4A, WHO_C, "one.example");
     ck_assert_int_eq(LEARN(m, "two.example", HE_MEMO_FAM_ALL, WHO_C, V4A, V4C), 0);
     assert_found(m, V4A, WHO_C, "two.example");
-    ck_assert_int_eq(lookup(m, V4A, WHO_A, &ans), -ENOTUNIQ);
+    /* WHO_A resolved one.example, and only that: WHO_C's resolving it
+     * since does not take it from WHO_A. */
+    assert_found(m, V4A, WHO_A, "one.example");
 
     /* Once one name lets the address go, it is unique again. */
     ck_assert_int_eq(LEARN(m, "two.example", HE_MEMO_FAM_ALL, WHO_C, V4C), 0);
     assert_found(m, V4A, WHO_A, "one.example");
+    he_memo_free(m);
+}
+END_TEST
+
+/* The name this thread resolved most recently wins, however many other
+ * threads resolved the same name after it.  Reproducer: dead4 and dead3x
+ * share a dead first address; thread A resolves dead4, then thread B
+ * resolves dead3x and dead4.  dead4 then records B as its last resolver,
+ * and A once found no name of its own: the shared address went unraced.
+ * B's steps run on a thread of their own, as in the program. */
+static void learn_on_thread(struct he_memo *m, const char *name, uint64_t who, const char *a1,
+                            const char *a2);
+
+START_TEST(test_mine_after_another_thread) {
+    struct he_memo *m = he_memo_new(16);
+    ck_assert_int_eq(LEARN(m, "dead4.example", HE_MEMO_FAM_ALL, WHO_A, V4A, V4B), 0);
+    learn_on_thread(m, "dead3x.example", WHO_B, V4A, V4C);
+    learn_on_thread(m, "dead4.example", WHO_B, V4A, V4B);
+    assert_found(m, V4A, WHO_A, "dead4.example");
+    /* Neither A's nor B's, and not aliases: ambiguous for C. */
+    assert_lookup_rc(m, V4A, WHO_C, -ENOTUNIQ);
+    /* A resolving dead3x after dead4 makes dead3x A's. */
+    ck_assert_int_eq(LEARN(m, "dead3x.example", HE_MEMO_FAM_ALL, WHO_A, V4A, V4C), 0);
+    assert_found(m, V4A, WHO_A, "dead3x.example");
+    ck_assert_int_eq(LEARN(m, "dead4.example", HE_MEMO_FAM_ALL, WHO_A, V4A, V4B), 0);
+    assert_found(m, V4A, WHO_A, "dead4.example");
+    he_memo_free(m);
+}
+END_TEST
+
+/* A thread remembers its last 16 names: a name resolved before 16 others,
+ * and since by another thread, is no longer this thread's, and the shared
+ * address is ambiguous again (no race: the safe side). */
+START_TEST(test_mine_is_bounded) {
+    struct he_memo *m = he_memo_new(64);
+    ck_assert_int_eq(LEARN(m, "one.example", HE_MEMO_FAM_ALL, WHO_A, V4A, V4B), 0);
+    learn_on_thread(m, "two.example", WHO_B, V4A, V4C);
+    learn_on_thread(m, "one.example", WHO_B, V4A, V4B);
+    for (int i = 0; i < 15; i++) {
+        char name[32];
+        snprintf(name, sizeof name, "n%d.example", i);
+        ck_assert_int_eq(LEARN(m, name, HE_MEMO_FAM_ALL, WHO_A, V6A), 0);
+    }
+    assert_found(m, V4A, WHO_A, "one.example");
+    ck_assert_int_eq(LEARN(m, "n15.example", HE_MEMO_FAM_ALL, WHO_A, V6A), 0);
+    assert_lookup_rc(m, V4A, WHO_A, -ENOTUNIQ);
+    he_memo_free(m);
+}
+END_TEST
+
+/* Names with the same addresses (aliases, in any order) race the same
+ * siblings: an address they share is not ambiguous for anyone.  A third
+ * name with other siblings makes it ambiguous again. */
+START_TEST(test_aliases_not_ambiguous) {
+    struct he_memo *m = he_memo_new(16);
+    struct he_memo_answer ans;
+    ck_assert_int_eq(LEARN(m, "svc.example", HE_MEMO_FAM_ALL, WHO_A, V4A, V4B), 0);
+    ck_assert_int_eq(LEARN(m, "alias.example", HE_MEMO_FAM_ALL, WHO_B, V4B, V4A), 0);
+    ck_assert_int_eq(lookup(m, V4A, WHO_C, &ans), 0);
+    ASSERT_ANSWER(&ans, "alias.example", V4B, V4A);
+    assert_found(m, V4A, WHO_A, "svc.example");
+    assert_found(m, V4B, WHO_B, "alias.example");
+    ck_assert_int_eq(LEARN(m, "other.example", HE_MEMO_FAM_ALL, WHO_B, V4A, V4C), 0);
+    assert_lookup_rc(m, V4A, WHO_C, -ENOTUNIQ);
+    assert_found(m, V4A, WHO_A, "svc.example");
     he_memo_free(m);
 }
 END_TEST
@@ -379,6 +446,11 @@ static void run_step(struct step st) {
     pthread_t t;
     ck_assert_int_eq(pthread_create(&t, NULL, learn_step, &st), 0);
     pthread_join(t, NULL);
+}
+
+static void learn_on_thread(struct he_memo *m, const char *name, uint64_t who, const char *a1,
+                            const char *a2) {
+    run_step((struct step){m, name, who, a1, a2});
 }
 
 /* Reproducer: thread T resolves dead4, U resolves it too (nothing shared
@@ -439,8 +511,10 @@ START_TEST(test_max_addrs_cap) {
     ck_assert_int_eq(he_memo_learn(m, "big2.example", HE_MEMO_FAM_ALL, &v6, 1, WHO_A, HE_T0), 0);
     ck_assert_int_eq(
         he_memo_learn(m, "big2.example", HE_MEMO_FAM_V4, a, HE_MEMO_MAX_ADDRS, WHO_A, HE_T0), 0);
-    /* a[0] is now held by both names; WHO_B resolved neither. */
-    ck_assert_int_eq(he_memo_lookup(m, &a[0], WHO_B, &ans), -ENOTUNIQ);
+    /* a[0] is now held by both names, and WHO_B resolved neither; but the
+     * two hold the same 32 addresses (aliases), so it is not ambiguous. */
+    ck_assert_int_eq(he_memo_lookup(m, &a[0], WHO_B, &ans), 0);
+    ck_assert_int_eq(ans.count, HE_MEMO_MAX_ADDRS);
     ck_assert_int_eq(he_memo_lookup(m, &a[0], WHO_A, &ans), 0);
     ck_assert_str_eq(ans.name, "big2.example");
     ck_assert_int_eq(ans.count, HE_MEMO_MAX_ADDRS);
@@ -1086,6 +1160,9 @@ static Suite *memo_suite(void) {
     tcase_add_test(tc, test_eviction_lru);
     tcase_add_test(tc, test_max_names_zero_holds_one);
     tcase_add_test(tc, test_ambiguous_address);
+    tcase_add_test(tc, test_mine_after_another_thread);
+    tcase_add_test(tc, test_mine_is_bounded);
+    tcase_add_test(tc, test_aliases_not_ambiguous);
     tcase_add_test(tc, test_relearn_shortcut_keeps_who);
     tcase_add_test(tc, test_is_empty);
     tcase_add_test(tc, test_max_addrs_cap);
