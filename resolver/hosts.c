@@ -501,6 +501,21 @@ static int he_hosts_read_all(int fd, char **buf, size_t *len) {
     return 0;
 }
 
+/* Only a regular file is read: a FIFO, a terminal or /dev/stdin would
+ * block or take bytes that are the program's.  Returns 0, -EISDIR for a
+ * directory, -ENODEV for anything else that is not a regular file, or the
+ * -errno of fstat. */
+static int he_hosts_check_regular(int fd) {
+    struct stat sb;
+    if (fstat(fd, &sb) != 0) {
+        return -errno;
+    }
+    if (S_ISDIR(sb.st_mode)) {
+        return -EISDIR;
+    }
+    return S_ISREG(sb.st_mode) ? 0 : -ENODEV;
+}
+
 int he_hosts_load(const char *path, struct he_hosts **out, struct he_hosts_stats *st) {
     *out = NULL;
     if (st != NULL) {
@@ -509,16 +524,21 @@ int he_hosts_load(const char *path, struct he_hosts **out, struct he_hosts_stats
     if (path == NULL) {
         return -EINVAL;
     }
+    /* O_NONBLOCK: opening a FIFO without a writer would otherwise wait for
+     * one, inside the program's first hooked call. */
     int fd;
     do {
-        fd = open(path, O_RDONLY | O_CLOEXEC);
+        fd = open(path, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
     } while (fd < 0 && errno == EINTR);
     if (fd < 0) {
         return -errno;
     }
+    int rc = he_hosts_check_regular(fd);
     char *buf = NULL;
     size_t len = 0;
-    int rc = he_hosts_read_all(fd, &buf, &len);
+    if (rc == 0) {
+        rc = he_hosts_read_all(fd, &buf, &len);
+    }
     close(fd);
     if (rc != 0) {
         return rc;

@@ -55,9 +55,12 @@ struct he_hosts_stats {
  * success and zeroed otherwise.  *out is NULL on failure. */
 int he_hosts_parse(const char *text, size_t len, struct he_hosts **out, struct he_hosts_stats *st);
 
-/* Reads path (open O_RDONLY|O_CLOEXEC, read) and parses it.  Returns 0, the
- * -errno of open or read (-ENOENT, -EACCES, -EISDIR...), -EFBIG when the
- * file holds more than HE_HOSTS_MAX_BYTES, -EINVAL for a NULL path, -ENOMEM. */
+/* Reads path (open O_RDONLY|O_CLOEXEC|O_NONBLOCK, fstat, read) and parses
+ * it, if it is a regular file.  Returns 0, the -errno of open or read
+ * (-ENOENT, -EACCES...), -EISDIR for a directory, -ENODEV for anything else
+ * that is not a regular file (a FIFO, a device, a terminal), -EFBIG when the
+ * file holds more than HE_HOSTS_MAX_BYTES, -EINVAL for a NULL path,
+ * -ENOMEM. */
 int he_hosts_load(const char *path, struct he_hosts **out, struct he_hosts_stats *st);
 
 /* Copies to out[0..max) the addresses of name for family (AF_UNSPEC,

@@ -40,7 +40,7 @@ static void he_lookup_load_hosts(void) {
     int rc = he_hosts_load(he_cfg.hosts_file, &he_lookup_hosts, &st);
     if (rc != 0) {
         HE_LOG(HE_LOG_WARN, "HE_HOSTS=\"%s\" cannot be read (%s); using no hosts file of libhe's",
-               he_cfg.hosts_file, strerror(-rc));
+               he_cfg.hosts_file, rc == -ENODEV ? "not a regular file" : strerror(-rc));
         he_lookup_hosts = NULL;
         return;
     }

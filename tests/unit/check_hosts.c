@@ -9,6 +9,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 /* ------------------------------------------------------------------------ */
@@ -544,13 +545,31 @@ START_TEST(test_load_errors) {
     ck_assert_ptr_null(h);
     ck_assert_int_eq(he_hosts_load("/tmp", &h, &st), -EISDIR);
     ck_assert_int_eq(he_hosts_load(NULL, &h, &st), -EINVAL);
-    /* Not a regular file, never ending: the read stops at the limit. */
-    ck_assert_int_eq(he_hosts_load("/dev/zero", &h, &st), -EFBIG);
+    /* Only regular files are read: a device that never ends, or one that
+     * is empty, is refused before any read. */
+    ck_assert_int_eq(he_hosts_load("/dev/zero", &h, &st), -ENODEV);
     ck_assert_ptr_null(h);
-    /* Empty, and not regular. */
-    ck_assert_int_eq(he_hosts_load("/dev/null", &h, &st), 0);
-    ck_assert_int_eq(st.lines, 0);
-    he_hosts_free(h);
+    ck_assert_int_eq(he_hosts_load("/dev/null", &h, &st), -ENODEV);
+    ck_assert_ptr_null(h);
+}
+END_TEST
+
+/* Reproducer: HE_HOSTS naming a FIFO without a writer held the program
+ * forever in its first hooked call (open(2) waited for a writer).  It is
+ * refused at once now; this test times out where it is not. */
+START_TEST(test_load_fifo_does_not_wait) {
+    char dir[] = "/tmp/check_hosts_fifo.XXXXXX";
+    ck_assert_ptr_nonnull(mkdtemp(dir));
+    char path[64];
+    snprintf(path, sizeof path, "%s/fifo", dir);
+    ck_assert_int_eq(mkfifo(path, 0600), 0);
+    struct he_hosts *h = (struct he_hosts *)0x1;
+    struct he_hosts_stats st;
+    int rc = he_hosts_load(path, &h, &st);
+    unlink(path);
+    rmdir(dir);
+    ck_assert_int_eq(rc, -ENODEV);
+    ck_assert_ptr_null(h);
 }
 END_TEST
 
@@ -614,6 +633,7 @@ static Suite *hosts_suite(void) {
     tc = tcase_create("files");
     tcase_add_test(tc, test_load);
     tcase_add_test(tc, test_load_errors);
+    tcase_add_test(tc, test_load_fifo_does_not_wait);
     tcase_add_test(tc, test_load_size_limit);
     suite_add_tcase(s, tc);
     return s;
