@@ -74,6 +74,24 @@ static void he_config_int(struct he_config_ctx *ctx, const char *name, int *out,
     *out = (int)v;
 }
 
+/* HE_MAX_ATTEMPTS: 1 turns racing off on purpose, and a number over the
+ * limit clearly asks for many; but 0 or a negative number says nothing
+ * clear (off? unlimited?), so it is a bad value like any other: a warning
+ * and the default. */
+static void he_config_attempts(struct he_config_ctx *ctx, int *out) {
+    const char *s = ctx->get("HE_MAX_ATTEMPTS");
+    long v = 0;
+    int rc = s ? he_config_parse_long(s, &v) : -EINVAL;
+    if ((rc == 0 && v < 1) || (rc == -ERANGE && s[0] == '-')) {
+        char used[32];
+        snprintf(used, sizeof used, "%d", HE_MAX_ATTEMPTS_DEFAULT);
+        he_config_warn(ctx, "HE_MAX_ATTEMPTS", s, "is below 1 (1 turns racing off)", used);
+        *out = HE_MAX_ATTEMPTS_DEFAULT;
+        return;
+    }
+    he_config_int(ctx, "HE_MAX_ATTEMPTS", out, HE_MAX_ATTEMPTS_DEFAULT, 1, HE_MAX_ATTEMPTS_LIMIT);
+}
+
 static void he_config_level(struct he_config_ctx *ctx, int *out) {
     static const char *const names[] = {"error", "warn", "info", "debug"};
     *out = HE_LOG_WARN;
@@ -163,11 +181,26 @@ static int he_config_server(const char *item, size_t len, char *out, size_t room
     return n > 0 && (size_t)n < room - used ? 0 : -EINVAL;
 }
 
-/* HE_NAMESERVERS=ip[:port],...: all or nothing. */
+static size_t he_config_count_items(const char *s) {
+    size_t n = 1;
+    for (; *s; s++) {
+        n += *s == ',';
+    }
+    return n;
+}
+
+/* HE_NAMESERVERS=ip[:port],...: all or nothing, at most
+ * HE_NAMESERVERS_MAX servers. */
 static void he_config_nameservers(struct he_config_ctx *ctx, char *out, size_t room) {
     out[0] = '\0';
     const char *s = ctx->get("HE_NAMESERVERS");
     if (s == NULL || *s == '\0') {
+        return;
+    }
+    if (he_config_count_items(s) > HE_NAMESERVERS_MAX) {
+        char why[64];
+        snprintf(why, sizeof why, "lists too many servers (more than %d)", HE_NAMESERVERS_MAX);
+        he_config_warn(ctx, "HE_NAMESERVERS", s, why, "the system's resolv.conf");
         return;
     }
     for (const char *p = s;;) {
@@ -194,8 +227,7 @@ int he_config_parse(struct he_config *cfg, he_config_getenv_fn getenv_fn,
                   HE_ATTEMPT_DELAY_MIN_MS, HE_ATTEMPT_DELAY_MAX_MS);
     he_config_int(&ctx, "HE_CONNECT_TIMEOUT_MS", &cfg->connect_timeout_ms, 0, 0,
                   HE_CONNECT_TIMEOUT_MAX_MS);
-    he_config_int(&ctx, "HE_MAX_ATTEMPTS", &cfg->max_attempts, HE_MAX_ATTEMPTS_DEFAULT, 1,
-                  HE_MAX_ATTEMPTS_LIMIT);
+    he_config_attempts(&ctx, &cfg->max_attempts);
     he_config_int(&ctx, "HE_MAP_MAX", &cfg->map_max, HE_MAP_MAX_DEFAULT, 1, HE_MAP_MAX_LIMIT);
     he_config_level(&ctx, &cfg->log_level);
     const char *file = getenv_fn("HE_LOG_FILE");

@@ -6,6 +6,12 @@
 #ifndef HE_CONFIG_H
 #define HE_CONFIG_H
 
+/* HE_NAMESERVERS holds at most this many servers; each takes at most
+ * HE_NAMESERVER_TEXT_MAX bytes as c-ares takes it (an item of under 80
+ * bytes, brackets, ":port" and a comma). */
+#define HE_NAMESERVERS_MAX 64
+#define HE_NAMESERVER_TEXT_MAX 96
+
 struct he_config {
     int disabled;            /* HE_DISABLE=1: every hook passes straight through */
     int attempt_delay_ms;    /* HE_ATTEMPT_DELAY_MS, RFC 8305 §5 */
@@ -20,7 +26,7 @@ struct he_config {
     const char *hosts_file;  /* HE_HOSTS, NULL = none */
     /* HE_NAMESERVERS as c-ares takes it ("ip:port,[ip6]:port"), "" = the
      * system's resolv.conf. */
-    char nameservers[512];
+    char nameservers[HE_NAMESERVERS_MAX * HE_NAMESERVER_TEXT_MAX];
 };
 
 /* RFC 8305 §5: "A simple implementation can have a fixed delay for how long

@@ -206,7 +206,10 @@ static const struct var_row var_rows[] = {
     {"HE_ATTEMPT_DELAY_MS", "4294967546", 2000, 1, "2000"}, /* 2^32 + 250 */
     {"HE_CONNECT_TIMEOUT_MS", "-1", 0, 1, "0"},
     {"HE_CONNECT_TIMEOUT_MS", "86400001", 86400000, 1, "86400000"},
-    {"HE_MAX_ATTEMPTS", "0", 1, 1, "1"},
+    /* 0 and below say nothing clear: the default, like a bad value */
+    {"HE_MAX_ATTEMPTS", "0", 16, 1, "16"},
+    {"HE_MAX_ATTEMPTS", "-5", 16, 1, "16"},
+    {"HE_MAX_ATTEMPTS", "-99999999999999999999", 16, 1, "16"},
     {"HE_MAX_ATTEMPTS", "65", 64, 1, "64"},
     {"HE_MAX_ATTEMPTS", "1000", 64, 1, "64"},
     {"HE_MAP_MAX", "0", 1, 1, "1"},
@@ -455,6 +458,46 @@ START_TEST(test_nameservers) {
 }
 END_TEST
 
+/* Reproducer: 37 or more servers overflowed a 512-byte buffer and the
+ * whole list was refused as "not a list".  Up to HE_NAMESERVERS_MAX are
+ * taken, IPv6 in brackets with a port being the longest form; one more is
+ * refused as too many. */
+static void ns_list(char *out, size_t room, int n, int v6) {
+    out[0] = '\0';
+    for (int i = 0; i < n; i++) {
+        size_t used = strlen(out);
+        snprintf(out + used, room - used, v6 ? "%s[2001:db8:ffff:ffff:ffff:ffff:ffff:%x]:65535"
+                                             : "%s198.51.100.%d",
+                 i ? "," : "", i + 1);
+    }
+}
+
+static const struct {
+    int n, v6, warn;
+} ns_many_rows[] = {{37, 0, 0}, {HE_NAMESERVERS_MAX, 0, 0}, {HE_NAMESERVERS_MAX, 1, 0},
+                    {HE_NAMESERVERS_MAX + 1, 0, 1}, {HE_NAMESERVERS_MAX + 1, 1, 1}};
+
+START_TEST(test_nameservers_many) {
+    static char list[HE_NAMESERVERS_MAX * 64];
+    ns_list(list, sizeof list, ns_many_rows[_i].n, ns_many_rows[_i].v6);
+    env_reset();
+    env_set("HE_NAMESERVERS", list);
+    struct he_config cfg;
+    ck_assert_int_eq(parse(&cfg), ns_many_rows[_i].warn);
+    if (ns_many_rows[_i].warn) {
+        ck_assert_str_eq(cfg.nameservers, "");
+        ck_assert_ptr_nonnull(strstr(warning_for("HE_NAMESERVERS"), "too many"));
+        return;
+    }
+    int commas = 0;
+    for (const char *p = cfg.nameservers; *p; p++) {
+        commas += *p == ',';
+    }
+    ck_assert_int_eq(commas + 1, ns_many_rows[_i].n);
+    ck_assert_ptr_nonnull(strstr(cfg.nameservers, ns_many_rows[_i].v6 ? "]:65535" : ".1:53"));
+}
+END_TEST
+
 START_TEST(test_all_good) {
     env_reset();
     env_set("HE_DISABLE", "0");
@@ -524,6 +567,8 @@ static Suite *config_suite(void) {
     tcase_add_test(tc, test_long_values);
     tcase_add_test(tc, test_one_warning_per_bad_variable);
     tcase_add_loop_test(tc, test_nameservers, 0, (int)(sizeof ns_rows / sizeof ns_rows[0]));
+    tcase_add_loop_test(tc, test_nameservers_many, 0,
+                        (int)(sizeof ns_many_rows / sizeof ns_many_rows[0]));
     tcase_add_test(tc, test_all_good);
     tcase_add_test(tc, test_log_file);
     tcase_add_test(tc, test_parse_is_repeatable);
