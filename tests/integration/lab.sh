@@ -95,6 +95,7 @@ LAB_DNS_ALT_PORT=5353
 LAB_PORT_WHOAMI=7000
 LAB_PORT_HTTP=8080
 LAB_PORT_BANNER=2222
+LAB_PORT_RECORD=7001
 
 # Names, in the order getaddrinfo must return their addresses.  t_lab.sh
 # checks that it does; /etc/hosts is generated from this table.
@@ -266,7 +267,7 @@ lab_servers() {
     ip netns exec "$LAB_NETNS" /usr/bin/python3 "$HE_IT_DIR/servers.py" \
         --log-dir "$LAB_LOG_DIR" --ready-file "$ready" \
         --whoami-port "$LAB_PORT_WHOAMI" --http-port "$LAB_PORT_HTTP" \
-        --banner-port "$LAB_PORT_BANNER" \
+        --banner-port "$LAB_PORT_BANNER" --record-port "$LAB_PORT_RECORD" \
         >"$LAB_LOG_DIR/servers.out" 2>&1 &
     LAB_SERVER_PID=$!
     for ((i = 0; i < 100; i++)); do

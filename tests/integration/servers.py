@@ -13,6 +13,10 @@ iptables in lab.sh, not here.
   banner  (2222)  sends "SSH-2.0-test\\r\\n", reads the client's
                   identification line (or waits BANNER_HOLD seconds),
                   then closes.  ssh then fails its handshake, quickly.
+  record  (7001)  reads whatever the client sends for RECORD_WAIT seconds
+                  (or until it shuts down its side), logs "got N BYTES"
+                  (N bytes, BYTES their Python repr), then answers like
+                  whoami.  Shows exactly what went into the connection.
 
 Each connection appends "reached <addr>" to LOGDIR/<server>.log; the banner
 server also logs "ident <addr> <the client's identification line>", which
@@ -32,6 +36,7 @@ import time
 
 BANNER_HOLD = 3.0  # seconds the banner server waits for the client's ident
 IO_TIMEOUT = 5.0   # no connection is served for longer than this
+RECORD_WAIT = 0.3  # seconds the record server listens before answering
 
 
 class Log:
@@ -99,6 +104,28 @@ def serve_banner(conn, log):
         log.line("ident %s %s" % (addr, ident.decode("ascii", "replace")))
 
 
+def serve_record(conn, log):
+    addr = local_addr(conn)
+    data = b""
+    end = time.monotonic() + RECORD_WAIT
+    try:
+        while True:
+            left = end - time.monotonic()
+            if left <= 0:
+                break
+            conn.settimeout(left)
+            chunk = conn.recv(4096)
+            if not chunk:
+                break
+            data += chunk
+    except OSError:
+        pass
+    conn.settimeout(IO_TIMEOUT)
+    log.line("got %d %r" % (len(data), data))
+    log.line("reached " + addr)
+    conn.sendall(("reached %s\n" % addr).encode())
+
+
 def handle(conn, handler, log):
     try:
         conn.settimeout(IO_TIMEOUT)
@@ -140,12 +167,14 @@ def main():
     ap.add_argument("--whoami-port", type=int, default=7000)
     ap.add_argument("--http-port", type=int, default=8080)
     ap.add_argument("--banner-port", type=int, default=2222)
+    ap.add_argument("--record-port", type=int, default=7001)
     args = ap.parse_args()
 
     servers = [
         ("whoami", args.whoami_port, serve_whoami),
         ("http", args.http_port, serve_http),
         ("banner", args.banner_port, serve_banner),
+        ("record", args.record_port, serve_record),
     ]
     threads = []
     for name, port, handler in servers:
