@@ -59,11 +59,17 @@ def local_addr(conn):
     return addr
 
 
-def read_until(conn, marker, limit=65536):
-    """Reads until marker is seen, EOF, timeout or limit; returns the bytes."""
+def read_until(conn, marker, limit=65536, deadline=None):
+    """Reads until marker (None: never) is seen, EOF, timeout, limit or
+    deadline (time.monotonic()); returns the bytes."""
     data = b""
     try:
-        while marker not in data and len(data) < limit:
+        while (marker is None or marker not in data) and len(data) < limit:
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    break
+                conn.settimeout(left)
             chunk = conn.recv(4096)
             if not chunk:
                 break
@@ -106,20 +112,7 @@ def serve_banner(conn, log):
 
 def serve_record(conn, log):
     addr = local_addr(conn)
-    data = b""
-    end = time.monotonic() + RECORD_WAIT
-    try:
-        while True:
-            left = end - time.monotonic()
-            if left <= 0:
-                break
-            conn.settimeout(left)
-            chunk = conn.recv(4096)
-            if not chunk:
-                break
-            data += chunk
-    except OSError:
-        pass
+    data = read_until(conn, None, deadline=time.monotonic() + RECORD_WAIT)
     conn.settimeout(IO_TIMEOUT)
     log.line("got %d %r" % (len(data), data))
     log.line("reached " + addr)
