@@ -68,15 +68,26 @@ static inline int he_threads_now(void) {
 }
 
 static inline void *he_noop_thread(void *arg) {
-    return arg;
+    *(pid_t *)arg = gettid();
+    return NULL;
 }
 
 /* A sanitizer runtime (TSan) starts a thread of its own with the first
- * pthread_create: call this before counting threads. */
+ * pthread_create: call this before counting threads.  pthread_join can
+ * return while the kernel still counts the joined thread (it wakes the
+ * joiner before it is gone), so this waits (at most a second) until
+ * /proc/self/task no longer lists it. */
 static inline void he_warm_threads(void) {
     pthread_t t;
-    if (pthread_create(&t, NULL, he_noop_thread, NULL) == 0) {
-        pthread_join(t, NULL);
+    pid_t tid = 0;
+    if (pthread_create(&t, NULL, he_noop_thread, &tid) != 0) {
+        return;
+    }
+    pthread_join(t, NULL);
+    char path[64];
+    snprintf(path, sizeof path, "/proc/self/task/%d", (int)tid);
+    for (int i = 0; i < 500 && tid > 0 && access(path, F_OK) == 0; i++) {
+        usleep(2000);
     }
 }
 
