@@ -2,13 +2,13 @@
  * Everything here runs under the lock of racer/fdmap.h. */
 #include "background.h"
 
+#include "../common/fdid.h"
 #include "../common/log.h"
 #include "fdmap.h"
 
 #include <dirent.h>
 #include <errno.h>
 #include <fcntl.h>
-#include <linux/kcmp.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -16,12 +16,7 @@
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/eventfd.h>
-#include <sys/syscall.h>
 #include <unistd.h>
-
-#ifndef SO_COOKIE
-#define SO_COOKIE 57
-#endif
 
 #define HE_BG_EVENTS 64
 #define HE_BG_NAME_MAX 256
@@ -33,8 +28,7 @@ struct he_bg_race {
     int slot;  /* in he_bg.race */
     int fd;    /* the program's number */
     int dupfd; /* the caller's socket, held: identity and the waiters' wake-up */
-    uint64_t cookie;
-    int by_kcmp; /* SO_COOKIE unknown to this kernel: identity by kcmp(2) */
+    struct he_fdid id; /* the caller's socket (common/fdid.h) */
     int own_failed;
     const char *outcome; /* why no splice, for the log */
     int64_t t0;
@@ -133,15 +127,10 @@ static void he_bg_io(struct he_bg_race *b, struct he_race_io *io) {
 /* ---------------------------------------------------------------- splice */
 
 /* Whether the program's number still holds the caller's socket.  The race
- * holds a dup of it, so the socket and its cookie cannot be recycled. */
+ * holds a dup of it, so neither its cookie nor (without SO_COOKIE) its
+ * inode can be given to another socket meanwhile. */
 static int he_bg_same_socket(const struct he_bg_race *b) {
-    if (b->by_kcmp) {
-        pid_t pid = getpid();
-        return syscall(SYS_kcmp, pid, pid, KCMP_FILE, b->fd, b->dupfd) == 0;
-    }
-    uint64_t cookie = 0;
-    socklen_t len = sizeof cookie;
-    return getsockopt(b->fd, SOL_SOCKET, SO_COOKIE, &cookie, &len) == 0 && cookie == b->cookie;
+    return he_fdid_same(b->fd, &b->id);
 }
 
 /* The program's epoll registrations of fd move to the file dup3 is about to
@@ -440,14 +429,9 @@ static int he_bg_free_slot(void) {
     return -1;
 }
 
-/* The caller's identity: SO_COOKIE (Linux 4.12), else kcmp(2). */
+/* The caller's identity, read through the dup (common/fdid.h). */
 static int he_bg_identify(struct he_bg_race *b) {
-    socklen_t len = sizeof b->cookie;
-    if (getsockopt(b->dupfd, SOL_SOCKET, SO_COOKIE, &b->cookie, &len) == 0) {
-        return 0;
-    }
-    b->by_kcmp = 1;
-    return he_bg_same_socket(b) ? 0 : -ENOTSUP;
+    return he_fdid_of(b->dupfd, &b->id) == 0 ? 0 : -ENOTSUP;
 }
 
 static int he_bg_admit(struct he_bg_race *b, const struct he_bg_request *q) {

@@ -1,5 +1,6 @@
 #include "strand.h"
 
+#include "../common/fdid.h"
 #include "race.h"
 
 /* The siblings, and the few sockets of a DNS lookup running in the race. */
@@ -9,12 +10,10 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stddef.h>
-#include <sys/stat.h>
 
 struct he_strand_fd {
     int fd;
-    dev_t dev;
-    ino_t ino;
+    struct he_fdid id;
 };
 
 struct he_strand {
@@ -33,22 +32,14 @@ __thread int he_strand_active __attribute__((tls_model("initial-exec")));
 static __thread struct he_strand he_strand_tls __attribute__((tls_model("initial-exec")));
 
 static int he_strand_identify(struct he_strand_fd *s, int fd) {
-    struct stat st;
-    if (fstat(fd, &st) != 0) {
-        return -1;
-    }
     s->fd = fd;
-    s->dev = st.st_dev;
-    s->ino = st.st_ino;
-    return 0;
+    return he_fdid_of(fd, &s->id);
 }
 
 /* Whether s->fd still holds the very socket that was recorded: a program
  * may have closed it and opened something else on the same number. */
 static int he_strand_still_ours(const struct he_strand_fd *s) {
-    struct stat st;
-    return fstat(s->fd, &st) == 0 && S_ISSOCK(st.st_mode) && st.st_dev == s->dev &&
-           st.st_ino == s->ino;
+    return he_fdid_same(s->fd, &s->id);
 }
 
 void he_strand_begin(uintptr_t frame, int caller_fd, int fl) {
