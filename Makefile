@@ -20,7 +20,7 @@ SANFLAGS :=
 endif
 ALL_CFLAGS = $(BASE) $(WARN) $(OPT) $(SANFLAGS) $(CFLAGS)
 
-COMMON_SRCS   := common/addr.c common/log.c
+COMMON_SRCS   := common/addr.c common/log.c common/fdid.c
 RESOLVER_SRCS := resolver/memo.c resolver/learn.c resolver/feed.c resolver/dns.c resolver/hosts.c resolver/sort.c resolver/answer.c
 RACER_SRCS    := racer/race.c racer/order.c racer/options.c racer/strand.c racer/connector.c \
                  racer/fdmap.c racer/background.c
@@ -37,12 +37,12 @@ check_race_OBJS    := racer/race.o racer/order.o common/addr.o
 check_memo_OBJS    := resolver/memo.o resolver/learn.o common/addr.o
 check_config_OBJS  := shim/config.o common/log.o
 check_options_OBJS := racer/options.o
-check_strand_OBJS  := racer/strand.o
+check_strand_OBJS  := racer/strand.o common/fdid.o
 check_hosts_OBJS   := resolver/hosts.o common/addr.o
 check_feed_OBJS    := resolver/feed.o common/addr.o
 check_sort_OBJS    := resolver/sort.o common/addr.o
 check_answer_OBJS  := resolver/answer.o common/addr.o
-check_fdmap_OBJS   := racer/fdmap.o
+check_fdmap_OBJS   := racer/fdmap.o common/fdid.o
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 # Fuzz targets: tests/fuzz/fuzz_<name>.c with a corpus in tests/fuzz/corpus/<name>/.

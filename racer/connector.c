@@ -1,5 +1,6 @@
 #include "connector.h"
 
+#include "fdmap.h"
 #include "strand.h"
 
 #include "../common/log.h"
@@ -213,10 +214,10 @@ int he_connector_sibling_outcome(struct he_connector *c, struct he_race *r, int 
 /* The caller's local address as the program chose it.  A bind() with port
  * 0 gets its port from the kernel at once (unless IP_BIND_ADDRESS_NO_PORT),
  * and a connect() that libhe left in flight (EINTR, EINPROGRESS) got one
- * too; only shim/bind.c saw which. */
+ * too; only the fd's record (racer/fdmap.h) knows which. */
 static enum he_local_kind he_connector_local_as_chosen(struct he_connector *c) {
     if (he_sockaddr_port((struct sockaddr *)&c->local) != 0) {
-        int kind = c->sys->bind_kind ? c->sys->bind_kind(c->fd) : HE_BIND_FIXED;
+        enum he_bind_kind kind = he_fdmap_bind_kind(c->fd);
         if (kind == HE_BIND_AUTO) {
             return HE_LOCAL_NONE;
         }

@@ -15,13 +15,6 @@
 
 /* libc's functions, as the shim found them: the connector must never go
  * through libhe's own hooks. */
-/* How the socket on an fd came by the local port getsockname shows. */
-enum he_bind_kind {
-    HE_BIND_FIXED = 0, /* a port the program chose, or unknown */
-    HE_BIND_PORT0 = 1, /* bind() with port 0: the address is the program's */
-    HE_BIND_AUTO = 2,  /* connect() picked it, in a race left connecting */
-};
-
 struct epoll_event;
 struct he_sys {
     int (*connect)(int fd, const struct sockaddr *addr, socklen_t len);
@@ -30,9 +23,6 @@ struct he_sys {
     int (*dup3)(int oldfd, int newfd, int flags);
     int (*epoll_ctl)(int epfd, int op, int fd, struct epoll_event *ev);
     int (*close_range)(unsigned first, unsigned last, int flags);
-    /* How fd's socket got its local port (enum he_bind_kind); NULL: a
-     * bound port always counts as fixed. */
-    int (*bind_kind)(int fd);
 };
 
 /* Something else the race's poll waits for: a DNS lookup whose answers

@@ -55,7 +55,9 @@ struct he_fd_slot *he_fdmap_slot(int fd, int create) {
 }
 
 void he_fdmap_touch(struct he_fd_slot *s) {
-    __atomic_store_n(&s->busy, (unsigned char)(s->role != HE_FD_NONE || s->nreg != 0),
+    __atomic_store_n(&s->busy,
+                     (unsigned char)(s->role != HE_FD_NONE || s->nreg != 0 ||
+                                     s->bind != HE_BIND_FIXED),
                      __ATOMIC_RELEASE);
 }
 
@@ -66,6 +68,42 @@ int he_fdmap_busy(int fd) {
     struct he_fd_slot *chunk = he_fdmap_chunk(fd);
     return chunk && __atomic_load_n(&chunk[fd & ((1 << HE_FDMAP_CHUNK_BITS) - 1)].busy,
                                     __ATOMIC_ACQUIRE);
+}
+
+void he_fdmap_bind_note(int fd, enum he_bind_kind kind) {
+    struct he_fdid id;
+    if (he_fdmap_held() || (kind != HE_BIND_FIXED && he_fdid_of(fd, &id) != 0)) {
+        return;
+    }
+    if (kind == HE_BIND_FIXED && !he_fdmap_busy(fd)) {
+        return; /* nothing to forget: no lock, no system call */
+    }
+    sigset_t old;
+    he_fdmap_lock(1, &old);
+    struct he_fd_slot *s = he_fdmap_slot(fd, kind != HE_BIND_FIXED);
+    if (s != NULL) {
+        s->bind = (unsigned char)kind;
+        if (kind != HE_BIND_FIXED) {
+            s->bind_id = id;
+        }
+        he_fdmap_touch(s);
+    }
+    he_fdmap_unlock(1, &old);
+}
+
+enum he_bind_kind he_fdmap_bind_kind(int fd) {
+    if (!he_fdmap_busy(fd) || he_fdmap_held()) {
+        return HE_BIND_FIXED;
+    }
+    sigset_t old;
+    he_fdmap_lock(1, &old);
+    const struct he_fd_slot *s = he_fdmap_slot(fd, 0);
+    enum he_bind_kind kind = s ? (enum he_bind_kind)s->bind : HE_BIND_FIXED;
+    struct he_fdid id = kind != HE_BIND_FIXED ? s->bind_id : (struct he_fdid){0, 0, 0};
+    he_fdmap_unlock(1, &old);
+    /* Checked outside the lock: a number closed by glibc internally, or
+     * by a raw syscall, may hold another socket now. */
+    return kind != HE_BIND_FIXED && he_fdid_same(fd, &id) ? kind : HE_BIND_FIXED;
 }
 
 static int he_fdmap_find(const struct he_fd_slot *s, int epfd) {
@@ -118,6 +156,7 @@ void he_fdmap_forget(int fd) {
     struct he_fd_slot *s = he_fdmap_slot(fd, 0);
     if (s != NULL) {
         s->nreg = 0;
+        s->bind = HE_BIND_FIXED;
         he_fdmap_touch(s);
     }
 }
@@ -131,6 +170,7 @@ void he_fdmap_forget_range(unsigned first, unsigned last) {
         unsigned hi = c == last >> HE_FDMAP_CHUNK_BITS ? last & mask : mask;
         for (unsigned i = lo; chunk != NULL && i <= hi; i++) {
             chunk[i].nreg = 0;
+            chunk[i].bind = HE_BIND_FIXED;
             he_fdmap_touch(&chunk[i]);
         }
     }

@@ -1,18 +1,34 @@
-/* What libhe knows about fd numbers while non-blocking races are pending
- * (racer/background.c): which race a number belongs to, and the program's
- * epoll registrations of each fd, so that a splice can carry them over to
- * the winning socket (epoll keys a registration by file and number: after
- * dup3 the old one is stale, see DESIGN.md).
+/* The one record libhe keeps per fd number, reached by the number (as
+ * socket_wrapper and torsocks keep theirs):
+ *   - how the socket got its local port (bind notes: shim/bind.c,
+ *     shim/connect.c), so that a socket bound to port 0 is raced and one
+ *     bound to a fixed port is not;
+ *   - which non-blocking race the number belongs to, and in which role
+ *     (racer/background.c);
+ *   - the program's epoll registrations of the fd, so that a splice can
+ *     carry them over to the winning socket (epoll keys a registration by
+ *     file and number: after dup3 the old one is stale, see DESIGN.md).
  *
  * One lock covers this map and every pending race.  It is taken by the
- * hooks (epoll_ctl, close, dup2, ...) and by the helper thread; a signal
- * handler that calls a hook while its thread holds it is told so
- * (he_fdmap_held) and passes straight through. */
+ * hooks (bind, epoll_ctl, close, dup2, ...) and by the helper thread; a
+ * signal handler that calls a hook while its thread holds it is told so
+ * (he_fdmap_held) and passes straight through.  What closes a number
+ * (close, dup2/dup3 onto it, close_range, closefrom) forgets all of its
+ * record in one place (he_fdmap_forget, he_fdmap_forget_range). */
 #ifndef HE_FDMAP_H
 #define HE_FDMAP_H
 
+#include "../common/fdid.h"
+
 #include <signal.h>
 #include <stdint.h>
+
+/* How the socket on an fd came by the local port getsockname shows. */
+enum he_bind_kind {
+    HE_BIND_FIXED = 0, /* a port the program chose, or unknown */
+    HE_BIND_PORT0 = 1, /* bind() with port 0: the address is the program's */
+    HE_BIND_AUTO = 2,  /* connect() picked it, in a race left connecting */
+};
 
 /* Registrations remembered per fd; one more makes the fd's set unknown,
  * and an unknown set is never spliced (its registrations could not be
@@ -41,7 +57,9 @@ struct he_fd_slot {
     int race;                  /* 1 + index of the race, 0 for none */
     unsigned char role;        /* enum he_fd_role */
     unsigned char nreg;        /* entries in reg[], or HE_FDMAP_UNKNOWN */
-    unsigned char busy;        /* role or nreg set: read without the lock */
+    unsigned char bind;        /* enum he_bind_kind noted, FIXED for none */
+    unsigned char busy;        /* role, nreg or bind set: read without the lock */
+    struct he_fdid bind_id;    /* the socket the bind note is about */
     struct he_fdmap_reg reg[HE_FDMAP_REGS];
 };
 
@@ -62,9 +80,20 @@ void he_fdmap_touch(struct he_fd_slot *s);
  * fast path, exact for numbers only this thread changes). */
 int he_fdmap_busy(int fd);
 
+/* Notes how fd's socket got its local port (takes the lock, signals
+ * blocked).  HE_BIND_FIXED forgets the note.  A note that cannot be made
+ * (out of memory, fd out of range, a signal handler on top of the lock)
+ * leaves the socket counted as fixed: not raced, which is safe. */
+void he_fdmap_bind_note(int fd, enum he_bind_kind kind);
+/* The note for the socket fd holds now: HE_BIND_FIXED when there is none,
+ * or it was about another socket that had the number before (takes the
+ * lock). */
+enum he_bind_kind he_fdmap_bind_kind(int fd);
+
 /* Records what a successful epoll_ctl(epfd, op, fd, ev) did. */
 void he_fdmap_epoll(int epfd, int op, int fd, const void *ev);
-/* fd was closed or replaced: its registrations went with its file. */
+/* fd was closed or replaced: its registrations and bind note went with
+ * its file. */
 void he_fdmap_forget(int fd);
 /* Every fd in [first, last] was closed: the same for each. */
 void he_fdmap_forget_range(unsigned first, unsigned last);

@@ -5,6 +5,7 @@
 #include "../common/log.h"
 #include "../racer/background.h"
 #include "../racer/connector.h"
+#include "../racer/fdmap.h"
 #include "../racer/race.h"
 #include "../racer/strand.h"
 
@@ -71,7 +72,7 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
      * program's own choice. */
     if (c.local_kind == HE_LOCAL_NONE && !c.caller_gone && !c.abandoned &&
         (rc == -EINTR || rc == -EINPROGRESS || rc == -EALREADY)) {
-        he_bind_note(fd, HE_BIND_AUTO);
+        he_fdmap_bind_note(fd, HE_BIND_AUTO);
     }
     /* Only while the caller's own attempt is still in flight on its own
      * fd: one that already failed has its answer. */
@@ -135,12 +136,12 @@ static int he_connect_worth_it(const struct sockaddr *addr, const struct he_addr
 }
 
 /* connect(AF_UNSPEC) dissolves the socket's connection and its local
- * port: what shim/bind.c noted about how it got one no longer holds. */
+ * port: what the fd's record noted about how it got one no longer holds. */
 static int he_connect_disconnect(int fd, const struct sockaddr *addr, socklen_t len) {
     int rc = he_real.connect(fd, addr, len);
     if (rc == 0) {
         int saved = errno;
-        he_bind_forget(fd);
+        he_fdmap_bind_note(fd, HE_BIND_FIXED);
         errno = saved;
     }
     return rc;

@@ -18,15 +18,6 @@ extern struct he_config he_cfg;
 extern struct he_memo *he_memo;
 extern struct he_sys he_sys; /* libc's connect and close, for the racer */
 
-/* How fd's socket got its local port, enum he_bind_kind (shim/bind.c);
- * he_bind_note records it. */
-int he_bind_kind_of(int fd);
-void he_bind_note(int fd, enum he_bind_kind kind);
-void he_bind_forget(int fd);
-void he_bind_fork_prepare(void);
-void he_bind_fork_parent(void);
-void he_bind_fork_child(void);
-
 /* Initialises libhe once (real functions, configuration, name memory,
  * fork handlers).  Cheap after the first call.  Returns 1 when libhe is
  * active, 0 when hooks must pass straight through (HE_DISABLE=1, or the

@@ -64,19 +64,16 @@ static struct he_memo *he_fork_memo(void) {
 
 static void he_fork_prepare(void) {
     he_memo_fork_prepare(he_fork_memo());
-    he_bind_fork_prepare();
     he_bg_fork_prepare();
 }
 
 static void he_fork_parent(void) {
     he_bg_fork_parent();
-    he_bind_fork_parent();
     he_memo_fork_parent(he_fork_memo());
 }
 
 static void he_fork_child(void) {
     he_bg_fork_child();
-    he_bind_fork_child();
     he_memo_fork_child(he_fork_memo());
 }
 
@@ -87,7 +84,6 @@ static void he_init_once(void) {
     he_sys.close = he_real.close;
     he_sys.dup3 = he_real.dup3;
     he_sys.epoll_ctl = he_real.epoll_ctl;
-    he_sys.bind_kind = he_bind_kind_of;
     he_bg_setup(&he_sys);
     /* secure_getenv: a setuid program ignores the variables entirely. */
     he_config_parse(&he_cfg, he_init_getenv, he_init_collect_warning);

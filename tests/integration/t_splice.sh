@@ -86,3 +86,18 @@ he_case splice/dead6v6-bound splice_case AF_INET6 "${LAB_LIVE6[0]}" "$LAB_CLIENT
     -6 dead6v6.test "$LAB_CLIENT6"
 he_case splice/dead6v6-bound-noport splice_case AF_INET6 "${LAB_LIVE6[0]}" "$LAB_CLIENT6" \
     "${LAB_LIVE6[0]}" -6 -n dead6v6.test "$LAB_CLIENT6"
+
+# Reproducer: two sockets bound with port 0 on numbers 256 apart (100 and
+# 356).  libhe's bind notes once lived in 256 slots by fd number, so the
+# second bind took the first one's slot: fd 100's port looked fixed, and
+# its connect to dead4.test was not raced (EINPROGRESS at its 2 s
+# SO_SNDTIMEO).  Each fd's record now keeps its own note: both are raced.
+splice_case_bind_pair() {
+    he_run "$HE_BIN/bind_pair" dead4.test "$LAB_PORT_WHOAMI" 100 356
+    expect_rc 0
+    grep -qxF "fd100 reached $HE_LIVE" <<<"$HE_OUT" || he_fail "fd 100 was not raced; $(he_ctx)"
+    grep -qxF "fd356 reached $HE_LIVE" <<<"$HE_OUT" || he_fail "fd 356 was not raced; $(he_ctx)"
+    expect_log_count whoami 2
+    expect_under_ms "$HE_RACE_MS"
+}
+he_case splice/bound-port0-fds-256-apart splice_case_bind_pair

@@ -1,12 +1,14 @@
 /* Unit tests for the fd map (racer/fdmap.c): which epoll registrations of
- * each fd a splice would carry over, and the busy flag the close-family
- * hooks read without the lock.  A table of epoll_ctl calls per row, then
+ * each fd a splice would carry over, the bind notes, and the busy flag the
+ * close-family hooks read without the lock.  A table of epoll_ctl calls per row, then
  * what the map holds for fd 7. */
 #include "../../racer/fdmap.h"
 
 #include <check.h>
 #include <stdint.h>
 #include <sys/epoll.h>
+#include <sys/socket.h>
+#include <unistd.h>
 
 #define FD 7
 #define STEPS_MAX 6
@@ -175,6 +177,62 @@ START_TEST(test_fdmap_forget_range) {
 }
 END_TEST
 
+/* A socket placed on fd number n (dup2), for the bind-note tests. */
+static int socket_at(int n) {
+    int s = socket(AF_INET, SOCK_STREAM, 0);
+    ck_assert_int_ge(s, 0);
+    ck_assert_int_eq(dup2(s, n), n);
+    close(s);
+    return n;
+}
+
+/* Bind notes live in the fd's own record, so two sockets whose numbers
+ * differ by 256 each keep theirs (a 256-slot table once lost the older). */
+START_TEST(test_fdmap_bind_notes_do_not_collide) {
+    int a = socket_at(300), b = socket_at(300 + 256);
+    he_fdmap_bind_note(a, HE_BIND_PORT0);
+    he_fdmap_bind_note(b, HE_BIND_AUTO);
+    ck_assert_int_eq(he_fdmap_bind_kind(a), HE_BIND_PORT0);
+    ck_assert_int_eq(he_fdmap_bind_kind(b), HE_BIND_AUTO);
+    ck_assert(he_fdmap_busy(a));
+    /* FIXED forgets the note. */
+    he_fdmap_bind_note(b, HE_BIND_FIXED);
+    ck_assert_int_eq(he_fdmap_bind_kind(b), HE_BIND_FIXED);
+    ck_assert(!he_fdmap_busy(b));
+    close(a);
+    close(b);
+}
+END_TEST
+
+/* A note is about one socket: another socket on the same number (closed
+ * behind libhe's back, by glibc or a raw syscall) does not inherit it;
+ * forgetting the number (close, dup2, close_range) drops it. */
+START_TEST(test_fdmap_bind_note_follows_socket) {
+    int a = socket_at(310);
+    he_fdmap_bind_note(a, HE_BIND_PORT0);
+    close(a); /* libc's close here: the record is not told */
+    socket_at(310);
+    ck_assert_int_eq(he_fdmap_bind_kind(310), HE_BIND_FIXED);
+    he_fdmap_bind_note(310, HE_BIND_PORT0);
+    ck_assert_int_eq(he_fdmap_bind_kind(310), HE_BIND_PORT0);
+    sigset_t old;
+    he_fdmap_lock(1, &old);
+    he_fdmap_forget(310);
+    he_fdmap_unlock(1, &old);
+    ck_assert_int_eq(he_fdmap_bind_kind(310), HE_BIND_FIXED);
+    ck_assert(!he_fdmap_busy(310));
+    he_fdmap_bind_note(310, HE_BIND_PORT0);
+    he_fdmap_lock(1, &old);
+    he_fdmap_forget_range(300, 400);
+    he_fdmap_unlock(1, &old);
+    ck_assert_int_eq(he_fdmap_bind_kind(310), HE_BIND_FIXED);
+    /* Not a socket: nothing is noted. */
+    he_fdmap_bind_note(0, HE_BIND_PORT0);
+    ck_assert(!he_fdmap_busy(0));
+    close(310);
+}
+END_TEST
+
 static Suite *fdmap_suite(void) {
     Suite *s = suite_create("fdmap");
     TCase *tc = tcase_create("core");
@@ -182,6 +240,8 @@ static Suite *fdmap_suite(void) {
     tcase_add_test(tc, test_fdmap_roles_make_busy);
     tcase_add_test(tc, test_fdmap_out_of_range);
     tcase_add_test(tc, test_fdmap_forget_range);
+    tcase_add_test(tc, test_fdmap_bind_notes_do_not_collide);
+    tcase_add_test(tc, test_fdmap_bind_note_follows_socket);
     suite_add_tcase(s, tc);
     return s;
 }
