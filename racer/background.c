@@ -39,7 +39,7 @@ struct he_bg_race {
 };
 
 static struct {
-    const struct he_sys *sys;
+    const struct he_libc *sys;
     int running; /* the helper thread is alive; ep and evfd are open */
     int ep, evfd;
     int count;       /* races pending */
@@ -51,7 +51,7 @@ static struct {
     struct he_bg_race *race[HE_BG_MAX];
 } he_bg = {.ep = -1, .evfd = -1, .next_due = INT64_MAX};
 
-void he_bg_setup(const struct he_sys *sys) {
+void he_bg_setup(const struct he_libc *sys) {
     he_bg.sys = sys;
 }
 
@@ -463,7 +463,7 @@ static int he_bg_admit(struct he_bg_race *b, const struct he_bg_request *q) {
     memcpy(&b->addr, q->c->addr, q->c->addrlen);
     b->c.addr = (const struct sockaddr *)&b->addr;
     b->c.fd = b->dupfd;
-    b->c.background = 1;
+    b->c.track = NULL; /* its sockets are on the fd table's record */
     b->c.news = NULL;
     snprintf(b->name, sizeof b->name, "%s", q->name);
     he_race_init(&b->r, q->first, q->addrs, q->n, q->c->family, q->delay_ms, q->max_attempts);

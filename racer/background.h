@@ -33,7 +33,7 @@ struct he_bg_request {
 };
 
 /* libc's functions for everything here; set once by he_init. */
-void he_bg_setup(const struct he_sys *sys);
+void he_bg_setup(const struct he_libc *sys);
 
 /* Hands a caller's attempt in flight to the helper thread.  Returns 0 when
  * a race is pending, or -errno when not (already finished, EMFILE, no

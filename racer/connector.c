@@ -90,8 +90,8 @@ static void he_connector_prepare(struct he_connector *c) {
     }
     c->type = type;
     c->protocol = proto;
-    if (!c->background) {
-        he_strand_note_caller();
+    if (c->track) {
+        c->track->caller();
     }
     c->prep = HE_PREP_READY;
 }
@@ -112,17 +112,18 @@ static int he_connector_can_carry(const struct he_connector *c, const struct he_
     return local.family == a->family;
 }
 
-/* The strand record (racer/strand.h) is the blocking race's, kept on the
- * caller's own thread; the helper thread's races have none. */
+const struct he_connector_track he_connector_strand_track = {he_strand_note_caller, he_strand_add,
+                                                             he_strand_del};
+
 static void he_connector_track(const struct he_connector *c, int s) {
-    if (!c->background) {
-        he_strand_add(s);
+    if (c->track) {
+        c->track->opened(s);
     }
 }
 
 static void he_connector_untrack(const struct he_connector *c, int s) {
-    if (!c->background) {
-        he_strand_del(s);
+    if (c->track) {
+        c->track->closing(s);
     }
 }
 

@@ -8,22 +8,11 @@
 #ifndef HE_CONNECTOR_H
 #define HE_CONNECTOR_H
 
+#include "../common/libc.h"
 #include "options.h"
 #include "race.h"
 
 #include <sys/socket.h>
-
-/* libc's functions, as the shim found them: the connector must never go
- * through libhe's own hooks. */
-struct epoll_event;
-struct he_sys {
-    int (*connect)(int fd, const struct sockaddr *addr, socklen_t len);
-    int (*bind)(int fd, const struct sockaddr *addr, socklen_t len);
-    int (*close)(int fd);
-    int (*dup3)(int oldfd, int newfd, int flags);
-    int (*epoll_ctl)(int epfd, int op, int fd, struct epoll_event *ev);
-    int (*close_range)(unsigned first, unsigned last, int flags);
-};
 
 /* Something else the race's poll waits for: a DNS lookup whose answers
  * join the race (RFC 8305 §3).  The shim provides it; the racer knows it
@@ -41,6 +30,19 @@ struct he_news {
     int (*process)(void *ctx, struct he_race *r, const struct pollfd *pfd, int n, int64_t now);
 };
 
+/* Where a race keeps its own sockets on record, so that a race that never
+ * returns (a signal handler siglongjmps out of connect()) leaves none
+ * behind.  The blocking race keeps them in its thread's record
+ * (he_connector_strand_track, racer/strand.h); the helper thread's races
+ * keep theirs in the fd table (racer/fdmap.h) and have no tracker. */
+struct he_connector_track {
+    void (*caller)(void); /* the caller's socket is about to be raced: note it */
+    void (*opened)(int fd);
+    void (*closing)(int fd);
+};
+
+extern const struct he_connector_track he_connector_strand_track;
+
 enum he_prep_state { HE_PREP_NOT_YET = 0, HE_PREP_READY, HE_PREP_REFUSED };
 
 /* The caller's local address, as the program chose it. */
@@ -51,7 +53,7 @@ enum he_local_kind {
 };
 
 struct he_connector {
-    const struct he_sys *sys;
+    const struct he_libc *sys; /* libc's functions: never libhe's own hooks */
     int fd;     /* the caller's socket */
     int fl;     /* its status flags before the race */
     int family; /* its family, type and protocol */
@@ -71,8 +73,7 @@ struct he_connector {
     int abandoned;              /* reaped from under us: touch no socket */
     int caller_gone;            /* the fd no longer holds the caller's socket */
     int internal_error;         /* poll(2) failed: fall back to the kernel's wait */
-    int background;             /* driven by the helper thread (racer/background.c): fd
-                                 * is a dup of the caller's socket, no strand record */
+    const struct he_connector_track *track; /* NULL: none (the helper thread's races) */
     const struct he_news *news; /* NULL: no lookup runs with the race */
 };
 

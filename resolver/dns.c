@@ -26,7 +26,7 @@ struct he_dns_query {
 
 struct he_dns {
     ares_channel ch;
-    const struct he_dns_sys *sys;
+    struct he_dns_conf conf; /* a copy: c-ares's socket functions read it */
     struct he_feed feed;
     struct he_dns_query q[2];
     int64_t now; /* for the callbacks */
@@ -36,28 +36,28 @@ struct he_dns {
 /* c-ares's sockets, through the caller's functions                           */
 
 static ares_socket_t he_dns_socket(int domain, int type, int protocol, void *user) {
-    const struct he_dns_sys *sys = user;
+    const struct he_dns_conf *conf = user;
     /* c-ares leaves a socket made by these functions as it is given: it
      * must already be non-blocking, or a read would stall the loop. */
-    int fd = socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
-    if (fd >= 0 && sys->opened) {
-        sys->opened(fd);
+    int fd = conf->libc->socket(domain, type | SOCK_NONBLOCK | SOCK_CLOEXEC, protocol);
+    if (fd >= 0 && conf->notes && conf->notes->opened) {
+        conf->notes->opened(fd);
     }
     return fd < 0 ? ARES_SOCKET_BAD : fd;
 }
 
 static int he_dns_close(ares_socket_t fd, void *user) {
-    const struct he_dns_sys *sys = user;
-    if (sys->closing) {
-        sys->closing(fd);
+    const struct he_dns_conf *conf = user;
+    if (conf->notes && conf->notes->closing) {
+        conf->notes->closing(fd);
     }
-    return sys->close(fd);
+    return conf->libc->close(fd);
 }
 
 static int he_dns_connect(ares_socket_t fd, const struct sockaddr *sa, ares_socklen_t len,
                           void *user) {
-    const struct he_dns_sys *sys = user;
-    return sys->connect(fd, sa, len);
+    const struct he_dns_conf *conf = user;
+    return conf->libc->connect(fd, sa, len);
 }
 
 static ares_ssize_t he_dns_recvfrom(ares_socket_t fd, void *buf, size_t len, int flags,
@@ -145,7 +145,7 @@ static int he_dns_channel(struct he_dns *d, const struct he_dns_conf *conf) {
     if (ares_init_options(&d->ch, &opts, mask) != ARES_SUCCESS) {
         return -EIO;
     }
-    ares_set_socket_functions(d->ch, &he_dns_funcs, (void *)conf->sys);
+    ares_set_socket_functions(d->ch, &he_dns_funcs, &d->conf);
     if (conf->servers && *conf->servers &&
         ares_set_servers_ports_csv(d->ch, conf->servers) != ARES_SUCCESS) {
         ares_destroy(d->ch);
@@ -175,7 +175,7 @@ int he_dns_start(const struct he_dns_conf *conf, const char *name, int fam_mask,
     if (d == NULL) {
         return -ENOMEM;
     }
-    d->sys = conf->sys;
+    d->conf = *conf;
     d->now = now;
     he_feed_init(&d->feed, fam_mask, conf->resolution_delay_ms);
     he_dns_busy++;

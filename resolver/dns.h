@@ -9,24 +9,18 @@
 #ifndef HE_DNS_H
 #define HE_DNS_H
 
+#include "../common/libc.h"
 #include "feed.h"
 
 #include <poll.h>
 #include <stdint.h>
 #include <sys/socket.h>
 
-/* The calls c-ares's sockets are made with. */
-struct he_dns_sys {
-    int (*connect)(int fd, const struct sockaddr *addr, socklen_t len);
-    int (*close)(int fd);
-    /* Told of each socket opened and about to be closed (may be NULL): the
-     * race keeps them on record in case it is abandoned. */
-    void (*opened)(int fd);
-    void (*closing)(int fd);
-};
-
 struct he_dns_conf {
-    const struct he_dns_sys *sys;
+    const struct he_libc *libc; /* c-ares's sockets are made with these */
+    /* Told of each socket opened and about to be closed (NULL: nobody): the
+     * race keeps them on record in case it is abandoned. */
+    const struct he_fd_notes *notes;
     const char *servers; /* "ip:port,[ip6]:port" or "" for resolv.conf */
     int resolution_delay_ms;
     /* Per-try timeout and tries, as libc's resolver has them (c-ares 1.18

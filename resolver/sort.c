@@ -824,7 +824,7 @@ typedef int (*he_sort_nl_fn)(void *arg, const struct nlmsghdr *h);
  * Returns 0 or -errno. */
 static int he_sort_nl_dump(const struct he_sort_sys *sys, int type, he_sort_nl_fn fn, void *arg) {
     static uint32_t he_sort_nl_seq;
-    int fd = sys->socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
+    int fd = sys->libc->socket(AF_NETLINK, SOCK_RAW | SOCK_CLOEXEC, NETLINK_ROUTE);
     if (fd < 0) {
         return -errno;
     }
@@ -883,7 +883,7 @@ static int he_sort_nl_dump(const struct he_sort_sys *sys, int type, he_sort_nl_f
         }
     }
     free(buf);
-    sys->close(fd);
+    sys->libc->close(fd);
     return rc;
 }
 
@@ -976,7 +976,7 @@ void he_sort_sys_finish(struct he_sort_sys *sys) {
  * leaves it as fresh as a new one).  Fills *src; returns 0 or -errno. */
 static int he_sort_connect(struct he_sort_sys *sys, const struct he_addr *dst,
                            struct sockaddr_storage *src) {
-    int fd = sys->socket(sys->sock_family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_IP);
+    int fd = sys->libc->socket(sys->sock_family, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_IP);
     for (;;) {
         if (fd < 0) {
             int err = errno;
@@ -989,21 +989,19 @@ static int he_sort_connect(struct he_sort_sys *sys, const struct he_addr *dst,
         struct sockaddr_storage ss;
         socklen_t len = he_addr_to_sockaddr(dst, dst->family, sys->port, &ss);
         socklen_t slen = sizeof *src;
-        int (*gsn)(int, struct sockaddr *, socklen_t *) =
-            sys->getsockname ? sys->getsockname : getsockname;
-        if (sys->connect(fd, (struct sockaddr *)&ss, len) == 0 &&
-            gsn(fd, (struct sockaddr *)src, &slen) == 0) {
-            sys->close(fd);
+        if (sys->libc->connect(fd, (struct sockaddr *)&ss, len) == 0 &&
+            sys->libc->getsockname(fd, (struct sockaddr *)src, &slen) == 0) {
+            sys->libc->close(fd);
             return 0;
         }
         int err = errno;
-        sys->close(fd);
+        sys->libc->close(fd);
         if (err != EAFNOSUPPORT || sys->sock_family != AF_INET6 || dst->family != AF_INET) {
             return -err;
         }
         /* An IPv6-only socket (bindv6only): glibc switches to AF_INET. */
         sys->sock_family = AF_INET;
-        fd = sys->socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_IP);
+        fd = sys->libc->socket(AF_INET, SOCK_DGRAM | SOCK_CLOEXEC, IPPROTO_IP);
     }
 }
 

@@ -10,6 +10,7 @@
 #define HE_SORT_H
 
 #include "../common/addr.h"
+#include "../common/libc.h"
 
 #include <linux/netlink.h>
 #include <stddef.h>
@@ -95,15 +96,12 @@ int he_sort_rfc6724(struct he_addr *addrs, int n, int per_addr, const struct he_
 
 struct he_sort_iftable;
 
-/* The syscalls he_sort_source_udp makes through the caller: libc's own, so
- * that the lookup never meets libhe's hooks.  getsockname may be NULL for
- * libc's.  The other fields are one sort's state: zero them before the
- * first call, and call he_sort_sys_finish after the sort. */
+/* One sort's source-address look-ups: the functions he_sort_source_udp
+ * calls (socket, connect, getsockname, close: libc's own, so that the
+ * lookup never meets libhe's hooks) and its state.  Zero the state before
+ * the first call, and call he_sort_sys_finish after the sort. */
 struct he_sort_sys {
-    int (*socket)(int, int, int);
-    int (*connect)(int, const struct sockaddr *, socklen_t);
-    int (*close)(int);
-    int (*getsockname)(int, struct sockaddr *, socklen_t *);
+    const struct he_libc *libc;
     in_port_t port; /* the answer's port (network order): glibc connects to it */
 
     int sock_family;             /* glibc's `af`: the family of the socket it holds */

@@ -5,7 +5,7 @@
  * out of the program's way.
  *
  * These run before libhe is set up, and during its set-up: libc's
- * functions are looked up by themselves (he_real_early), and until
+ * functions come from he_real_get (filled first if need be), and until
  * anything is recorded for a number (racer/fdmap.h) the call goes straight
  * through. */
 #include "hook.h"
@@ -15,11 +15,6 @@
 
 #include <errno.h>
 #include <unistd.h>
-
-#define HE_LIBC(name) ((__typeof__(&name))he_real_early(&he_close_cache_##name, #name, (void *)name))
-
-static void *he_close_cache_close, *he_close_cache_dup2, *he_close_cache_dup3,
-    *he_close_cache_close_range, *he_close_cache_closefrom;
 
 /* Whether the hook must look: a number with something recorded, and not a
  * signal handler running on top of libhe's own lock. */
@@ -31,7 +26,7 @@ HE_EXPORT int close(int fd) {
     if (he_close_watched(fd)) {
         return he_bg_close(fd);
     }
-    return HE_LIBC(close)(fd);
+    return he_real_get()->close(fd);
 }
 
 /* dup2/dup3 replace newfd: a race on it ends, libhe's socket there moves. */
@@ -51,29 +46,29 @@ HE_EXPORT int dup2(int oldfd, int newfd) {
     if (he_close_before_dup(oldfd, newfd) != 0) {
         return -1;
     }
-    return HE_LIBC(dup2)(oldfd, newfd);
+    return he_real_get()->dup2(oldfd, newfd);
 }
 
 HE_EXPORT int dup3(int oldfd, int newfd, int flags) {
     if (he_close_before_dup(oldfd, newfd) != 0) {
         return -1;
     }
-    return HE_LIBC(dup3)(oldfd, newfd, flags);
+    return he_real_get()->dup3(oldfd, newfd, flags);
 }
 
 /* Whether a range close needs libhe: once it is set up, always (races in
  * the range, its own descriptors, registrations to forget), unless the
  * call only marks close-on-exec. */
 static int he_close_range_watched(int flags) {
-    return __atomic_load_n(&he_sys.close_range, __ATOMIC_ACQUIRE) != NULL &&
-           !(flags & CLOSE_RANGE_CLOEXEC) && !he_fdmap_held();
+    return __atomic_load_n(&he_records_live, __ATOMIC_ACQUIRE) && !(flags & CLOSE_RANGE_CLOEXEC) &&
+           !he_fdmap_held();
 }
 
 HE_EXPORT int close_range(unsigned first, unsigned last, int flags) {
     if (he_close_range_watched(flags)) {
         return he_bg_close_range(first, last, flags);
     }
-    return HE_LIBC(close_range)(first, last, flags);
+    return he_real_get()->close_range(first, last, flags);
 }
 
 HE_EXPORT void closefrom(int lowfd) {
@@ -81,5 +76,5 @@ HE_EXPORT void closefrom(int lowfd) {
         he_bg_closefrom(lowfd);
         return;
     }
-    HE_LIBC(closefrom)(lowfd);
+    he_real_get()->closefrom(lowfd);
 }

@@ -20,7 +20,8 @@
 static struct he_connector he_connect_connector(int fd, const struct sockaddr *addr, socklen_t len,
                                                 int fl) {
     return (struct he_connector){
-        .sys = &he_sys,
+        .sys = &he_real,
+        .track = &he_connector_strand_track,
         .fd = fd,
         .fl = fl,
         .family = addr->sa_family,

@@ -1,14 +1,15 @@
 /* What every hook shares: lazy initialisation, the configuration, the name
- * memory, and the real libc functions. */
+ * memory, the real libc functions (real.h) and DNS during the race
+ * (refresh.h). */
 #ifndef HE_HOOK_H
 #define HE_HOOK_H
 
 #include "../racer/connector.h"
 #include "../racer/strand.h"
-#include "../resolver/dns.h"
 #include "../resolver/memo.h"
 #include "config.h"
 #include "real.h"
+#include "refresh.h"
 
 #include <stdint.h>
 
@@ -16,7 +17,9 @@
 
 extern struct he_config he_cfg;
 extern struct he_memo *he_memo;
-extern struct he_sys he_sys; /* libc's connect and close, for the racer */
+/* Set last by he_init once libhe is active: from then on the range-close
+ * hooks look at libhe's fd records (racer/fdmap.h). */
+extern int he_records_live;
 
 /* Initialises libhe once (real functions, configuration, name memory,
  * fork handlers).  Cheap after the first call.  Returns 1 when libhe is
@@ -34,37 +37,6 @@ int he_init(void);
  * HE_MAP_TTL. */
 int64_t he_map_expiry(void);
 
-/* DNS during the race (shim/refresh.c). */
-struct he_refresh {
-    struct he_dns *dns;
-    struct he_news news;
-    char name[HE_MEMO_NAME_MAX];
-    int64_t t0;
-    int added; /* candidates its answers added */
-};
-/* Whether the name's memory is expired or partial for the families a
- * socket of sock_family can use (no lock). */
-int he_refresh_due(const struct he_memo_answer *ans, int sock_family, int64_t now);
-/* Whether connect() should look a due name up again while it races: no
- * refresh was tried in the last second (takes the memory's lock). */
-int he_refresh_claim(const char *name, int64_t now);
-/* Starts the lookup and marks the race as fed (r->news_pending); the
- * connector polls f->news.  Returns 0 or -errno (no lookup: race as is). */
-int he_refresh_start(struct he_refresh *f, const char *name, struct he_race *r, int64_t now);
-/* Teaches the name memory feed's answers, each with its TTL (HE_MAP_TTL
- * without one). */
-void he_refresh_learn(const char *name, const struct he_feed *feed, int64_t now);
-/* Records the answers in the name memory (and, when the race connected
- * before a family was answered, keeps what is known fresh) and frees the
- * lookup. */
-void he_refresh_finish(struct he_refresh *f, int connected);
-/* The c-ares settings: libc's real socket calls, HE_NAMESERVERS; set up
- * once by he_init. */
-void he_refresh_setup(void);
-/* Whether resolv.conf has a sortlist (glibc reorders A answers by it, so
- * libhe leaves such answers to glibc); read by he_refresh_setup. */
-int he_resolv_sortlist(void);
-const struct he_dns_conf *he_refresh_conf(void);
 
 /* Identifies the calling thread to the name memory. */
 extern __thread char he_thread_anchor __attribute__((tls_model("initial-exec")));

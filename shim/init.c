@@ -15,7 +15,7 @@
 
 struct he_config he_cfg;
 struct he_memo *he_memo;
-struct he_sys he_sys;
+int he_records_live;
 __thread char he_thread_anchor __attribute__((tls_model("initial-exec")));
 static int he_active;
 
@@ -78,13 +78,7 @@ static void he_fork_child(void) {
 }
 
 static void he_init_once(void) {
-    he_real_load();
-    he_sys.connect = he_real.connect;
-    he_sys.bind = he_real.bind;
-    he_sys.close = he_real.close;
-    he_sys.dup3 = he_real.dup3;
-    he_sys.epoll_ctl = he_real.epoll_ctl;
-    he_bg_setup(&he_sys);
+    he_bg_setup(he_real_get());
     /* secure_getenv: a setuid program ignores the variables entirely. */
     he_config_parse(&he_cfg, he_init_getenv, he_init_collect_warning);
     he_init_log_path();
@@ -112,7 +106,7 @@ static void he_init_once(void) {
     }
     he_active = 1;
     /* Last: from here on the range-close hooks look at libhe's records. */
-    __atomic_store_n(&he_sys.close_range, he_real.close_range, __ATOMIC_RELEASE);
+    __atomic_store_n(&he_records_live, 1, __ATOMIC_RELEASE);
     HE_LOG(HE_LOG_DEBUG, "active: attempt delay %d ms, timeout %d ms, max attempts %d",
            he_cfg.attempt_delay_ms, he_cfg.connect_timeout_ms, he_cfg.max_attempts);
 }

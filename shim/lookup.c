@@ -276,10 +276,7 @@ static int he_lookup_build(const struct he_lookup_result *lr, const struct he_an
     if (n == 0) {
         return lr->count > 0 ? EAI_NODATA : EAI_NONAME;
     }
-    struct he_sort_sys sys = {.socket = socket,
-                              .connect = he_real.connect,
-                              .close = he_real.close,
-                              .port = plan->nserv > 0 ? plan->serv[0].port : 0};
+    struct he_sort_sys sys = {.libc = &he_real, .port = plan->nserv > 0 ? plan->serv[0].port : 0};
     int rc = he_sort_rfc6724(sel, n, plan->nserv > 0 ? plan->nserv : 1, he_lookup_policy,
                              he_sort_source_udp, &sys);
     he_sort_sys_finish(&sys);

@@ -9,7 +9,8 @@
 #include <sys/epoll.h>
 #include <unistd.h>
 
-struct he_real_table he_real;
+struct he_libc he_real;
+static int he_real_ready;
 
 /* Never through a hook. */
 static void *he_real_find(const char *name, void *ours) {
@@ -26,11 +27,17 @@ static void *he_real_find(const char *name, void *ours) {
     return p;
 }
 
-#define HE_REAL(name, ours) (he_real.name = (__typeof__(he_real.name))he_real_find(#name, ours))
+/* Each field is stored atomically: should two threads ever fill it at once
+ * (both before the constructor ran), they store the same values. */
+#define HE_REAL(name, ours)                                                                        \
+    __atomic_store_n(&he_real.name, (__typeof__(he_real.name))he_real_find(#name, ours),           \
+                     __ATOMIC_RELAXED)
 
-void he_real_load(void) {
+static void he_real_fill(void) {
+    HE_REAL(socket, NULL);
     HE_REAL(connect, (void *)connect);
     HE_REAL(bind, (void *)bind);
+    HE_REAL(getsockname, NULL);
     HE_REAL(close, (void *)close);
     HE_REAL(dup2, (void *)dup2);
     HE_REAL(dup3, (void *)dup3);
@@ -45,11 +52,14 @@ void he_real_load(void) {
     HE_REAL(gethostbyname2_r, (void *)gethostbyname2_r);
 }
 
-void *he_real_early(void **cache, const char *name, void *ours) {
-    void *p = __atomic_load_n(cache, __ATOMIC_ACQUIRE);
-    if (p == NULL) {
-        p = he_real_find(name, ours);
-        __atomic_store_n(cache, p, __ATOMIC_RELEASE);
+const struct he_libc *he_real_get(void) {
+    if (__builtin_expect(!__atomic_load_n(&he_real_ready, __ATOMIC_ACQUIRE), 0)) {
+        he_real_fill();
+        __atomic_store_n(&he_real_ready, 1, __ATOMIC_RELEASE);
     }
-    return p;
+    return &he_real;
+}
+
+__attribute__((constructor)) static void he_real_at_load(void) {
+    he_real_get();
 }

@@ -24,7 +24,7 @@ static void he_refresh_closing(int fd) {
     he_strand_del(fd);
 }
 
-static struct he_dns_sys he_refresh_sys;
+static const struct he_fd_notes he_refresh_notes = {he_refresh_opened, he_refresh_closing};
 static struct he_dns_conf he_refresh_dns_conf;
 
 /* resolv.conf's "options timeout:N attempts:N" (and RES_OPTIONS), which
@@ -70,10 +70,8 @@ static void he_refresh_read_resolv(int *timeout_ms, int *tries) {
 }
 
 void he_refresh_setup(void) {
-    he_refresh_sys =
-        (struct he_dns_sys){he_real.connect, he_real.close, he_refresh_opened, he_refresh_closing};
-    he_refresh_dns_conf =
-        (struct he_dns_conf){&he_refresh_sys, he_cfg.nameservers, he_cfg.resolution_delay_ms, 0, 0};
+    he_refresh_dns_conf = (struct he_dns_conf){he_real_get(), &he_refresh_notes, he_cfg.nameservers,
+                                               he_cfg.resolution_delay_ms, 0, 0};
     he_refresh_read_resolv(&he_refresh_dns_conf.timeout_ms, &he_refresh_dns_conf.tries);
 }
 

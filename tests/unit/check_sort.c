@@ -812,14 +812,19 @@ static int fake_getsockname(int fd, struct sockaddr *sa, socklen_t *len) {
     return 0;
 }
 
+static const struct he_libc fake_libc = {.socket = fake_socket,
+                                         .connect = fake_connect,
+                                         .close = fake_close,
+                                         .getsockname = fake_getsockname};
+
+static const struct he_libc real_libc = {
+    .socket = socket, .connect = connect, .close = close, .getsockname = getsockname};
+
 static struct he_sort_sys fake_sys(void) {
     memset(&fake, 0, sizeof fake);
     struct he_sort_sys sys;
     memset(&sys, 0, sizeof sys);
-    sys.socket = fake_socket;
-    sys.connect = fake_connect;
-    sys.close = fake_close;
-    sys.getsockname = fake_getsockname;
+    sys.libc = &fake_libc;
     sys.port = htons(443);
     return sys;
 }
@@ -904,9 +909,7 @@ START_TEST(test_source_real_loopback) {
      * IPv6 address besides ::1, unknown otherwise, as in glibc. */
     struct he_sort_sys sys;
     memset(&sys, 0, sizeof sys);
-    sys.socket = socket;
-    sys.connect = connect;
-    sys.close = close;
+    sys.libc = &real_libc;
     struct he_addr d = addr_of("127.0.0.1");
     struct he_sort_src out;
     ck_assert_int_eq(he_sort_source_udp(&sys, &d, &out), 0);
