@@ -23,7 +23,7 @@ ALL_CFLAGS = $(BASE) $(WARN) $(OPT) $(SANFLAGS) $(CFLAGS)
 COMMON_SRCS   := common/addr.c common/log.c common/fdid.c
 RESOLVER_SRCS := resolver/memo.c resolver/learn.c resolver/feed.c resolver/dns.c resolver/hosts.c resolver/sort.c resolver/answer.c
 RACER_SRCS    := racer/race.c racer/order.c racer/options.c racer/strand.c racer/connector.c \
-                 racer/fdmap.c racer/background.c
+                 racer/fdmap.c racer/background.c racer/helper.c racer/splice.c racer/fdclose.c
 SHIM_SRCS     := shim/init.c shim/real.c shim/config.c shim/connect.c shim/refresh.c shim/lookup.c shim/bind.c shim/getaddrinfo.c \
                  shim/gethostbyname.c shim/close.c shim/epoll.c
 LIB_SRCS      := $(COMMON_SRCS) $(RESOLVER_SRCS) $(RACER_SRCS) $(SHIM_SRCS)

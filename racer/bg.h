@@ -1,0 +1,84 @@
+/* The helper thread's races (racer/background.h), as the files that drive
+ * them share them: background.c (the races, their attempts and their fd
+ * roles, fork), helper.c (the thread: admission, its epoll loop, the
+ * sweep), splice.c (putting a winner on the program's fd) and fdclose.c
+ * (what the close family and epoll_ctl hooks do to pending races).
+ * Everything here runs under the lock of racer/fdmap.h. */
+#ifndef HE_BG_H
+#define HE_BG_H
+
+#include "../common/fdid.h"
+#include "background.h"
+#include "fdmap.h"
+
+#include <signal.h>
+#include <stdint.h>
+#include <sys/socket.h>
+
+#define HE_BG_NAME_MAX 256
+
+struct he_bg_race {
+    unsigned gen;
+    int slot;  /* in he_bg.race */
+    int fd;    /* the program's number */
+    int dupfd; /* the caller's socket, held: identity and the waiters' wake-up */
+    struct he_fdid id; /* the caller's socket (common/fdid.h) */
+    int own_failed;
+    const char *outcome; /* why no splice, for the log */
+    int64_t t0;
+    struct sockaddr_storage addr;
+    struct he_connector c;
+    char name[HE_BG_NAME_MAX];
+    struct he_race r; /* last: large */
+};
+
+/* The helper thread and every pending race. */
+struct he_bg_state {
+    const struct he_libc *sys;
+    int running; /* the helper thread is alive; ep and evfd are open */
+    int ep, evfd;
+    int count;       /* races pending */
+    int64_t wake_at;  /* when the helper's wait ends by itself */
+    int64_t next_due; /* the earliest time a race has something to start */
+    unsigned gen;
+    int next_slot;
+    sigset_t fork_mask;
+    struct he_bg_race *race[HE_BG_MAX];
+};
+
+extern struct he_bg_state he_bg;
+
+/* fd's role in the fd table (racer/fdmap.h): slot is the race's. */
+void he_bg_mark(int fd, enum he_fd_role role, int slot);
+/* Closes one of libhe's own descriptors and forgets its role. */
+void he_bg_close_own(int fd);
+/* Watches fd, attempt index of race b, in the helper's epoll.  Returns 0
+ * or -errno. */
+int he_bg_watch(const struct he_bg_race *b, int fd, int index);
+/* The race engine's callbacks for race b (racer/race.h). */
+void he_bg_io(struct he_bg_race *b, struct he_race_io *io);
+/* After any change to race slot: ends it if it has a result (splicing a
+ * winning sibling) or nothing left to race. */
+void he_bg_check(int slot);
+/* Ends race slot (why: for the log, NULL when it had a result): its
+ * sockets closed, its numbers forgotten. */
+void he_bg_retire(int slot, const char *why);
+/* Closes the helper's own descriptors; the thread is gone or going. */
+void he_bg_stop_helper(void);
+
+/* What became of a splice (splice.c). */
+enum he_splice_result {
+    HE_SPLICE_DONE = 0,
+    HE_SPLICE_CALLER_GONE,  /* the fd no longer holds the caller's socket */
+    HE_SPLICE_REGS_UNKNOWN, /* the fd's epoll registrations are not all known */
+    HE_SPLICE_NO_FLAGS,     /* the caller's flags cannot be read or given */
+    HE_SPLICE_DUP3_FAILED,
+};
+
+/* Puts race b's winning sibling on the program's fd.  Anything but DONE:
+ * the winner is closed, and the caller's own attempt goes on. */
+enum he_splice_result he_splice_winner(struct he_bg_race *b);
+/* The result in words, for the log. */
+const char *he_splice_why(enum he_splice_result rc);
+
+#endif

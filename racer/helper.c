@@ -1,0 +1,273 @@
+/* The helper thread: admission of a race (he_bg_start), the thread's life
+ * (started on first use with every signal blocked, gone after
+ * HE_BG_IDLE_MS without a race), its epoll loop and the sweep that starts
+ * what is due in every race (racer/bg.h). */
+#include "bg.h"
+
+#include "../common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
+#include <pthread.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/eventfd.h>
+#include <unistd.h>
+
+#define HE_BG_EVENTS 64
+/* The helper's epoll data for its eventfd; races use (gen, slot, attempt). */
+#define HE_BG_WAKE UINT64_MAX
+
+/* Lowers the helper's next sweep to when race b has something due. */
+static void he_bg_note_due(const struct he_bg_race *b, int64_t now) {
+    int w = he_race_wait_ms(&b->r, now);
+    if (w >= 0 && now + w < he_bg.next_due) {
+        he_bg.next_due = now + w;
+    }
+}
+
+/* epoll reported attempt index of a race finished (or woke spuriously). */
+static void he_bg_event(uint64_t data, uint32_t events) {
+    int slot = (int)((data >> 8) & 0xffffff), index = (int)(data & 0xff);
+    struct he_bg_race *b = slot < HE_BG_MAX ? he_bg.race[slot] : NULL;
+    if (b == NULL || b->gen != (unsigned)(data >> 32) || b->r.ended || index >= b->r.count ||
+        b->r.att[index].state != HE_ATTEMPT_RUNNING) {
+        return;
+    }
+    struct he_race_io io;
+    he_bg_io(b, &io);
+    if (index == 0) {
+        /* The caller's own socket is the program's to read: its SO_ERROR
+         * must stay for the program, so only the readiness is looked at. */
+        if (events & (EPOLLERR | EPOLLHUP)) {
+            b->own_failed = 1;
+            he_race_stop(&b->r, &io, -ECONNABORTED);
+        } else {
+            he_race_settle(&b->r, &io, 0, 0);
+        }
+    } else {
+        int err;
+        if (he_connector_sibling_outcome(&b->c, &b->r, index, &err) == HE_SETTLE_PENDING) {
+            return;
+        }
+        he_race_settle(&b->r, &io, index, err);
+    }
+    he_race_advance(&b->r, &io);
+    he_bg_check(slot);
+    if (he_bg.race[slot] != NULL) {
+        he_bg_note_due(b, he_connector_now_ms(NULL));
+    }
+}
+
+/* Starts what is due in every race, once the earliest is due, and works
+ * out when the next one is.  Returns the wait until then (-1: none). */
+static int he_bg_sweep(void) {
+    int64_t now = he_connector_now_ms(NULL);
+    if (now < he_bg.next_due) {
+        return he_bg.next_due == INT64_MAX ? -1 : (int)(he_bg.next_due - now);
+    }
+    he_bg.next_due = INT64_MAX;
+    for (int i = 0, left = he_bg.count; i < HE_BG_MAX && left > 0; i++) {
+        struct he_bg_race *b = he_bg.race[i];
+        if (b == NULL) {
+            continue;
+        }
+        left--;
+        struct he_race_io io;
+        he_bg_io(b, &io);
+        he_race_advance(&b->r, &io);
+        he_bg_check(i);
+        if (he_bg.race[i] != NULL) {
+            he_bg_note_due(b, now);
+        }
+    }
+    return he_bg.next_due == INT64_MAX ? -1 : (int)(he_bg.next_due - now);
+}
+
+void he_bg_stop_helper(void) {
+    he_bg_close_own(he_bg.ep);
+    he_bg_close_own(he_bg.evfd);
+    he_bg.ep = he_bg.evfd = -1;
+    he_bg.running = 0;
+}
+
+static void *he_bg_main(void *arg) {
+    (void)arg;
+    struct epoll_event ev[HE_BG_EVENTS];
+    int64_t idle_since = he_connector_now_ms(NULL);
+    he_fdmap_lock(0, NULL); /* every signal is blocked in this thread */
+    for (;;) {
+        int wait = he_bg_sweep();
+        int64_t now = he_connector_now_ms(NULL);
+        if (he_bg.count > 0) {
+            idle_since = now;
+        } else if (now - idle_since >= HE_BG_IDLE_MS) {
+            he_bg_stop_helper();
+            he_fdmap_unlock(0, NULL);
+            return NULL;
+        } else {
+            wait = (int)(idle_since + HE_BG_IDLE_MS - now);
+        }
+        /* Never longer than the idle time: a race that a hook cancels
+         * leaves the helper to notice by itself that it has none left. */
+        if (wait < 0 || wait > HE_BG_IDLE_MS) {
+            wait = HE_BG_IDLE_MS;
+        }
+        he_bg.wake_at = now + wait;
+        int ep = he_bg.ep;
+        he_fdmap_unlock(0, NULL);
+        int n = epoll_wait(ep, ev, HE_BG_EVENTS, wait);
+        he_fdmap_lock(0, NULL);
+        he_bg.wake_at = INT64_MIN; /* awake: nobody needs to knock */
+        for (int i = 0; i < n; i++) {
+            if (ev[i].data.u64 == HE_BG_WAKE) {
+                uint64_t v;
+                if (read(he_bg.evfd, &v, sizeof v) < 0) {
+                    /* EAGAIN: another wake-up drained it */
+                }
+            } else {
+                he_bg_event(ev[i].data.u64, ev[i].events);
+            }
+        }
+    }
+}
+
+/* Starts the helper thread and its epoll, with every signal blocked: the
+ * program's handlers must never run on it.  Called with the lock held; the
+ * thread waits for it. */
+static int he_bg_ensure_helper(void) {
+    if (he_bg.running) {
+        return 0;
+    }
+    int ep = epoll_create1(EPOLL_CLOEXEC);
+    int evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
+    struct epoll_event ev = {.events = EPOLLIN, .data.u64 = HE_BG_WAKE};
+    int rc = ep < 0 || evfd < 0 || he_bg.sys->epoll_ctl(ep, EPOLL_CTL_ADD, evfd, &ev) != 0 ? -errno : 0;
+    pthread_attr_t attr;
+    pthread_t t;
+    if (rc == 0) {
+        sigset_t all, old;
+        sigfillset(&all);
+        pthread_attr_init(&attr);
+        pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
+        pthread_sigmask(SIG_SETMASK, &all, &old);
+        rc = -pthread_create(&t, &attr, he_bg_main, NULL);
+        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        pthread_attr_destroy(&attr);
+    }
+    if (rc != 0) {
+        if (ep >= 0) {
+            he_bg.sys->close(ep);
+        }
+        if (evfd >= 0) {
+            he_bg.sys->close(evfd);
+        }
+        return rc;
+    }
+    he_bg.ep = ep;
+    he_bg.evfd = evfd;
+    he_bg_mark(ep, HE_FD_HELPER, 0);
+    he_bg_mark(evfd, HE_FD_HELPER, 0);
+    he_bg.running = 1;
+    he_bg.wake_at = INT64_MIN;
+    return 0;
+}
+
+static int he_bg_free_slot(void) {
+    for (int k = 0; k < HE_BG_MAX; k++) {
+        int i = (he_bg.next_slot + k) % HE_BG_MAX;
+        if (he_bg.race[i] == NULL) {
+            he_bg.next_slot = (i + 1) % HE_BG_MAX;
+            return i;
+        }
+    }
+    return -1;
+}
+
+/* The caller's identity, read through the dup (common/fdid.h). */
+static int he_bg_identify(struct he_bg_race *b) {
+    return he_fdid_of(b->dupfd, &b->id) == 0 ? 0 : -ENOTSUP;
+}
+
+static int he_bg_admit(struct he_bg_race *b, const struct he_bg_request *q) {
+    int fd = q->c->fd;
+    struct he_fd_slot *s = he_fdmap_slot(fd, 1);
+    if (s == NULL || s->role != HE_FD_NONE || s->nreg == HE_FDMAP_UNKNOWN) {
+        return -ENOTSUP;
+    }
+    int slot = he_bg_free_slot();
+    if (slot < 0) {
+        return -EBUSY;
+    }
+    int rc = he_bg_ensure_helper();
+    if (rc != 0) {
+        return rc;
+    }
+    b->fd = fd;
+    b->dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    if (b->dupfd < 0) {
+        return -errno; /* EMFILE: the caller's attempt goes on alone */
+    }
+    if ((rc = he_bg_identify(b)) != 0 || he_fdmap_slot(b->dupfd, 1) == NULL) {
+        he_bg.sys->close(b->dupfd);
+        return rc ? rc : -ENOMEM;
+    }
+    b->gen = ++he_bg.gen;
+    b->slot = slot;
+    b->c = *q->c;
+    memcpy(&b->addr, q->c->addr, q->c->addrlen);
+    b->c.addr = (const struct sockaddr *)&b->addr;
+    b->c.fd = b->dupfd;
+    b->c.track = NULL; /* its sockets are on the fd table's record */
+    b->c.news = NULL;
+    snprintf(b->name, sizeof b->name, "%s", q->name);
+    he_race_init(&b->r, q->first, q->addrs, q->n, q->c->family, q->delay_ms, q->max_attempts);
+    he_bg.race[slot] = b;
+    if ((rc = he_bg_watch(b, b->dupfd, 0)) != 0) {
+        he_bg.race[slot] = NULL;
+        he_bg.sys->close(b->dupfd);
+        return rc;
+    }
+    struct he_race_io io;
+    he_bg_io(b, &io);
+    b->t0 = he_connector_now_ms(NULL);
+    he_race_begin(&b->r, &io);
+    he_bg_mark(fd, HE_FD_CALLER, slot);
+    he_bg_mark(b->dupfd, HE_FD_PRIVATE, slot);
+    he_bg.count++;
+    he_bg_note_due(b, b->t0);
+    if (b->r.next_at < he_bg.wake_at) {
+        uint64_t one = 1;
+        if (write(he_bg.evfd, &one, sizeof one) < 0) {
+            /* the counter is full: the helper is being woken anyway */
+        }
+    }
+    return 0;
+}
+
+int he_bg_start(const struct he_bg_request *q) {
+    /* Done already (loopback, a LAN): nothing to race, no thread. */
+    struct pollfd p = {.fd = q->c->fd, .events = POLLOUT};
+    if (poll(&p, 1, 0) != 0) {
+        return -EALREADY;
+    }
+    if (he_fdmap_incomplete() || he_bg.sys == NULL) {
+        return -ENOTSUP;
+    }
+    struct he_bg_race *b = calloc(1, sizeof *b);
+    if (b == NULL) {
+        return -ENOMEM;
+    }
+    sigset_t old;
+    he_fdmap_lock(1, &old);
+    int rc = he_bg_admit(b, q);
+    he_fdmap_unlock(1, &old);
+    if (rc != 0) {
+        HE_LOG(HE_LOG_DEBUG, "race %s (non-blocking): not raced (%s)", q->name, strerror(-rc));
+        free(b);
+    }
+    return rc;
+}

@@ -1,0 +1,114 @@
+/* The splice: a non-blocking race's winning sibling goes onto the
+ * program's fd number (DESIGN.md, "A sibling wins: the splice"), under the
+ * lock of racer/fdmap.h: the number's identity checked, the caller's
+ * flags given to the winner, the fd's epoll registrations carried over,
+ * dup3, and the old socket shut down to wake poll/select waiters. */
+#include "bg.h"
+
+#include "../common/log.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <string.h>
+#include <sys/epoll.h>
+#include <sys/socket.h>
+
+/* Whether the program's number still holds the caller's socket.  The race
+ * holds a dup of it, so neither its cookie nor (without SO_COOKIE) its
+ * inode can be given to another socket meanwhile. */
+static int he_bg_same_socket(const struct he_bg_race *b) {
+    return he_fdid_same(b->fd, &b->id);
+}
+
+/* The program's epoll registrations of fd move to the file dup3 is about to
+ * put there.  Linux keys them by (file, number): the old file's stay
+ * behind, stale, and MOD/DEL would say ENOENT.  So each is removed while
+ * the number still holds the old file (moved[k] says it existed), and
+ * added again with the program's events and data once it holds the new
+ * one, which is writable: the program is woken with EPOLLOUT. */
+static void he_bg_epoll_detach(int fd, const struct he_fd_slot *s, int *moved) {
+    for (int k = 0; k < s->nreg; k++) {
+        moved[k] = he_bg.sys->epoll_ctl(s->reg[k].epfd, EPOLL_CTL_DEL, fd, NULL) == 0;
+    }
+}
+
+static void he_bg_epoll_attach(int fd, struct he_fd_slot *s, const int *moved) {
+    int kept = 0;
+    for (int k = 0; k < s->nreg; k++) {
+        if (!moved[k]) {
+            continue; /* stale: that instance no longer had it */
+        }
+        struct epoll_event ev = {.events = s->reg[k].events, .data.u64 = s->reg[k].data};
+        if (he_bg.sys->epoll_ctl(s->reg[k].epfd, EPOLL_CTL_ADD, fd, &ev) != 0) {
+            HE_LOG(HE_LOG_WARN, "fd %d: epoll registration in %d lost in the splice (%s)", fd,
+                   s->reg[k].epfd, strerror(errno));
+            continue;
+        }
+        s->reg[kept++] = s->reg[k];
+    }
+    s->nreg = (unsigned char)kept;
+    he_fdmap_touch(s);
+}
+
+const char *he_splice_why(enum he_splice_result rc) {
+    switch (rc) {
+    case HE_SPLICE_DONE:
+        return "spliced";
+    case HE_SPLICE_CALLER_GONE:
+        return "the fd no longer holds the caller's socket";
+    case HE_SPLICE_REGS_UNKNOWN:
+        return "the fd's epoll registrations are not all known";
+    case HE_SPLICE_NO_FLAGS:
+        return "the caller's flags cannot be read";
+    case HE_SPLICE_DUP3_FAILED:
+        return "dup3 failed";
+    }
+    return "not spliced";
+}
+
+/* What stands in the way of the splice of winner s onto b's fd: DONE when
+ * nothing does (s then has the caller's status flags, *fdfl its fd flags). */
+static enum he_splice_result he_splice_check(const struct he_bg_race *b, int s,
+                                             const struct he_fd_slot *slot, int *fdfl) {
+    int fl = fcntl(b->dupfd, F_GETFL);
+    *fdfl = fcntl(b->fd, F_GETFD);
+    if (!he_bg_same_socket(b)) {
+        return HE_SPLICE_CALLER_GONE;
+    }
+    if (slot == NULL || slot->nreg == HE_FDMAP_UNKNOWN) {
+        return HE_SPLICE_REGS_UNKNOWN;
+    }
+    if (fl < 0 || *fdfl < 0 || fcntl(s, F_SETFL, fl) != 0) {
+        return HE_SPLICE_NO_FLAGS;
+    }
+    return HE_SPLICE_DONE;
+}
+
+enum he_splice_result he_splice_winner(struct he_bg_race *b) {
+    struct he_attempt *w = &b->r.att[b->r.winner];
+    int s = w->handle, fdfl = 0;
+    w->handle = -1;
+    he_bg_mark(s, HE_FD_NONE, 0);
+    struct he_fd_slot *slot = he_fdmap_slot(b->fd, 0);
+    enum he_splice_result rc = he_splice_check(b, s, slot, &fdfl);
+    if (rc != HE_SPLICE_DONE) {
+        he_bg.sys->close(s);
+        return rc;
+    }
+    int moved[HE_FDMAP_REGS] = {0};
+    he_bg_epoll_detach(b->fd, slot, moved);
+    if (he_bg.sys->dup3(s, b->fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
+        int err = errno;
+        he_bg_epoll_attach(b->fd, slot, moved); /* back on the caller's socket */
+        he_bg.sys->close(s);
+        errno = err;
+        return HE_SPLICE_DUP3_FAILED;
+    }
+    he_bg_epoll_attach(b->fd, slot, moved);
+    he_bg.sys->close(s);
+    /* dup3 does not wake a thread blocked in poll/select on the fd: they
+     * wait on the old socket.  Shutting it down does; they look again and
+     * find the new one connected. */
+    shutdown(b->dupfd, SHUT_RDWR);
+    return HE_SPLICE_DONE;
+}
