@@ -157,22 +157,24 @@ static int he_connector_dress(struct he_connector *c, int s) {
 }
 
 /* Settles a non-blocking connect that poll(2) reports finished, or one
- * that may have finished already, by calling connect() on it again: 0 when
- * it is connected, else its errno; -1 while it is still under way.
+ * that may have finished already, by calling connect() on it again:
+ * CONNECTED, FAILED with *err, or PENDING while it is still under way.
  *
  * Asking again rather than reading SO_ERROR matters: only a connect() call
  * moves a socket from "connecting" to "connected" in the kernel's eyes, as a
  * blocking connect does by itself.  Without it, the program's own next
  * connect() on the fd would return 0 instead of EISCONN. */
-static int he_connector_settle(const struct he_connector *c, int fd, const struct sockaddr *to,
-                               socklen_t tolen) {
+static enum he_settle he_connector_settle(const struct he_connector *c, int fd,
+                                          const struct sockaddr *to, socklen_t tolen, int *err) {
+    *err = 0;
     if (c->sys->connect(fd, to, tolen) == 0 || errno == EISCONN) {
-        return 0;
+        return HE_SETTLE_CONNECTED;
     }
     if (errno == EALREADY || errno == EINPROGRESS || errno == EINTR) {
-        return -1;
+        return HE_SETTLE_PENDING;
     }
-    return errno;
+    *err = errno;
+    return HE_SETTLE_FAILED;
 }
 
 /* Whether the caller's fd still holds its socket.  Another thread may have
@@ -187,29 +189,32 @@ static int he_connector_caller_intact(struct he_connector *c) {
 }
 
 /* A finished attempt's outcome (see he_connector_settle). */
-static int he_connector_outcome(struct he_connector *c, struct he_race *r, int i, short revents) {
+static enum he_settle he_connector_outcome(struct he_connector *c, struct he_race *r, int i,
+                                           short revents, int *err) {
+    *err = EBADF;
     if (revents & POLLNVAL) {
         /* Someone closed that number: it is not ours to close again. */
         if (i > 0) {
             he_connector_untrack(c, r->att[i].handle);
             r->att[i].handle = -1;
         }
-        return EBADF;
+        return HE_SETTLE_FAILED;
     }
     if (i == 0) {
         if (!he_connector_caller_intact(c)) {
-            return EBADF;
+            return HE_SETTLE_FAILED;
         }
-        return he_connector_settle(c, c->fd, c->addr, c->addrlen);
+        return he_connector_settle(c, c->fd, c->addr, c->addrlen, err);
     }
     struct sockaddr_storage to;
     socklen_t tolen =
         he_addr_to_sockaddr(&r->att[i].addr, c->family, he_sockaddr_port(c->addr), &to);
-    return he_connector_settle(c, r->att[i].handle, (struct sockaddr *)&to, tolen);
+    return he_connector_settle(c, r->att[i].handle, (struct sockaddr *)&to, tolen, err);
 }
 
-int he_connector_sibling_outcome(struct he_connector *c, struct he_race *r, int i) {
-    return he_connector_outcome(c, r, i, POLLOUT);
+enum he_settle he_connector_sibling_outcome(struct he_connector *c, struct he_race *r, int i,
+                                            int *err) {
+    return he_connector_outcome(c, r, i, POLLOUT, err);
 }
 
 /* The caller's local address as the program chose it.  A bind() with port
@@ -264,9 +269,10 @@ static int he_connector_start_own(struct he_connector *c, struct he_race *r) {
         return -errno;
     }
     int retried = errno == EALREADY;
-    int err = he_connector_settle(c, c->fd, c->addr, c->addrlen);
-    if (err >= 0) {
-        return err == 0 ? 1 : -err;
+    int err;
+    enum he_settle st = he_connector_settle(c, c->fd, c->addr, c->addrlen, &err);
+    if (st != HE_SETTLE_PENDING) {
+        return st == HE_SETTLE_CONNECTED ? 1 : -err;
     }
     /* Really in flight: from here on, every step on the fd first checks
      * it still holds this socket. */
@@ -395,8 +401,8 @@ static int he_connector_ready(struct he_connector *c, struct he_race *r, const s
      * socket is preferred and needs no splice. */
     for (int k = 0; k < n; k++) {
         if (pfd[k].revents) {
-            int e = he_connector_outcome(c, r, which[k], pfd[k].revents);
-            if (e >= 0) {
+            int e;
+            if (he_connector_outcome(c, r, which[k], pfd[k].revents, &e) != HE_SETTLE_PENDING) {
                 *index = which[k];
                 *err = e;
                 return 1;
@@ -406,7 +412,8 @@ static int he_connector_ready(struct he_connector *c, struct he_race *r, const s
     return 0;
 }
 
-static int he_connector_wait(void *ctx, struct he_race *r, int timeout_ms, int *index, int *err) {
+static enum he_wait_result he_connector_wait(void *ctx, struct he_race *r, int timeout_ms,
+                                             int *index, int *err) {
     struct he_connector *c = ctx;
     struct pollfd pfd[HE_RACE_MAX_ATTEMPTS + HE_CONNECTOR_NEWS_FDS];
     int which[HE_RACE_MAX_ATTEMPTS];
@@ -426,14 +433,17 @@ static int he_connector_wait(void *ctx, struct he_race *r, int timeout_ms, int *
             /* A handler that ran meanwhile took this race for abandoned and
              * closed its sockets; their numbers may be someone else's now. */
             c->abandoned = 1;
-            return -EINTR;
+            *err = EINTR;
+            return HE_WAIT_ERROR;
         }
         if (rc == -EINTR && !he_connector_restartable(c)) {
-            return -EINTR;
+            *err = EINTR;
+            return HE_WAIT_ERROR;
         }
         if (rc < 0 && rc != -EINTR) {
             c->internal_error = 1;
-            return rc;
+            *err = -rc;
+            return HE_WAIT_ERROR;
         }
         int news = 0;
         if (c->news && r->news_pending) {
@@ -441,13 +451,13 @@ static int he_connector_wait(void *ctx, struct he_race *r, int timeout_ms, int *
                 c->news->process(c->news->ctx, r, pfd + n, rc > 0 ? nn : 0, he_connector_now_ms(c));
         }
         if (rc > 0 && he_connector_ready(c, r, pfd, which, n, index, err)) {
-            return 1;
+            return HE_WAIT_DONE;
         }
         if (news) {
-            return 2;
+            return HE_WAIT_NEWS;
         }
         if (rc > 0 || (until >= 0 && he_connector_now_ms(c) >= until)) {
-            return 0;
+            return HE_WAIT_TIMEOUT;
         }
     }
 }

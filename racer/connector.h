@@ -84,9 +84,17 @@ int he_connector_note_local(struct he_connector *c);
 /* The callbacks themselves, for a driver that wraps them. */
 int he_connector_start(void *ctx, struct he_race *r, int index);
 void he_connector_cancel(void *ctx, struct he_race *r, int index);
-/* A sibling that its poll reported finished: 0 when connected, its errno,
- * or -1 while it is still under way. */
-int he_connector_sibling_outcome(struct he_connector *c, struct he_race *r, int index);
+
+/* Where a connect that poll(2) reported finished stands. */
+enum he_settle {
+    HE_SETTLE_CONNECTED = 0,
+    HE_SETTLE_FAILED,  /* with its errno */
+    HE_SETTLE_PENDING, /* still under way (a spurious wake-up) */
+};
+/* A sibling that its poll reported finished; *err is its errno when it
+ * FAILED, else 0. */
+enum he_settle he_connector_sibling_outcome(struct he_connector *c, struct he_race *r, int index,
+                                            int *err);
 
 /* One line per race for the log: the name, the candidates, the winner,
  * the time taken, and what became of each loser.  At info level when a

@@ -261,14 +261,16 @@ int he_race_run(struct he_race *r, const struct he_race_io *io) {
     }
     while (he_race_advance(r, io)) {
         int index = -1, err = 0;
-        int rc = io->wait(io->ctx, r, he_race_wait_ms(r, io->now_ms(io->ctx)), &index, &err);
-        if (rc < 0) {
+        enum he_wait_result rc =
+            io->wait(io->ctx, r, he_race_wait_ms(r, io->now_ms(io->ctx)), &index, &err);
+        if (rc == HE_WAIT_ERROR) {
             he_race_cancel_rest(r, io, -1, 0);
-            he_race_end(r, rc);
-            return rc;
+            he_race_end(r, -err);
+            return -err;
         }
-        /* 2: candidates joined; 0: time passed.  The schedule decides anew. */
-        if (rc == 1) {
+        /* NEWS: candidates joined; TIMEOUT: time passed.  The schedule
+         * decides anew. */
+        if (rc == HE_WAIT_DONE) {
             he_race_settle(r, io, index, err);
         }
     }

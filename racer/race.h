@@ -34,6 +34,16 @@ struct he_attempt {
 struct he_race;
 
 /* The connector and the clock.  Every callback gets ctx. */
+/* What ended a wait of the race's (he_race_io.wait). */
+enum he_wait_result {
+    HE_WAIT_TIMEOUT = 0, /* the time ran out */
+    HE_WAIT_DONE,        /* attempt *index finished: *err its errno, 0 = connected */
+    HE_WAIT_NEWS,        /* while r->news_pending: candidates were added with
+                          * he_race_add, or news_pending was cleared */
+    HE_WAIT_ERROR,       /* the wait itself failed with *err (EINTR: a signal
+                          * ends the race) */
+};
+
 struct he_race_io {
     void *ctx;
     /* Monotonic milliseconds. */
@@ -46,11 +56,9 @@ struct he_race_io {
      * attempt failed at once. */
     int (*start)(void *ctx, struct he_race *r, int index);
     /* Waits at most timeout_ms (-1: no limit) for a running attempt to
-     * finish.  Returns 1 with *index and *err (0 = connected) set, 0 when the
-     * time ran out, 2 when news arrived while r->news_pending (new
-     * candidates added with he_race_add, or news_pending cleared), or
-     * -errno (-EINTR: a signal ends the race). */
-    int (*wait)(void *ctx, struct he_race *r, int timeout_ms, int *index, int *err);
+     * finish (enum he_wait_result says what ended the wait). */
+    enum he_wait_result (*wait)(void *ctx, struct he_race *r, int timeout_ms, int *index,
+                                int *err);
     /* Closes attempt index's socket: a loser, or a sibling that failed.  For
      * index 0 it is only called when the race's own deadline
      * (HE_CONNECT_TIMEOUT_MS) ends the caller's attempt. */

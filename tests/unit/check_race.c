@@ -770,7 +770,8 @@ static int fake_news(struct fake *f, struct he_race *r, int64_t target, int64_t 
     return 1;
 }
 
-static int fake_wait(void *ctx, struct he_race *r, int timeout_ms, int *index, int *err) {
+static enum he_wait_result fake_wait(void *ctx, struct he_race *r, int timeout_ms, int *index,
+                                     int *err) {
     struct fake *f = ctx;
     ck_assert_msg(++f->waits < MAX_WAITS, "%s: %d waits, the race does not end", f->row->name,
                   f->waits);
@@ -793,14 +794,15 @@ static int fake_wait(void *ctx, struct he_race *r, int timeout_ms, int *index, i
     int64_t target = first >= 0 ? f->done_at[first] : NEVER;
     int64_t limit = timeout_ms < 0 ? NEVER : f->now + timeout_ms;
     if (r->news_pending && fake_news(f, r, target, limit)) {
-        return 2;
+        return HE_WAIT_NEWS;
     }
     if (f->row->intr_ms > 0 && !f->intr_fired) {
         int64_t intr_at = T0 + f->row->intr_ms;
         if (intr_at <= limit && intr_at < target) {
             f->now = intr_at;
             f->intr_fired = 1;
-            return -EINTR;
+            *err = EINTR;
+            return HE_WAIT_ERROR;
         }
     }
     if (target != NEVER && target <= limit) {
@@ -808,14 +810,14 @@ static int fake_wait(void *ctx, struct he_race *r, int timeout_ms, int *index, i
         f->running[first] = 0;
         *index = first;
         *err = f->done_err[first];
-        return 1;
+        return HE_WAIT_DONE;
     }
     ck_assert_msg(limit != NEVER,
                   "%s: wait(-1) at %lld ms with nothing that can ever complete: "
                   "the race would hang",
                   f->row->name, (long long)(f->now - T0));
     f->now = limit;
-    return 0;
+    return HE_WAIT_TIMEOUT;
 }
 
 static void fake_cancel(void *ctx, struct he_race *r, int index) {
@@ -887,7 +889,7 @@ START_TEST(test_race_table) {
     }
     ck_assert_msg(f.norder == want_n, "%s: %d attempts started, want %d", row->name, f.norder,
                   want_n);
-    /* No sibling socket is left behind but the winner's (RELIABILITY 3). */
+    /* No sibling socket is left behind but the winner's ("it never leaks an fd or a socket"). */
     for (int i = 1; i < r->count; i++) {
         ck_assert_msg(!f.open[i] || i == rc, "%s: attempt %d's socket left open", row->name, i);
     }
@@ -1181,10 +1183,11 @@ static int step_start(void *ctx, struct he_race *r, int index) {
     return 0;
 }
 
-static int step_wait(void *ctx, struct he_race *r, int timeout_ms, int *index, int *err) {
+static enum he_wait_result step_wait(void *ctx, struct he_race *r, int timeout_ms, int *index,
+                                     int *err) {
     (void)ctx, (void)r, (void)timeout_ms, (void)index, (void)err;
     ck_abort_msg("the event-driven race called wait()");
-    return -1;
+    return HE_WAIT_ERROR;
 }
 
 static void step_cancel(void *ctx, struct he_race *r, int index) {
