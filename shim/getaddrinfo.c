@@ -13,10 +13,10 @@ HE_EXPORT int getaddrinfo(const char *node, const char *service, const struct ad
     int active = he_init() && !HE_HOOK_NESTED() && !he_dns_busy;
     if (active) {
         int saved = errno;
-        int own = he_lookup_getaddrinfo(node, service, hints, res);
-        if (own != HE_LOOKUP_PASS) {
+        int eai;
+        if (he_lookup_getaddrinfo(node, service, hints, res, &eai) != HE_LOOKUP_PASS) {
             errno = saved;
-            return own;
+            return eai;
         }
         errno = saved;
     }

@@ -22,16 +22,18 @@ static int he_gethostbyname_active(void) {
     return he_init() && !HE_HOOK_NESTED() && !he_dns_busy;
 }
 
-/* libhe's own answer (shim/lookup.c) in gethostbyname2_r's terms, or
- * HE_LOOKUP_PASS; errno is left as it was. */
-static int he_gethostbyname_own_r(int active, const char *name, int af, struct hostent *ret,
-                                  char *buf, size_t buflen, struct hostent **result,
-                                  int *h_errnop) {
+/* libhe's own answer (shim/lookup.c), with *rc what gethostbyname2_r
+ * returns, or PASS; errno is left as it was. */
+static enum he_lookup_status he_gethostbyname_own_r(int active, const char *name, int af,
+                                                    struct hostent *ret, char *buf, size_t buflen,
+                                                    struct hostent **result, int *h_errnop,
+                                                    int *rc) {
     if (!active) {
         return HE_LOOKUP_PASS;
     }
     int saved = errno;
-    int own = he_lookup_hostent(name, af, ret, buf, buflen, result, h_errnop);
+    enum he_lookup_status own =
+        he_lookup_hostent(name, af, ret, buf, buflen, result, h_errnop, rc);
     errno = saved;
     return own;
 }
@@ -46,9 +48,11 @@ static __thread char he_gethostbyname_buf[4096];
 static struct hostent *he_gethostbyname_own(int active, const char *name, int af) {
     struct hostent *res = NULL;
     int herr = 0;
-    int rc = he_gethostbyname_own_r(active, name, af, &he_gethostbyname_ent, he_gethostbyname_buf,
-                                    sizeof he_gethostbyname_buf, &res, &herr);
-    if (rc == 0 && res) {
+    int rc = 0;
+    enum he_lookup_status own =
+        he_gethostbyname_own_r(active, name, af, &he_gethostbyname_ent, he_gethostbyname_buf,
+                               sizeof he_gethostbyname_buf, &res, &herr, &rc);
+    if (own == HE_LOOKUP_ANSWERED && res) {
         h_errno = 0;
         return res;
     }
@@ -78,8 +82,9 @@ HE_EXPORT struct hostent *gethostbyname2(const char *name, int af) {
 HE_EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf, size_t buflen,
                               struct hostent **result, int *h_errnop) {
     int active = he_gethostbyname_active();
-    int rc = he_gethostbyname_own_r(active, name, AF_INET, ret, buf, buflen, result, h_errnop);
-    if (rc == HE_LOOKUP_PASS) {
+    int rc = 0;
+    if (he_gethostbyname_own_r(active, name, AF_INET, ret, buf, buflen, result, h_errnop, &rc) ==
+        HE_LOOKUP_PASS) {
         rc = he_real.gethostbyname_r(name, ret, buf, buflen, result, h_errnop);
         he_gethostbyname_learn(active, name, rc == 0 && result ? *result : NULL);
     }
@@ -89,8 +94,9 @@ HE_EXPORT int gethostbyname_r(const char *name, struct hostent *ret, char *buf, 
 HE_EXPORT int gethostbyname2_r(const char *name, int af, struct hostent *ret, char *buf,
                                size_t buflen, struct hostent **result, int *h_errnop) {
     int active = he_gethostbyname_active();
-    int rc = he_gethostbyname_own_r(active, name, af, ret, buf, buflen, result, h_errnop);
-    if (rc == HE_LOOKUP_PASS) {
+    int rc = 0;
+    if (he_gethostbyname_own_r(active, name, af, ret, buf, buflen, result, h_errnop, &rc) ==
+        HE_LOOKUP_PASS) {
         rc = he_real.gethostbyname2_r(name, af, ret, buf, buflen, result, h_errnop);
         he_gethostbyname_learn(active, name, rc == 0 && result ? *result : NULL);
     }

@@ -153,7 +153,8 @@ static int he_lookup_status(const struct he_feed *feed) {
     return EAI_AGAIN;
 }
 
-int he_lookup_cares(const char *name, int fams, struct he_lookup_result *out) {
+enum he_lookup_status he_lookup_cares(const char *name, int fams, struct he_lookup_result *out,
+                                      int *eai) {
     struct he_feed feed;
     out->count = 0;
     out->via_cname = 0;
@@ -161,6 +162,7 @@ int he_lookup_cares(const char *name, int fams, struct he_lookup_result *out) {
         return HE_LOOKUP_PASS;
     }
     int status = he_lookup_status(&feed);
+    *eai = status;
     if (status == EAI_NONAME && he_lookup_nss_other) {
         return HE_LOOKUP_PASS; /* perhaps mdns or ldap knows it */
     }
@@ -181,10 +183,10 @@ int he_lookup_cares(const char *name, int fams, struct he_lookup_result *out) {
         out->count += ff->count;
     }
     he_refresh_learn(name, &feed, now);
-    return status;
+    return status == 0 ? HE_LOOKUP_ANSWERED : HE_LOOKUP_FAILED;
 }
 
-int he_lookup_hosts_find(const char *name, struct he_lookup_result *out) {
+enum he_lookup_status he_lookup_hosts_find(const char *name, struct he_lookup_result *out) {
     if (he_lookup_hosts == NULL || !he_hosts_has(he_lookup_hosts, name)) {
         return HE_LOOKUP_PASS;
     }
@@ -194,7 +196,7 @@ int he_lookup_hosts_find(const char *name, struct he_lookup_result *out) {
         he_memo_learn(he_memo, name, HE_MEMO_FAM_ALL, out->addrs, out->count, he_thread_id(),
                       he_connector_now_ms(NULL) + HE_LOOKUP_HOSTS_TTL_MS);
     }
-    return 0;
+    return HE_LOOKUP_ANSWERED;
 }
 
 /* ------------------------------------------------------------------------ */
@@ -267,14 +269,16 @@ static int he_lookup_cares_can(const char *node, const char *service,
            !(len > 7 && strcasecmp(node + len - 7, ".local.") == 0);
 }
 
-/* Orders and lays out the answer.  Returns 0, an EAI_* code, or
- * HE_LOOKUP_PASS. */
-static int he_lookup_build(const struct he_lookup_result *lr, const struct he_answer_plan *plan,
-                           struct addrinfo **res) {
+/* Orders and lays out the answer: ANSWERED with *res, FAILED with *eai,
+ * or PASS. */
+static enum he_lookup_status he_lookup_build(const struct he_lookup_result *lr,
+                                             const struct he_answer_plan *plan,
+                                             struct addrinfo **res, int *eai) {
     struct he_addr sel[2 * HE_MEMO_MAX_ADDRS];
     int n = he_answer_select(lr->addrs, lr->count, plan, sel);
     if (n == 0) {
-        return lr->count > 0 ? EAI_NODATA : EAI_NONAME;
+        *eai = lr->count > 0 ? EAI_NODATA : EAI_NONAME;
+        return HE_LOOKUP_FAILED;
     }
     struct he_sort_sys sys = {.libc = &he_real, .port = plan->nserv > 0 ? plan->serv[0].port : 0};
     int rc = he_sort_rfc6724(sel, n, plan->nserv > 0 ? plan->nserv : 1, he_lookup_policy,
@@ -283,7 +287,8 @@ static int he_lookup_build(const struct he_lookup_result *lr, const struct he_an
     if (rc != 0) {
         return HE_LOOKUP_PASS; /* an order glibc itself does not pin down */
     }
-    return he_answer_build(sel, n, plan, res);
+    *eai = he_answer_build(sel, n, plan, res);
+    return *eai == 0 ? HE_LOOKUP_ANSWERED : HE_LOOKUP_FAILED;
 }
 
 /* Whether libhe answers any lookup itself; without HE_HOSTS or
@@ -292,59 +297,82 @@ static int he_lookup_own_answers(void) {
     return he_lookup_hosts != NULL || he_cfg.resolve_cares;
 }
 
-int he_lookup_getaddrinfo(const char *node, const char *service, const struct addrinfo *hints,
-                          struct addrinfo **res) {
+/* The answer's plan from the hints: 0, or *eai. */
+static int he_lookup_plan(const struct addrinfo *hints, const char *service,
+                          struct he_answer_plan *plan, int *eai) {
+    *eai = he_answer_plan(hints, service, plan);
+    if (*eai == 0 && (plan->flags & AI_ADDRCONFIG)) {
+        *eai = he_lookup_addrconfig(plan);
+    }
+    return *eai;
+}
+
+/* HE_HOSTS's canonical name for AI_CANONNAME: ANSWERED, or FAILED with
+ * *eai (and no answer). */
+static enum he_lookup_status he_lookup_canon(const char *node, struct addrinfo **res, int *eai) {
+    *eai = he_answer_canonname(*res, he_hosts_canonical(he_lookup_hosts, node));
+    if (*eai != 0) {
+        he_real.freeaddrinfo(*res);
+        *res = NULL;
+        return HE_LOOKUP_FAILED;
+    }
+    return HE_LOOKUP_ANSWERED;
+}
+
+enum he_lookup_status he_lookup_getaddrinfo(const char *node, const char *service,
+                                            const struct addrinfo *hints, struct addrinfo **res,
+                                            int *eai) {
+    *eai = 0;
     if (!he_lookup_own_answers() || node == NULL || (hints && (hints->ai_flags & AI_NUMERICHOST)) ||
         he_learn_is_numeric(node)) {
         return HE_LOOKUP_PASS;
     }
     struct he_lookup_result lr;
-    int from_hosts = he_lookup_hosts_find(node, &lr) == 0;
+    int from_hosts = he_lookup_hosts_find(node, &lr) == HE_LOOKUP_ANSWERED;
     if (!from_hosts && !he_lookup_cares_can(node, service, hints)) {
         return HE_LOOKUP_PASS;
     }
     struct he_answer_plan plan;
-    int rc = he_answer_plan(hints, service, &plan);
-    if (rc == 0 && (plan.flags & AI_ADDRCONFIG)) {
-        rc = he_lookup_addrconfig(&plan);
+    if (he_lookup_plan(hints, service, &plan, eai) != 0) {
+        return HE_LOOKUP_FAILED;
     }
-    if (rc != 0) {
-        return rc;
-    }
+    enum he_lookup_status st = HE_LOOKUP_ANSWERED;
     if (!from_hosts) {
-        rc = he_lookup_cares(node, he_lookup_fams(&plan), &lr);
-        if (rc != 0) {
-            return rc;
-        }
+        st = he_lookup_cares(node, he_lookup_fams(&plan), &lr, eai);
     }
-    rc = he_lookup_build(&lr, &plan, res);
-    if (rc == 0 && from_hosts && hints && (hints->ai_flags & AI_CANONNAME)) {
-        rc = he_answer_canonname(*res, he_hosts_canonical(he_lookup_hosts, node));
-        if (rc != 0) {
-            he_real.freeaddrinfo(*res);
-            *res = NULL;
-        }
+    if (st == HE_LOOKUP_ANSWERED) {
+        st = he_lookup_build(&lr, &plan, res, eai);
+    }
+    if (st == HE_LOOKUP_ANSWERED && from_hosts && hints && (hints->ai_flags & AI_CANONNAME)) {
+        st = he_lookup_canon(node, res, eai);
     }
     /* A name HE_HOSTS holds without the family asked for is libc's. */
-    return from_hosts && (rc == EAI_NODATA || rc == EAI_NONAME) ? HE_LOOKUP_PASS : rc;
+    if (from_hosts && st == HE_LOOKUP_FAILED && (*eai == EAI_NODATA || *eai == EAI_NONAME)) {
+        return HE_LOOKUP_PASS;
+    }
+    return st;
 }
 
 /* ------------------------------------------------------------------------ */
 /* gethostbyname* answers                                                     */
 
-int he_lookup_hostent(const char *name, int af, struct hostent *ret, char *buf, size_t buflen,
-                      struct hostent **result, int *h_errnop) {
+enum he_lookup_status he_lookup_hostent(const char *name, int af, struct hostent *ret, char *buf,
+                                        size_t buflen, struct hostent **result, int *h_errnop,
+                                        int *rc_out) {
+    *rc_out = 0;
     if (!he_lookup_own_answers() || name == NULL || he_learn_is_numeric(name) ||
         (af != AF_INET && af != AF_INET6)) {
         return HE_LOOKUP_PASS;
     }
     struct he_lookup_result lr;
     const char *h_name = name;
-    if (he_lookup_hosts_find(name, &lr) == 0) {
+    int eai = 0;
+    if (he_lookup_hosts_find(name, &lr) == HE_LOOKUP_ANSWERED) {
         h_name = he_hosts_canonical(he_lookup_hosts, name);
     } else if (!he_cfg.resolve_cares || he_resolv_sortlist() ||
                he_hosts_has(he_lookup_etc_hosts, name) ||
-               he_lookup_cares(name, af == AF_INET ? HE_MEMO_FAM_V4 : HE_MEMO_FAM_V6, &lr) != 0 ||
+               he_lookup_cares(name, af == AF_INET ? HE_MEMO_FAM_V4 : HE_MEMO_FAM_V6, &lr,
+                               &eai) != HE_LOOKUP_ANSWERED ||
                lr.via_cname) {
         /* Errors are libc's to report, h_errno and all; so are names
          * behind a CNAME, whose chain glibc reports as h_name and
@@ -355,12 +383,13 @@ int he_lookup_hostent(const char *name, int af, struct hostent *ret, char *buf, 
     if (rc == -ERANGE) {
         *result = NULL;
         *h_errnop = NETDB_INTERNAL;
-        return ERANGE;
+        *rc_out = ERANGE;
+        return HE_LOOKUP_FAILED;
     }
     if (rc != 0) {
         return HE_LOOKUP_PASS;
     }
     *result = ret;
     *h_errnop = 0;
-    return 0;
+    return HE_LOOKUP_ANSWERED;
 }
