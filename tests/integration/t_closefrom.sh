@@ -1,5 +1,5 @@
 #!/bin/bash
-# RELIABILITY 4: libhe never writes to or closes an fd it does not own.  A
+# The promise "libhe never writes to or closes an fd it does not own".  A
 # python3 client closes every fd above 2 (as closefrom(3) does) before
 # anything else, opens a file on the lowest free number and writes known
 # bytes to it, then connects to dead4.test (a race, spliced) with libhe

@@ -1,6 +1,6 @@
 #!/bin/bash
-# Deadlines on a raced connect (RELIABILITY 6): the caller's SO_SNDTIMEO
-# ends it with EINPROGRESS, as the kernel does, and shortens the attempt
+# Deadlines on a raced connect (the promise "the program sees the error
+# it would have seen"): the caller's SO_SNDTIMEO ends it with EINPROGRESS, as the kernel does, and shortens the attempt
 # delay so that every address starts before it; HE_CONNECT_TIMEOUT_MS ends
 # it with ETIMEDOUT.  progs/conn_modes.c prints
 # "result rc=R errno=E ms=M", M timing the connect() call alone.

@@ -1,7 +1,8 @@
 #!/bin/bash
-# Out of descriptors (RELIABILITY 8): with room for the caller's socket
-# only, libhe cannot open a sibling, so it stops racing and the caller's own
-# attempt goes on: the result is the kernel's, as without libhe.
+# Out of descriptors (the promise "it stays bounded": at EMFILE it stops
+# racing): with room for the caller's socket only, libhe cannot open a
+# sibling, so it stops racing and the caller's own attempt goes on: the
+# result is the kernel's, as without libhe.
 # progs/emfile.c connects with a 600 ms SO_SNDTIMEO to dead4.test's first
 # (dead) address.
 # shellcheck source=lib.sh

@@ -1,5 +1,6 @@
 #!/bin/bash
-# fork after and during races (RELIABILITY 10), with progs/fork_after.c:
+# fork after and during races (the promise "it survives fork"), with
+# progs/fork_after.c:
 # the child of a process that raced uses the spliced fd it inherited and
 # races on its own; children forked while another thread races work too.
 # shellcheck source=lib.sh

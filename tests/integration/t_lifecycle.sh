@@ -1,7 +1,7 @@
 #!/bin/bash
 # The race against the thread's and the process's life: pthread_cancel in
 # the middle of a race, and fork while another thread is inside libhe
-# (RELIABILITY 3, 10).
+# (the promises "it never leaks an fd or a socket" and "it survives fork").
 # shellcheck source=lib.sh
 . "$HE_IT_DIR/lib.sh"
 

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Real, unmodified programs that connect NON-BLOCKING (issue 4): each makes
+# Real, unmodified programs that connect NON-BLOCKING (DESIGN.md, non-blocking connects): each makes
 # its socket O_NONBLOCK, connect()s (EINPROGRESS) and waits for it in
 # poll, select or epoll, then reads SO_ERROR.  Measured with strace -f on
 # Debian 12:

@@ -1,5 +1,5 @@
 #!/bin/bash
-# Non-blocking connects (issue 4).  progs/nb_connect.c resolves a name (so
+# Non-blocking connects (DESIGN.md).  progs/nb_connect.c resolves a name (so
 # libhe learns it), makes a non-blocking socket, connect()s to the first
 # address (-1/EINPROGRESS) and waits in poll, select or epoll, the way
 # event-driven programs do; its header lists what it prints.  With libhe, a
@@ -12,7 +12,8 @@
 # whatever the program does to the fd mid-race (close, dup2, close_range,
 # closefrom, fork), libhe never splices onto a number that no longer holds
 # the caller's socket and leaves nothing behind; progs/nb_stress.c does that
-# from many threads at once (RELIABILITY 2).
+# from many threads at once (the promise "it never splices onto an fd
+# that no longer holds the caller's socket").
 #
 # The dead-first cases talk HTTP to the lab's http server (nb_connect -g),
 # so that a write as well as a read goes through the spliced fd; the others
@@ -308,7 +309,8 @@ nb_case_emfile() {
 he_case nonblocking/emfile nb_case_emfile
 he_case nonblocking/emfile-plain nb_case_emfile --plain
 
-# RELIABILITY 2: connector threads looping connect/wait/close on
+# "It never splices onto an fd that no longer holds the caller's socket":
+# connector threads looping connect/wait/close on
 # dead4.test while opener threads loop open("/dev/null")/check/close on
 # the same numbers; no /dev/null may ever be replaced, no socket replaced
 # sooner than its own race could have won (-r), nothing left behind.

@@ -1,6 +1,7 @@
 #!/bin/bash
 # Sockets with state libhe cannot carry over to a sibling are not raced
-# (RELIABILITY 5, 9): a socket filter (SO_GET_FILTER counts instructions,
+# (the promises "after a splice the fd differs only in its peer" and
+# "it fails safe"): a socket filter (SO_GET_FILTER counts instructions,
 # which libhe once misread, overrunning its stack or missing the filter), and
 # a socket re-bound to a fixed port after libhe left it connecting.
 # progs/odd_sockets.c connects to dead4.test's dead first address with a

@@ -1,5 +1,5 @@
 #!/bin/bash
-# RELIABILITY 1: a connect libhe does not race is untouched -- same return
+# The promise "a connect libhe does not race is untouched" -- same return
 # value, same errno, no extra blocking.  progs/passthrough.c makes the
 # connects libhe must leave alone (a literal address nobody resolved, UDP,
 # AF_UNIX, bad arguments, a connected socket, TCP Fast Open, non-blocking, a

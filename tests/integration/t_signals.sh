@@ -1,5 +1,6 @@
 #!/bin/bash
-# Signals during a raced connect (RELIABILITY 3, 6, 10), with
+# Signals during a raced connect (the promises: no fd leaked,
+# the error the program would have seen, no lock held across a wait), with
 # progs/conn_modes.c ("result rc=R errno=E ms=M", M timing connect() alone)
 # and wget, whose --connect-timeout is SIGALRM plus siglongjmp.
 # shellcheck source=lib.sh

@@ -1,5 +1,5 @@
 #!/bin/bash
-# RELIABILITY 5: after a splice the fd differs only in its peer.
+# The promise "after a splice the fd differs only in its peer".
 # progs/splice_props.c sets options (TCP_NODELAY, keepalive, buffers,
 # SO_MARK, TCP_USER_TIMEOUT, IP_TOS/IPV6_TCLASS, SO_PRIORITY, SO_LINGER,
 # SO_RCVTIMEO, TCP_CONGESTION, SO_BINDTODEVICE), optionally binds a local

@@ -1016,7 +1016,7 @@ END_TEST
 /* ------------------------------------------------------------------------ */
 
 /* ------------------------------------------------------------------------ */
-/* Freshness and former addresses (issue 3)                                   */
+/* Freshness and former addresses (README, DNS)                               */
 
 START_TEST(test_expiry_per_family) {
     struct he_memo *m = he_memo_new(16);

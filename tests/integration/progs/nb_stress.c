@@ -1,6 +1,7 @@
 /* nb_stress [-c CONNECTORS] [-o OPENERS] [-d MS] [-w MAX_MS] [-r MS] NAME PORT
  *
- * RELIABILITY 2 under load: "a stress test must never see a non-socket fd
+ * The promise "it never splices onto an fd that no longer holds the
+ * caller's socket", under load: "a stress test must never see a non-socket fd
  * replaced".  NAME must be dead-first (dead4.test), so that every connect
  * leaves a race pending, whose winner libhe would splice onto the fd number
  * one attempt delay later.  For -d MS (default 2000):
