@@ -21,7 +21,8 @@ endif
 ALL_CFLAGS = $(BASE) $(WARN) $(OPT) $(SANFLAGS) $(CFLAGS)
 
 COMMON_SRCS   := common/addr.c common/log.c common/fdid.c
-RESOLVER_SRCS := resolver/memo.c resolver/learn.c resolver/feed.c resolver/dns.c resolver/hosts.c resolver/sort.c resolver/answer.c
+RESOLVER_SRCS := resolver/memo.c resolver/memopick.c resolver/learn.c resolver/feed.c resolver/dns.c resolver/hosts.c resolver/sort.c \
+                 resolver/gaiconf.c resolver/source.c resolver/answer.c
 RACER_SRCS    := racer/race.c racer/order.c racer/options.c racer/strand.c racer/connector.c \
                  racer/fdmap.c racer/background.c racer/helper.c racer/splice.c racer/fdclose.c
 SHIM_SRCS     := shim/init.c shim/real.c shim/config.c shim/connect.c shim/refresh.c shim/lookup.c shim/bind.c shim/getaddrinfo.c \
@@ -34,13 +35,13 @@ LIB           := $(BUILD)/libhe.so
 UNIT_TESTS := check_race check_memo check_config check_options check_strand check_hosts check_feed check_sort check_answer \
               check_fdmap
 check_race_OBJS    := racer/race.o racer/order.o common/addr.o
-check_memo_OBJS    := resolver/memo.o resolver/learn.o common/addr.o
+check_memo_OBJS    := resolver/memo.o resolver/memopick.o resolver/learn.o common/addr.o
 check_config_OBJS  := shim/config.o common/log.o
 check_options_OBJS := racer/options.o
 check_strand_OBJS  := racer/strand.o common/fdid.o
 check_hosts_OBJS   := resolver/hosts.o common/addr.o
 check_feed_OBJS    := resolver/feed.o common/addr.o
-check_sort_OBJS    := resolver/sort.o common/addr.o
+check_sort_OBJS    := resolver/sort.o resolver/gaiconf.o resolver/source.o common/addr.o
 check_answer_OBJS  := resolver/answer.o common/addr.o
 check_fdmap_OBJS   := racer/fdmap.o common/fdid.o
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)

@@ -338,12 +338,81 @@ static long he_answer_take(const char *buf, size_t buflen, size_t *used, size_t 
     return off;
 }
 
+/* Where each part of a hostent goes in buf, in nss_dns's order: the names
+ * as the answer gave them, each address (4-aligned), h_addr_list, then
+ * h_aliases (nnames slots: the names but the last, and the NULL). */
+struct he_answer_layout {
+    long name_off[HE_ANSWER_MAX_NAMES];
+    long first_addr, list_off, alias_off;
+};
+
+/* Places nnames names and count addresses of alen bytes.  Returns 0, or
+ * -ERANGE when buf is too small. */
+static int he_answer_hostent_place(const char *const *names, int nnames, int count, size_t alen,
+                                   const char *buf, size_t buflen, struct he_answer_layout *lay) {
+    size_t used = 0;
+    for (int i = 0; i < nnames; i++) {
+        lay->name_off[i] = he_answer_take(buf, buflen, &used, strlen(names[i]) + 1, 1);
+        if (lay->name_off[i] < 0) {
+            return -ERANGE;
+        }
+    }
+    lay->first_addr = -1;
+    for (int i = 0; i < count; i++) {
+        long off = he_answer_take(buf, buflen, &used, alen, _Alignof(uint32_t));
+        if (off < 0) {
+            return -ERANGE;
+        }
+        lay->first_addr = lay->first_addr < 0 ? off : lay->first_addr;
+    }
+    lay->list_off =
+        he_answer_take(buf, buflen, &used, (size_t)(count + 1) * sizeof(char *), _Alignof(char *));
+    lay->alias_off =
+        lay->list_off < 0
+            ? -1
+            : he_answer_take(buf, buflen, &used, (size_t)nnames * sizeof(char *), _Alignof(char *));
+    return lay->list_off < 0 || lay->alias_off < 0 ? -ERANGE : 0;
+}
+
+/* Writes the names, the family's addresses and the two lists where lay
+ * placed them, and points he at them. */
+static void he_answer_hostent_fill(const char *const *names, int nnames,
+                                   const struct he_addr *addrs, int n, int family, size_t alen,
+                                   const struct he_answer_layout *lay, struct hostent *he,
+                                   char *buf) {
+    for (int i = 0; i < nnames; i++) {
+        memcpy(buf + lay->name_off[i], names[i], strlen(names[i]) + 1);
+    }
+    char **list = (char **)(void *)(buf + lay->list_off);
+    /* alen is a multiple of 4, so the addresses sit back to back. */
+    char *p = buf + lay->first_addr;
+    int k = 0;
+    for (int i = 0; i < n; i++) {
+        if (addrs[i].family == family) {
+            memcpy(p, addrs[i].bytes, alen);
+            list[k++] = p;
+            p += alen;
+        }
+    }
+    list[k] = NULL;
+    char **aliases = (char **)(void *)(buf + lay->alias_off);
+    for (int i = 0; i < nnames - 1; i++) {
+        aliases[i] = buf + lay->name_off[i];
+    }
+    aliases[nnames - 1] = NULL;
+    he->h_name = buf + lay->name_off[nnames - 1];
+    he->h_aliases = aliases;
+    he->h_addrtype = family;
+    he->h_length = (int)alen;
+    he->h_addr_list = list;
+}
+
 int he_answer_hostent_chain(const char *const *names, int nnames, const struct he_addr *addrs,
                             int n, int family, struct hostent *he, char *buf, size_t buflen) {
     if (family != AF_INET && family != AF_INET6) {
         return -EAFNOSUPPORT;
     }
-    if (nnames < 1) {
+    if (nnames < 1 || nnames > HE_ANSWER_MAX_NAMES) {
         return -EINVAL;
     }
     size_t alen = family == AF_INET ? 4 : 16;
@@ -354,62 +423,11 @@ int he_answer_hostent_chain(const char *const *names, int nnames, const struct h
     if (count == 0) {
         return -ENOENT;
     }
-    /* nss_dns's order: the names as the answer gave them, each address
-     * (4-aligned), h_addr_list, then h_aliases (nnames slots: the names but
-     * the last, and the NULL). */
-    size_t used = 0;
-    long name_off[HE_ANSWER_MAX_NAMES];
-    if (nnames > HE_ANSWER_MAX_NAMES) {
-        return -EINVAL;
-    }
-    for (int i = 0; i < nnames; i++) {
-        name_off[i] = he_answer_take(buf, buflen, &used, strlen(names[i]) + 1, 1);
-        if (name_off[i] < 0) {
-            return -ERANGE;
-        }
-    }
-    long first_addr = -1;
-    for (int i = 0; i < count; i++) {
-        long off = he_answer_take(buf, buflen, &used, alen, _Alignof(uint32_t));
-        if (off < 0) {
-            return -ERANGE;
-        }
-        first_addr = first_addr < 0 ? off : first_addr;
-    }
-    long list_off =
-        he_answer_take(buf, buflen, &used, (size_t)(count + 1) * sizeof(char *), _Alignof(char *));
-    long alias_off =
-        list_off < 0
-            ? -1
-            : he_answer_take(buf, buflen, &used, (size_t)nnames * sizeof(char *), _Alignof(char *));
-    if (list_off < 0 || alias_off < 0) {
+    struct he_answer_layout lay;
+    if (he_answer_hostent_place(names, nnames, count, alen, buf, buflen, &lay) != 0) {
         return -ERANGE;
     }
-    for (int i = 0; i < nnames; i++) {
-        memcpy(buf + name_off[i], names[i], strlen(names[i]) + 1);
-    }
-    char **list = (char **)(void *)(buf + list_off);
-    /* alen is a multiple of 4, so the addresses sit back to back. */
-    char *p = buf + first_addr;
-    int k = 0;
-    for (int i = 0; i < n; i++) {
-        if (addrs[i].family == family) {
-            memcpy(p, addrs[i].bytes, alen);
-            list[k++] = p;
-            p += alen;
-        }
-    }
-    list[k] = NULL;
-    char **aliases = (char **)(void *)(buf + alias_off);
-    for (int i = 0; i < nnames - 1; i++) {
-        aliases[i] = buf + name_off[i];
-    }
-    aliases[nnames - 1] = NULL;
-    he->h_name = buf + name_off[nnames - 1];
-    he->h_aliases = aliases;
-    he->h_addrtype = family;
-    he->h_length = (int)alen;
-    he->h_addr_list = list;
+    he_answer_hostent_fill(names, nnames, addrs, n, family, alen, &lay, he, buf);
     return 0;
 }
 
