@@ -33,7 +33,7 @@ LIB           := $(BUILD)/libhe.so
 
 # Each unit test links only the objects of the module it tests.
 UNIT_TESTS := check_race check_memo check_config check_options check_strand check_hosts check_feed check_sort check_answer \
-              check_fdmap
+              check_fdmap check_connector check_splice
 check_race_OBJS    := racer/race.o racer/order.o common/addr.o
 check_memo_OBJS    := resolver/memo.o resolver/memopick.o resolver/learn.o common/addr.o
 check_config_OBJS  := shim/config.o common/log.o
@@ -44,6 +44,9 @@ check_feed_OBJS    := resolver/feed.o common/addr.o
 check_sort_OBJS    := resolver/sort.o resolver/gaiconf.o resolver/source.o common/addr.o
 check_answer_OBJS  := resolver/answer.o common/addr.o
 check_fdmap_OBJS   := racer/fdmap.o common/fdid.o
+check_connector_OBJS := racer/connector.o racer/options.o racer/strand.o racer/fdmap.o racer/race.o \
+                        racer/order.o common/addr.o common/fdid.o common/log.o
+check_splice_OBJS  := racer/splice.o racer/background.o racer/helper.o $(check_connector_OBJS)
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 # Fuzz targets: tests/fuzz/fuzz_<name>.c with a corpus in tests/fuzz/corpus/<name>/.

@@ -297,7 +297,7 @@ static int he_connector_start_sibling(struct he_connector *c, struct he_attempt 
     if (tolen == 0 || !he_connector_can_carry(c, &a->addr)) {
         return -EAFNOSUPPORT;
     }
-    int s = socket(c->family, c->type | SOCK_NONBLOCK | SOCK_CLOEXEC, c->protocol);
+    int s = c->sys->socket(c->family, c->type | SOCK_NONBLOCK | SOCK_CLOEXEC, c->protocol);
     if (s < 0) {
         /* Out of fds or memory: stop racing, the caller's attempt goes on. */
         return -ENOTSUP;
