@@ -74,6 +74,11 @@
 #
 # Uses: HE_WORK (scratch dir), HE_IT_DIR (this directory).
 # Sets: LAB_LOG_DIR, LAB_SERVER_PID, LAB_DNS_PID, LAB_DNS_ALT_PID.
+#
+# The benchmarks (bench/run) build the same lab: they source this file,
+# add their own names to LAB_NAMES and LAB_DNS_NAMES, their own live
+# server addresses to LAB_EXTRA4, set LAB_RESOLV_OPTIONS and
+# LAB_RESOLV_LINES, and call lab_setup.  The defaults below are the tests'.
 
 LAB_NETNS=hesrv
 LAB_CLIENT4=198.51.100.1
@@ -88,6 +93,12 @@ LAB_SPARE4=(198.51.100.40 198.51.100.41 198.51.100.42 198.51.100.43
     198.51.100.44 198.51.100.45 198.51.100.46 198.51.100.47)
 LAB_SPARE6=(2001:db8:1::40 2001:db8:1::41 2001:db8:1::42 2001:db8:1::43
     2001:db8:1::44 2001:db8:1::45 2001:db8:1::46 2001:db8:1::47)
+# More live IPv4 addresses in hesrv (198.51.100.0/24; the benchmarks'
+# stale-address scenarios need some); none for the tests.
+LAB_EXTRA4=()
+# resolv.conf's options line, and lines after it (see lab_resolver).
+LAB_RESOLV_OPTIONS="timeout:1 attempts:1"
+LAB_RESOLV_LINES=
 LAB_DNS4=198.51.100.53
 LAB_DNS6=2001:db8:1::53
 LAB_DNS_PORT=53
@@ -162,7 +173,8 @@ lab_links() {
     ip route add 198.51.100.0/24 dev he0 src "$LAB_CLIENT4"
 
     lab_srv ip link set lo up
-    for a in "${LAB_LIVE4[@]}" "${LAB_DEAD4[@]}" "${LAB_REFUSE4[@]}" "${LAB_SPARE4[@]}" "$LAB_DNS4"; do
+    for a in "${LAB_LIVE4[@]}" "${LAB_DEAD4[@]}" "${LAB_REFUSE4[@]}" "${LAB_SPARE4[@]}" "$LAB_DNS4" \
+        "${LAB_EXTRA4[@]}"; do
         lab_srv ip addr add "$a/24" dev he1 || lab_die "cannot add $a"
     done
     for a in "${LAB_LIVE6[@]}" "${LAB_DEAD6[@]}" "${LAB_REFUSE6[@]}" "${LAB_SPARE6[@]}" "$LAB_DNS6"; do
@@ -226,7 +238,10 @@ lab_resolver() {
     # The lab's dnsmasq (lab_dns); nothing else answers DNS in this
     # namespace, and no query can leave it.  One server, one try, glibc's
     # shortest timeout: see the header.
-    printf 'nameserver %s\noptions timeout:1 attempts:1\n' "$LAB_DNS4" >"$HE_WORK/etc/resolv.conf"
+    {
+        printf 'nameserver %s\noptions %s\n' "$LAB_DNS4" "$LAB_RESOLV_OPTIONS"
+        [ -z "$LAB_RESOLV_LINES" ] || printf '%s\n' "$LAB_RESOLV_LINES"
+    } >"$HE_WORK/etc/resolv.conf"
     printf 'hosts: files dns\nnetworks: files\n' >"$HE_WORK/etc/nsswitch.conf"
     printf 'multi on\n' >"$HE_WORK/etc/host.conf"
     # glibc's default precedence table, whatever the host's /etc/gai.conf
