@@ -1,10 +1,11 @@
-/* What bench/connbench.c and bench/evloop.c share: errors, the clock,
- * medians, whole reads and writes on the driver/worker pipes, and the
- * driver's listener.  Define BENCH_PROG (the program's name, for errors)
- * before including. */
+/* What bench/connbench.c, bench/evloop.c and bench/burst.c share: errors,
+ * the clock, medians, whole reads and writes on the driver/worker pipes,
+ * and the driver's listener.  Define BENCH_PROG (the program's name, for
+ * errors) before including; a program uses what it needs of these. */
 #ifndef HE_BENCH_H
 #define HE_BENCH_H
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <netinet/in.h>
 #include <stdint.h>
@@ -17,9 +18,23 @@
 #include <time.h>
 #include <unistd.h>
 
+#pragma GCC diagnostic ignored "-Wunused-function"
+
 static void die(const char *what) {
     fprintf(stderr, BENCH_PROG "[%d]: %s: %s\n", (int)getpid(), what, strerror(errno));
     exit(1);
+}
+
+static void fail(const char *msg) {
+    fprintf(stderr, BENCH_PROG "[%d]: %s\n", (int)getpid(), msg);
+    exit(1);
+}
+
+/* Which object this process's sym comes from: proves that LD_PRELOAD took
+ * effect (or did not). */
+static const char *symbol_from(void *sym) {
+    Dl_info di;
+    return dladdr(sym, &di) && di.dli_fname ? di.dli_fname : "?";
 }
 
 static int64_t now_ns(void) {
