@@ -41,4 +41,4 @@ threads_case_shared() {
     [ "$worst" -lt 2000 ] || he_fail "slowest connect took $worst ms, wanted under 2000; $(he_ctx)"
     expect_log_count whoami $((threads * rounds))
 }
-he_case threads/shared-address threads_case_shared ${SS_T:-32} ${SS_R:-6}
+he_case threads/shared-address threads_case_shared 32 6
