@@ -11,6 +11,8 @@
 #include "addrs.h"
 
 #include <arpa/inet.h>
+#include "he_check.h"
+
 #include <check.h>
 #include <errno.h>
 #include <malloc.h>
@@ -523,10 +525,4 @@ Suite *answer_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(answer_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+HE_CHECK_MAIN(answer_suite)

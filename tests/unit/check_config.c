@@ -3,6 +3,8 @@
 #include "../../common/log.h"
 #include "../../shim/config.h"
 
+#include "he_check.h"
+
 #include <check.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -576,10 +578,4 @@ static Suite *config_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(config_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+HE_CHECK_MAIN(config_suite)

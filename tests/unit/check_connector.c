@@ -12,6 +12,8 @@
 #include "../../racer/strand.h"
 
 #include <arpa/inet.h>
+#include "he_check.h"
+
 #include <check.h>
 #include <dirent.h>
 #include <errno.h>
@@ -231,17 +233,7 @@ START_TEST(test_connector_table) {
 END_TEST
 
 static Suite *connector_suite(void) {
-    Suite *s = suite_create("connector");
-    TCase *tc = tcase_create("core");
-    tcase_add_loop_test(tc, test_connector_table, 0, ROWS);
-    suite_add_tcase(s, tc);
-    return s;
+    return he_check_table_suite("connector", test_connector_table, ROWS);
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(connector_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}
+HE_CHECK_MAIN(connector_suite)

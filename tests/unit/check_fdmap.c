@@ -4,6 +4,8 @@
  * what the map holds for fd 7. */
 #include "../../racer/fdmap.h"
 
+#include "he_check.h"
+
 #include <check.h>
 #include <stdint.h>
 #include <sys/epoll.h>
@@ -246,10 +248,4 @@ static Suite *fdmap_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(fdmap_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}
+HE_CHECK_MAIN(fdmap_suite)

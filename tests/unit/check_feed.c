@@ -4,6 +4,8 @@
 
 #include "addrs.h"
 
+#include "he_check.h"
+
 #include <check.h>
 #include <errno.h>
 #include <string.h>
@@ -120,10 +122,4 @@ static Suite *feed_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(feed_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}
+HE_CHECK_MAIN(feed_suite)

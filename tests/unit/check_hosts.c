@@ -3,6 +3,8 @@
 
 #include "addrs.h"
 
+#include "he_check.h"
+
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -639,10 +641,4 @@ static Suite *hosts_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(hosts_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+HE_CHECK_MAIN(hosts_suite)

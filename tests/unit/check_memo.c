@@ -6,6 +6,8 @@
 #include "addrs.h"
 
 #include <arpa/inet.h>
+#include "he_check.h"
+
 #include <check.h>
 #include <errno.h>
 #include <malloc.h>
@@ -1192,10 +1194,4 @@ static Suite *memo_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(memo_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+HE_CHECK_MAIN(memo_suite)

@@ -8,6 +8,8 @@
  * and the third socket exactly as from the caller's. */
 #include "../../racer/options.h"
 
+#include "he_check.h"
+
 #include <check.h>
 #include <errno.h>
 #include <linux/tcp.h>
@@ -346,10 +348,4 @@ static Suite *options_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(options_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+HE_CHECK_MAIN(options_suite)

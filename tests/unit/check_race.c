@@ -12,6 +12,8 @@
 #include "addrs.h"
 
 #include <arpa/inet.h>
+#include "he_check.h"
+
 #include <check.h>
 #include <errno.h>
 #include <stdint.h>
@@ -1312,10 +1314,4 @@ static Suite *race_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(race_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+HE_CHECK_MAIN(race_suite)

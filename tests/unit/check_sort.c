@@ -10,6 +10,8 @@
 #include "addrs.h"
 
 #include <arpa/inet.h>
+#include "he_check.h"
+
 #include <check.h>
 #include <errno.h>
 #include <limits.h>
@@ -953,10 +955,4 @@ Suite *sort_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(sort_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? EXIT_SUCCESS : EXIT_FAILURE;
-}
+HE_CHECK_MAIN(sort_suite)

@@ -9,6 +9,8 @@
  * record is built by hand, as the helper would have built it. */
 #include "../../racer/bg.h"
 
+#include "he_check.h"
+
 #include <check.h>
 #include <errno.h>
 #include <fcntl.h>
@@ -128,17 +130,7 @@ START_TEST(test_splice_table) {
 END_TEST
 
 static Suite *splice_suite(void) {
-    Suite *s = suite_create("splice");
-    TCase *tc = tcase_create("core");
-    tcase_add_loop_test(tc, test_splice_table, 0, ROWS);
-    suite_add_tcase(s, tc);
-    return s;
+    return he_check_table_suite("splice", test_splice_table, ROWS);
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(splice_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed == 0 ? 0 : 1;
-}
+HE_CHECK_MAIN(splice_suite)

@@ -3,6 +3,8 @@
  * sockets that are still the race's own. */
 #include "../../racer/strand.h"
 
+#include "he_check.h"
+
 #include <check.h>
 #include <fcntl.h>
 #include <signal.h>
@@ -146,10 +148,4 @@ static Suite *strand_suite(void) {
     return s;
 }
 
-int main(void) {
-    SRunner *sr = srunner_create(strand_suite());
-    srunner_run_all(sr, CK_NORMAL);
-    int failed = srunner_ntests_failed(sr);
-    srunner_free(sr);
-    return failed ? EXIT_FAILURE : EXIT_SUCCESS;
-}
+HE_CHECK_MAIN(strand_suite)
