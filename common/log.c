@@ -23,8 +23,9 @@ static int he_log_stderr_known;
 static dev_t he_log_stderr_dev;
 static ino_t he_log_stderr_ino;
 
-/* Runs when the dynamic loader loads libhe, before the program's main and
- * before it could have put anything of its own on fd 2. */
+/* Runs when the dynamic loader loads libhe, before the program's main.  (The
+ * constructors of the libraries the program links run earlier; one that
+ * opens a file while fd 2 is closed would have it taken for stderr.) */
 __attribute__((constructor)) static void he_log_note_stderr(void) {
     int saved = errno;
     struct stat sb;

@@ -70,18 +70,23 @@ static enum he_release he_bg_release(int fd, int move) {
     return HE_RELEASE_FREE;
 }
 
+/* close() and dup2/dup3 hold the lock with every signal blocked: a handler
+ * that siglongjmps (wget's connect timeout) must not leave it held.  Only
+ * numbers with something recorded get here (shim/close.c). */
 int he_bg_close(int fd) {
-    he_fdmap_lock(0, NULL);
+    sigset_t old;
+    he_fdmap_lock(1, &old);
     enum he_release rc = he_bg_release(fd, 0);
-    he_fdmap_unlock(0, NULL);
+    he_fdmap_unlock(1, &old);
     /* close() of libhe's number: not the program's, so nothing to do. */
     return rc == HE_RELEASE_KEEP ? 0 : he_bg.sys->close(fd);
 }
 
 int he_bg_dup_target(int newfd) {
-    he_fdmap_lock(0, NULL);
+    sigset_t old;
+    he_fdmap_lock(1, &old);
     enum he_release rc = he_bg_release(newfd, 1);
-    he_fdmap_unlock(0, NULL);
+    he_fdmap_unlock(1, &old);
     return rc == HE_RELEASE_KEEP ? -EBUSY : 0;
 }
 
@@ -153,6 +158,15 @@ static int he_bg_close_each(unsigned first, unsigned last, const int *keep, int 
     return 0;
 }
 
+/* libc's close_range, or ENOSYS where libc has none (glibc < 2.34). */
+static int he_bg_sys_close_range(unsigned first, unsigned last, int flags) {
+    if (he_bg.sys->close_range == NULL) {
+        errno = ENOSYS;
+        return -1;
+    }
+    return he_bg.sys->close_range(first, last, flags);
+}
+
 int he_bg_close_range(unsigned first, unsigned last, int flags) {
     enum { MAX = HE_BG_MAX * 3 + 2 };
     static int keep[MAX]; /* under the lock */
@@ -162,12 +176,12 @@ int he_bg_close_range(unsigned first, unsigned last, int flags) {
     unsigned from = first;
     for (int k = 0; k < n && rc == 0; k++) {
         if ((unsigned)keep[k] > from) {
-            rc = he_bg.sys->close_range(from, (unsigned)keep[k] - 1, flags);
+            rc = he_bg_sys_close_range(from, (unsigned)keep[k] - 1, flags);
         }
         from = (unsigned)keep[k] + 1;
     }
     if (rc == 0 && from <= last && (n == 0 || (unsigned)keep[n - 1] != last)) {
-        rc = he_bg.sys->close_range(from, last, flags);
+        rc = he_bg_sys_close_range(from, last, flags);
     }
     if (rc != 0 && errno == ENOSYS && flags == 0) {
         rc = he_bg_close_each(first, last, keep, n);

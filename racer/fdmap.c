@@ -7,7 +7,11 @@
 
 static pthread_mutex_t he_fdmap_mu = PTHREAD_MUTEX_INITIALIZER;
 static __thread int he_fdmap_mine __attribute__((tls_model("initial-exec")));
-static struct he_fd_slot *he_fdmap_chunks[HE_FDMAP_CHUNKS];
+/* The first chunk (fds 0..1023, where nearly every program's sockets are)
+ * is static: noting a bind there never allocates, so bind() in a signal
+ * handler cannot meet malloc's lock. */
+static struct he_fd_slot he_fdmap_chunk0[1 << HE_FDMAP_CHUNK_BITS];
+static struct he_fd_slot *he_fdmap_chunks[HE_FDMAP_CHUNKS] = {he_fdmap_chunk0};
 static int he_fdmap_lost;
 
 void he_fdmap_lock(int block_signals, sigset_t *old) {

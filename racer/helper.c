@@ -254,7 +254,9 @@ int he_bg_start(const struct he_bg_request *q) {
     if (poll(&p, 1, 0) != 0) {
         return -EALREADY;
     }
-    if (he_fdmap_incomplete() || he_bg.sys == NULL) {
+    /* A signal handler's connect() on top of this thread's own hold of the
+     * lock (an epoll_ctl hook) would wait for itself. */
+    if (he_fdmap_incomplete() || he_bg.sys == NULL || he_fdmap_held()) {
         return -ENOTSUP;
     }
     struct he_bg_race *b = calloc(1, sizeof *b);

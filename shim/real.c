@@ -12,10 +12,12 @@
 struct he_libc he_real;
 static int he_real_ready;
 
-/* Never through a hook. */
-static void *he_real_find(const char *name, void *ours) {
+/* Never through a hook.  An optional function (close_range and closefrom
+ * came with glibc 2.34) may be missing: NULL; any other aborts, as does
+ * one that resolves to libhe's own hook. */
+static void *he_real_find(const char *name, void *ours, int optional) {
     void *p = dlsym(RTLD_NEXT, name);
-    if (p == NULL || p == ours) {
+    if ((p == NULL && !optional) || (p != NULL && p == ours)) {
         char msg[256];
         int n = snprintf(msg, sizeof msg, "libhe[%d] error: cannot find libc's %s (%s); aborting\n",
                          (int)getpid(), name, p ? "found libhe's own hook" : "dlsym failed");
@@ -29,9 +31,11 @@ static void *he_real_find(const char *name, void *ours) {
 
 /* Each field is stored atomically: should two threads ever fill it at once
  * (both before the constructor ran), they store the same values. */
-#define HE_REAL(name, ours)                                                                        \
-    __atomic_store_n(&he_real.name, (__typeof__(he_real.name))he_real_find(#name, ours),           \
+#define HE_REAL_FIND(name, ours, optional)                                                         \
+    __atomic_store_n(&he_real.name, (__typeof__(he_real.name))he_real_find(#name, ours, optional), \
                      __ATOMIC_RELAXED)
+#define HE_REAL(name, ours) HE_REAL_FIND(name, ours, 0)
+#define HE_REAL_OPTIONAL(name, ours) HE_REAL_FIND(name, ours, 1)
 
 static void he_real_fill(void) {
     HE_REAL(socket, NULL);
@@ -41,8 +45,8 @@ static void he_real_fill(void) {
     HE_REAL(close, (void *)close);
     HE_REAL(dup2, (void *)dup2);
     HE_REAL(dup3, (void *)dup3);
-    HE_REAL(close_range, (void *)close_range);
-    HE_REAL(closefrom, (void *)closefrom);
+    HE_REAL_OPTIONAL(close_range, (void *)close_range);
+    HE_REAL_OPTIONAL(closefrom, (void *)closefrom);
     HE_REAL(epoll_ctl, (void *)epoll_ctl);
     HE_REAL(getaddrinfo, (void *)getaddrinfo);
     HE_REAL(freeaddrinfo, (void *)freeaddrinfo);
