@@ -158,15 +158,6 @@ static int he_bg_close_each(unsigned first, unsigned last, const int *keep, int 
     return 0;
 }
 
-/* libc's close_range, or ENOSYS where libc has none (glibc < 2.34). */
-static int he_bg_sys_close_range(unsigned first, unsigned last, int flags) {
-    if (he_bg.sys->close_range == NULL) {
-        errno = ENOSYS;
-        return -1;
-    }
-    return he_bg.sys->close_range(first, last, flags);
-}
-
 int he_bg_close_range(unsigned first, unsigned last, int flags) {
     enum { MAX = HE_BG_MAX * 3 + 2 };
     static int keep[MAX]; /* under the lock */
@@ -176,12 +167,12 @@ int he_bg_close_range(unsigned first, unsigned last, int flags) {
     unsigned from = first;
     for (int k = 0; k < n && rc == 0; k++) {
         if ((unsigned)keep[k] > from) {
-            rc = he_bg_sys_close_range(from, (unsigned)keep[k] - 1, flags);
+            rc = he_bg.sys->close_range(from, (unsigned)keep[k] - 1, flags);
         }
         from = (unsigned)keep[k] + 1;
     }
     if (rc == 0 && from <= last && (n == 0 || (unsigned)keep[n - 1] != last)) {
-        rc = he_bg_sys_close_range(from, last, flags);
+        rc = he_bg.sys->close_range(from, last, flags);
     }
     if (rc != 0 && errno == ENOSYS && flags == 0) {
         rc = he_bg_close_each(first, last, keep, n);

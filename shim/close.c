@@ -68,21 +68,11 @@ HE_EXPORT int close_range(unsigned first, unsigned last, int flags) {
     if (he_close_range_watched(flags)) {
         return he_bg_close_range(first, last, flags);
     }
-    const struct he_libc *libc = he_real_get();
-    if (libc->close_range == NULL) { /* glibc < 2.34 */
-        errno = ENOSYS;
-        return -1;
-    }
-    return libc->close_range(first, last, flags);
+    return he_real_get()->close_range(first, last, flags);
 }
 
 HE_EXPORT void closefrom(int lowfd) {
     if (lowfd >= 0 && he_close_range_watched(0)) {
-        he_bg_closefrom(lowfd);
-        return;
-    }
-    if (he_real_get()->closefrom == NULL) { /* glibc < 2.34: libhe's own loop */
-        he_init();
         he_bg_closefrom(lowfd);
         return;
     }

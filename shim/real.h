@@ -12,9 +12,19 @@
  * through he_real_get. */
 extern struct he_libc he_real;
 
-/* The table, filled first if need be.  Aborts with a message naming the
- * symbol if one is missing or resolves to libhe itself (which would
- * recurse forever). */
-const struct he_libc *he_real_get(void);
+extern int he_real_ready;
+
+/* Fills the table.  Aborts with a message naming the symbol if one is
+ * missing or resolves to libhe itself (which would recurse forever);
+ * close_range and closefrom, which came with glibc 2.34, get stand-ins. */
+const struct he_libc *he_real_fill(void);
+
+/* The table, filled first if need be: one load on every close(). */
+static inline const struct he_libc *he_real_get(void) {
+    if (__builtin_expect(__atomic_load_n(&he_real_ready, __ATOMIC_ACQUIRE), 1)) {
+        return &he_real;
+    }
+    return he_real_fill();
+}
 
 #endif
