@@ -447,19 +447,16 @@ int he_hosts_parse(const char *text, size_t len, struct he_hosts **out, struct h
     return 0;
 }
 
-/* Reads all of fd into a new buffer.  Returns 0, -errno of read, -EFBIG
+/* Reads all of fd, a regular file of size bytes, into a new buffer.
+ * Returns 0, -errno of read, -EFBIG
  * past HE_HOSTS_MAX_BYTES, -ENOMEM. */
-static int he_hosts_read_all(int fd, char **buf, size_t *len) {
-    struct stat sb;
-    size_t cap = 4096;
-    if (fstat(fd, &sb) == 0 && S_ISREG(sb.st_mode) && sb.st_size >= 0) {
-        if ((uint64_t)sb.st_size > HE_HOSTS_MAX_BYTES) {
-            return -EFBIG;
-        }
-        if (sb.st_size > 0) {
-            cap = (size_t)sb.st_size + 1; /* +1: the read that sees EOF needs room */
-        }
+static int he_hosts_read_all(int fd, uint64_t size, char **buf, size_t *len) {
+    if (size > HE_HOSTS_MAX_BYTES) {
+        return -EFBIG;
     }
+    /* +1: the read that sees EOF needs room (the file may also have grown
+     * since fstat). */
+    size_t cap = size > 0 ? (size_t)size + 1 : 4096;
     char *b = NULL;
     size_t n = 0, bcap = 0;
     for (;;) {
@@ -505,7 +502,7 @@ static int he_hosts_read_all(int fd, char **buf, size_t *len) {
  * block or take bytes that are the program's.  Returns 0, -EISDIR for a
  * directory, -ENODEV for anything else that is not a regular file, or the
  * -errno of fstat. */
-static int he_hosts_check_regular(int fd) {
+static int he_hosts_check_regular(int fd, uint64_t *size) {
     struct stat sb;
     if (fstat(fd, &sb) != 0) {
         return -errno;
@@ -513,6 +510,7 @@ static int he_hosts_check_regular(int fd) {
     if (S_ISDIR(sb.st_mode)) {
         return -EISDIR;
     }
+    *size = sb.st_size > 0 ? (uint64_t)sb.st_size : 0;
     return S_ISREG(sb.st_mode) ? 0 : -ENODEV;
 }
 
@@ -533,11 +531,12 @@ int he_hosts_load(const char *path, struct he_hosts **out, struct he_hosts_stats
     if (fd < 0) {
         return -errno;
     }
-    int rc = he_hosts_check_regular(fd);
+    uint64_t size = 0;
+    int rc = he_hosts_check_regular(fd, &size);
     char *buf = NULL;
     size_t len = 0;
     if (rc == 0) {
-        rc = he_hosts_read_all(fd, &buf, &len);
+        rc = he_hosts_read_all(fd, size, &buf, &len);
     }
     close(fd);
     if (rc != 0) {
