@@ -21,6 +21,9 @@
       libhe's .log: per run, how many connected, the time to connected, the
       extra fds, what was left; then the figures against TARGET_MS (p50 and
       p99 medians over the runs, the worst p99, the peak extra fds).
+  report.py queries LOG MARK CLIENT
+      the queries dnsmasq logged (LOG, after line MARK) from CLIENT, one
+      "TYPE NAME" line each.
   report.py dnsq LOG MARK T0 CLIENT
       the report line for the DNS queries dnsmasq logged (LOG, after line
       MARK) from CLIENT since T0 (seconds since the epoch).
@@ -28,6 +31,7 @@
 
 import collections
 import glob
+import os
 import re
 import sys
 import time
@@ -308,14 +312,27 @@ def burst(n, runs, wait, linger, live, target, siblings, lib, d):
     return 0
 
 
-def dnsq(log, mark, t0, client):
+def client_queries(log, mark, client):
+    """The queries dnsmasq logged after line MARK from CLIENT, as
+    "TYPE NAME" strings in log order."""
     pat = re.compile(r".* query\[([A-Z0-9]+)\] ([^ ]+) from %s$" % re.escape(client))
-    seen = collections.Counter()
+    out = []
     with open(log, errors="replace") as f:
         for i, line in enumerate(f):
             m = pat.match(line.rstrip("\n")) if i >= int(mark) else None
             if m:
-                seen["%s %s" % m.groups()] += 1
+                out.append("%s %s" % m.groups())
+    return out
+
+
+def queries(log, mark, client):
+    for q in client_queries(log, mark, client):
+        print(q)
+    return 0
+
+
+def dnsq(log, mark, t0, client):
+    seen = collections.Counter(client_queries(log, mark, client))
     n = sum(seen.values())
     detail = " (%s)" % ", ".join("%s x%d" % kv for kv in seen.items()) if n else ""
     print("    DNS queries dnsmasq saw in these %.1f s (both sides, strace run included): %d%s" % (
@@ -325,8 +342,9 @@ def dnsq(log, mark, t0, client):
 
 def main(argv):
     global VERBOSE
-    VERBOSE = __import__("os").environ.get("BENCH_VERBOSE") == "1"
+    VERBOSE = os.environ.get("BENCH_VERBOSE") == "1"
     commands = {"ab": (ab, 7), "syscalls": (syscalls, 4), "cell": (cell, 3), "dnsq": (dnsq, 4),
+                "queries": (queries, 3),
                 "burst": (burst, 9)}
     if len(argv) < 2 or argv[1] not in commands or len(argv) - 2 != commands[argv[1]][1]:
         sys.stderr.write(__doc__)

@@ -448,8 +448,7 @@ int he_hosts_parse(const char *text, size_t len, struct he_hosts **out, struct h
 }
 
 /* Reads all of fd, a regular file of size bytes, into a new buffer.
- * Returns 0, -errno of read, -EFBIG
- * past HE_HOSTS_MAX_BYTES, -ENOMEM. */
+ * Returns 0, -errno of read, -EFBIG past HE_HOSTS_MAX_BYTES, -ENOMEM. */
 static int he_hosts_read_all(int fd, uint64_t size, char **buf, size_t *len) {
     if (size > HE_HOSTS_MAX_BYTES) {
         return -EFBIG;
