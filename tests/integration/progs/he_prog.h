@@ -110,6 +110,25 @@ static inline int he_count_fds(void) {
     return n;
 }
 
+/* Runs fn on n threads (1..64), each given its index as (void *)(long)i,
+ * and waits for them all; *fds_before and *fds_after are he_count_fds()
+ * around them.  Returns 0, or HE_EXIT_USAGE for n out of range. */
+static inline int he_run_threads(int n, void *(*fn)(void *), int *fds_before, int *fds_after) {
+    pthread_t t[64];
+    if (n < 1 || n > 64) {
+        return HE_EXIT_USAGE;
+    }
+    *fds_before = he_count_fds();
+    for (long i = 0; i < n; i++) {
+        pthread_create(&t[i], NULL, fn, (void *)i);
+    }
+    for (int i = 0; i < n; i++) {
+        pthread_join(t[i], NULL);
+    }
+    *fds_after = he_count_fds();
+    return 0;
+}
+
 /* Copies everything the server sends, up to EOF, to stdout.  Returns 0, or
  * -1 with errno set if a read failed. */
 static inline int he_relay_reply(int fd) {

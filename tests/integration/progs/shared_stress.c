@@ -75,18 +75,10 @@ int main(int argc, char **argv) {
     timeout_ms = atoi(argv[4]);
     names[0] = argv[5];
     names[1] = argv[6];
-    pthread_t t[64];
-    if (n < 1 || n > 64 || rounds < 1 || timeout_ms < 1) {
+    int before, after;
+    if (rounds < 1 || timeout_ms < 1 || he_run_threads(n, worker, &before, &after) != 0) {
         return HE_EXIT_USAGE;
     }
-    int before = he_count_fds();
-    for (long i = 0; i < n; i++) {
-        pthread_create(&t[i], NULL, worker, (void *)i);
-    }
-    for (int i = 0; i < n; i++) {
-        pthread_join(t[i], NULL);
-    }
-    int after = he_count_fds();
     printf("result connects=%d failures=%d worst_ms=%ld\n", connects, failures, worst_ms);
     if (before != after) {
         fprintf(stderr, "FDLEAK before=%d after=%d\n", before, after);

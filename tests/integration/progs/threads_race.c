@@ -53,18 +53,10 @@ int main(int argc, char **argv) {
     rounds = atoi(argv[2]);
     name = argv[3];
     port = argv[4];
-    pthread_t t[64];
-    if (n < 1 || n > 64) {
+    int before, after;
+    if (he_run_threads(n, worker, &before, &after) != 0) {
         return HE_EXIT_USAGE;
     }
-    int before = he_count_fds();
-    for (int i = 0; i < n; i++) {
-        pthread_create(&t[i], NULL, worker, NULL);
-    }
-    for (int i = 0; i < n; i++) {
-        pthread_join(t[i], NULL);
-    }
-    int after = he_count_fds();
     printf("result threads=%d rounds=%d failures=%d fds_before=%d fds_after=%d\n", n, rounds,
            failures, before, after);
     if (before != after) {
