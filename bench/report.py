@@ -226,7 +226,7 @@ def read_lines(path):
         return []
 
 
-def burst_plain(d, n, lib):
+def burst_plain(d, n):
     lines = read_lines(d + "/plain")
     if burst_kv(lines, "result") is None:
         print("plain (reference): FAILED: %s" % " ".join(read_lines(d + "/plain.err")[-2:]))
@@ -250,12 +250,11 @@ def burst_run_report(i, f, n, wait, linger, live, lib):
     p50, p99 = kv("ttc_ms", "p50"), kv("ttc_ms", "p99")
     if p50 is None and c == "0":
         p50 = p99 = "inf"  # none connected within the wait
-    errno = kv("failed_errno")
+    failed = " ".join(l.split(None, 1)[1] for l in lines if l.startswith("failed_errno "))
     print("libhe run %d: %s/%s connected within %g s (failed %s%s, pending %s); "
           "time to connected p50 %s, p99 %s, max %s" % (
               i, c, n, float(wait) / 1000, kv("result", "failed"),
-              " (%s)" % " ".join(l.split(None, 1)[1] for l in lines
-                                 if l.startswith("failed_errno ")) if errno else "",
+              " (%s)" % failed if failed else "",
               kv("result", "pending"), burst_ms(p50, wait), burst_ms(p99, wait),
               burst_ms(kv("ttc_ms", "max"))))
     print("    peak extra fds %s (%s samples, %s ms spent sampling); threads %s, peak %s" % (
@@ -286,7 +285,7 @@ def as_ms(v):
 
 
 def burst(n, runs, wait, linger, live, target, siblings, lib, d):
-    burst_plain(d, n, lib)
+    burst_plain(d, n)
     results = [burst_run_report(i, "%s/libhe.%d" % (d, i), n, wait, linger, live, lib)
                for i in range(1, int(runs) + 1)]
     counts = ["failed" if r is None else "%s/%s" % (r[0], n) for r in results]
