@@ -45,10 +45,16 @@ static int he_config_parse_long(const char *s, long *out) {
     return 0;
 }
 
-/* Reads an integer variable into *out, clamping to [lo, hi]; keeps dflt
- * when it is absent, empty-or-garbage (with a warning). */
+/* What a number below a variable's range means: the floor, or a bad value
+ * (the default) where the floor has a meaning a lower number cannot be
+ * taken to share. */
+enum he_config_below { HE_BELOW_CLAMPS = 0, HE_BELOW_IS_BAD };
+
+/* Reads an integer variable into *out, clamping to [lo, hi] (below lo as
+ * below says); keeps dflt when it is absent, empty-or-garbage (with a
+ * warning). */
 static void he_config_int(struct he_config_ctx *ctx, const char *name, int *out, int dflt, long lo,
-                          long hi) {
+                          long hi, enum he_config_below below) {
     *out = dflt;
     const char *s = ctx->get(name);
     if (s == NULL) {
@@ -62,6 +68,14 @@ static void he_config_int(struct he_config_ctx *ctx, const char *name, int *out,
         he_config_warn(ctx, name, s, "is not a whole number", used);
         return;
     }
+    int low = rc == -ERANGE ? s[0] == '-' : v < lo;
+    if (low && below == HE_BELOW_IS_BAD) {
+        char why[64];
+        snprintf(used, sizeof used, "%d", dflt);
+        snprintf(why, sizeof why, "is below %ld", lo);
+        he_config_warn(ctx, name, s, why, used);
+        return;
+    }
     if (rc == -ERANGE || v < lo || v > hi) {
         long clamped = (rc == -ERANGE) ? (s[0] == '-' ? lo : hi) : (v < lo ? lo : hi);
         snprintf(used, sizeof used, "%ld", clamped);
@@ -72,24 +86,6 @@ static void he_config_int(struct he_config_ctx *ctx, const char *name, int *out,
         return;
     }
     *out = (int)v;
-}
-
-/* HE_MAX_ATTEMPTS: 1 turns racing off on purpose, and a number over the
- * limit clearly asks for many; but 0 or a negative number says nothing
- * clear (off? unlimited?), so it is a bad value like any other: a warning
- * and the default. */
-static void he_config_attempts(struct he_config_ctx *ctx, int *out) {
-    const char *s = ctx->get("HE_MAX_ATTEMPTS");
-    long v = 0;
-    int rc = s ? he_config_parse_long(s, &v) : -EINVAL;
-    if ((rc == 0 && v < 1) || (rc == -ERANGE && s[0] == '-')) {
-        char used[32];
-        snprintf(used, sizeof used, "%d", HE_MAX_ATTEMPTS_DEFAULT);
-        he_config_warn(ctx, "HE_MAX_ATTEMPTS", s, "is below 1 (1 turns racing off)", used);
-        *out = HE_MAX_ATTEMPTS_DEFAULT;
-        return;
-    }
-    he_config_int(ctx, "HE_MAX_ATTEMPTS", out, HE_MAX_ATTEMPTS_DEFAULT, 1, HE_MAX_ATTEMPTS_LIMIT);
 }
 
 static void he_config_level(struct he_config_ctx *ctx, int *out) {
@@ -224,17 +220,22 @@ int he_config_parse(struct he_config *cfg, he_config_getenv_fn getenv_fn,
     memset(cfg, 0, sizeof *cfg);
     he_config_disable(&ctx, &cfg->disabled);
     he_config_int(&ctx, "HE_ATTEMPT_DELAY_MS", &cfg->attempt_delay_ms, HE_ATTEMPT_DELAY_DEFAULT_MS,
-                  HE_ATTEMPT_DELAY_MIN_MS, HE_ATTEMPT_DELAY_MAX_MS);
+                  HE_ATTEMPT_DELAY_MIN_MS, HE_ATTEMPT_DELAY_MAX_MS, HE_BELOW_CLAMPS);
     he_config_int(&ctx, "HE_CONNECT_TIMEOUT_MS", &cfg->connect_timeout_ms, 0, 0,
-                  HE_CONNECT_TIMEOUT_MAX_MS);
-    he_config_attempts(&ctx, &cfg->max_attempts);
-    he_config_int(&ctx, "HE_MAP_MAX", &cfg->map_max, HE_MAP_MAX_DEFAULT, 1, HE_MAP_MAX_LIMIT);
+                  HE_CONNECT_TIMEOUT_MAX_MS, HE_BELOW_CLAMPS);
+    /* 1 turns racing off on purpose, more than the limit clearly asks for
+     * many; 0 or less says nothing clear (off? unlimited?). */
+    he_config_int(&ctx, "HE_MAX_ATTEMPTS", &cfg->max_attempts, HE_MAX_ATTEMPTS_DEFAULT, 1,
+                  HE_MAX_ATTEMPTS_LIMIT, HE_BELOW_IS_BAD);
+    he_config_int(&ctx, "HE_MAP_MAX", &cfg->map_max, HE_MAP_MAX_DEFAULT, 1, HE_MAP_MAX_LIMIT,
+                  HE_BELOW_CLAMPS);
     he_config_level(&ctx, &cfg->log_level);
     const char *file = getenv_fn("HE_LOG_FILE");
     cfg->log_file = (file && *file) ? file : NULL;
-    he_config_int(&ctx, "HE_MAP_TTL", &cfg->map_ttl_s, HE_MAP_TTL_DEFAULT_S, 0, HE_MAP_TTL_MAX_S);
+    he_config_int(&ctx, "HE_MAP_TTL", &cfg->map_ttl_s, HE_MAP_TTL_DEFAULT_S, 0, HE_MAP_TTL_MAX_S,
+                  HE_BELOW_CLAMPS);
     he_config_int(&ctx, "HE_RESOLUTION_DELAY_MS", &cfg->resolution_delay_ms,
-                  HE_RESOLUTION_DELAY_DEFAULT_MS, 0, HE_RESOLUTION_DELAY_MAX_MS);
+                  HE_RESOLUTION_DELAY_DEFAULT_MS, 0, HE_RESOLUTION_DELAY_MAX_MS, HE_BELOW_CLAMPS);
     he_config_resolve(&ctx, &cfg->resolve_cares);
     const char *hosts = getenv_fn("HE_HOSTS");
     cfg->hosts_file = (hosts && *hosts) ? hosts : NULL;
