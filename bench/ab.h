@@ -12,9 +12,11 @@
  *   CPU_KEY plain_user U plain_sys S libhe_user U libhe_sys S
  * P and L are the medians over the rounds of each block's figure, R the
  * median of the per-round ratios libhe/plain, MR the ratio of the two
- * sides' total block times.  Include after bench.h. */
+ * sides' total block times. */
 #ifndef HE_BENCH_AB_H
 #define HE_BENCH_AB_H
+
+#include "bench.h"
 
 #include <fcntl.h>
 #include <signal.h>
@@ -159,10 +161,10 @@ static void ab_summary(struct ab_run *a, const char *cpu_key) {
     printf("summary plain_ns %lld libhe_ns %lld ratio %.4f ratio_min %.4f ratio_p25 %.4f "
            "ratio_p75 %.4f ratio_max %.4f plain_mean_ns %.0f libhe_mean_ns %.0f "
            "mean_ratio %.4f target %s src %s\n",
-           (long long)median_i64(a->per[0], rounds), (long long)median_i64(a->per[1], rounds),
-           rmed, a->ratio[0], a->ratio[rounds / 4], a->ratio[(3 * rounds) / 4],
-           a->ratio[rounds - 1], a->total[0] / ops, a->total[1] / ops,
-           (double)a->total[1] / (double)a->total[0], a->label[1], src);
+           (long long)median_i64(a->per[0], rounds), (long long)median_i64(a->per[1], rounds), rmed,
+           a->ratio[0], a->ratio[rounds / 4], a->ratio[(3 * rounds) / 4], a->ratio[rounds - 1],
+           a->total[0] / ops, a->total[1] / ops, (double)a->total[1] / (double)a->total[0],
+           a->label[1], src);
     printf("plain_symbol_from %s\n", strchr(a->label[0], ' ') + 1);
     printf("immediate plain %lld libhe %lld\n", (long long)a->imm[0], (long long)a->imm[1]);
     printf("%s plain_user %.0f plain_sys %.0f libhe_user %.0f libhe_sys %.0f\n", cpu_key,

@@ -437,8 +437,8 @@ static void burst_print_times(struct burst *b) {
 }
 
 static void burst_print(struct burst *b) {
-    printf("burst src %s first %s live %s n %d nofile %ld wait_ms %d\n", symbol_from((void *)connect), b->first,
-           b->live, b->n, b->nofile, b->wait_ms);
+    printf("burst src %s first %s live %s n %d nofile %ld wait_ms %d\n",
+           symbol_from((void *)connect), b->first, b->live, b->n, b->nofile, b->wait_ms);
     printf("launch_ms %.1f immediate %d\n", (double)(b->tl1 - b->tl0) / 1e6, b->immediate);
     printf("result connected %d failed %d pending %d\n", b->connected, b->failed,
            b->n - b->connected - b->failed);

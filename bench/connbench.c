@@ -53,10 +53,9 @@
 #include <time.h>
 #include <unistd.h>
 
-
 #define BENCH_PROG "connbench"
-#include "bench.h"
 #include "ab.h"
+#include "bench.h"
 
 /* ------------------------------------------------------------ operations */
 

@@ -52,8 +52,8 @@
 #include <unistd.h>
 
 #define BENCH_PROG "evloop"
-#include "bench.h"
 #include "ab.h"
+#include "bench.h"
 
 /* ------------------------------------------------------------ loop: worker */
 
@@ -269,6 +269,7 @@ int main(int argc, char **argv) {
     if (argc >= 2 && strcmp(argv[1], "worker") == 0) {
         return worker_main(argc - 2, argv + 2);
     }
-    fprintf(stderr, "usage: evloop loop LIB ROUNDS BLOCK WARMUP WINDOW ADDR PORT [NAME [unspec]]\n");
+    fprintf(stderr,
+            "usage: evloop loop LIB ROUNDS BLOCK WARMUP WINDOW ADDR PORT [NAME [unspec]]\n");
     return 2;
 }

@@ -36,8 +36,8 @@ struct he_libc {
     struct hostent *(*gethostbyname2)(const char *name, int af);
     int (*gethostbyname_r)(const char *name, struct hostent *ret, char *buf, size_t buflen,
                            struct hostent **result, int *h_errnop);
-    int (*gethostbyname2_r)(const char *name, int af, struct hostent *ret, char *buf,
-                            size_t buflen, struct hostent **result, int *h_errnop);
+    int (*gethostbyname2_r)(const char *name, int af, struct hostent *ret, char *buf, size_t buflen,
+                            struct hostent **result, int *h_errnop);
 };
 
 /* Descriptors libhe opens and closes for a blocking race on the caller's

@@ -77,8 +77,8 @@ static void he_log_write_quiet(int fd, const char *buf, size_t len) {
  * reader fails at once (ENXIO) instead of holding the program.  Returns the
  * fd or -1; the first failure says so once, on stderr. */
 static int he_log_open_file(void) {
-    int fd = open(he_log_path,
-                  O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
+    int fd =
+        open(he_log_path, O_WRONLY | O_APPEND | O_CREAT | O_CLOEXEC | O_NOCTTY | O_NONBLOCK, 0600);
     if (fd >= 0 || __atomic_exchange_n(&he_log_file_warned, 1, __ATOMIC_RELAXED)) {
         return fd;
     }

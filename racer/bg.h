@@ -19,9 +19,9 @@
 
 struct he_bg_race {
     unsigned gen;
-    int slot;  /* in he_bg.race */
-    int fd;    /* the program's number */
-    int dupfd; /* the caller's socket, held: identity and the waiters' wake-up */
+    int slot;          /* in he_bg.race */
+    int fd;            /* the program's number */
+    int dupfd;         /* the caller's socket, held: identity and the waiters' wake-up */
     struct he_fdid id; /* the caller's socket (common/fdid.h) */
     int own_failed;
     const char *outcome; /* why no splice, for the log */
@@ -37,7 +37,7 @@ struct he_bg_state {
     const struct he_libc *sys;
     int running; /* the helper thread is alive; ep and evfd are open */
     int ep, evfd;
-    int count;       /* races pending */
+    int count;        /* races pending */
     int64_t wake_at;  /* when the helper's wait ends by itself */
     int64_t next_due; /* the earliest time a race has something to start */
     unsigned gen;

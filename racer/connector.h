@@ -54,9 +54,9 @@ enum he_local_kind {
 
 struct he_connector {
     const struct he_libc *sys; /* libc's functions: never libhe's own hooks */
-    int fd;     /* the caller's socket */
-    int fl;     /* its status flags before the race */
-    int family; /* its family, type and protocol */
+    int fd;                    /* the caller's socket */
+    int fl;                    /* its status flags before the race */
+    int family;                /* its family, type and protocol */
     int type;
     int protocol;
     const struct sockaddr *addr; /* the caller's own address */
@@ -69,12 +69,12 @@ struct he_connector {
     socklen_t local_len;
     struct he_options options;
     int options_ready;
-    unsigned strand_gen;        /* this race's record (racer/strand.h) */
-    int abandoned;              /* reaped from under us: touch no socket */
-    int caller_gone;            /* the fd no longer holds the caller's socket */
-    int internal_error;         /* poll(2) failed: fall back to the kernel's wait */
+    unsigned strand_gen;                    /* this race's record (racer/strand.h) */
+    int abandoned;                          /* reaped from under us: touch no socket */
+    int caller_gone;                        /* the fd no longer holds the caller's socket */
+    int internal_error;                     /* poll(2) failed: fall back to the kernel's wait */
     const struct he_connector_track *track; /* NULL: none (the helper thread's races) */
-    const struct he_news *news; /* NULL: no lookup runs with the race */
+    const struct he_news *news;             /* NULL: no lookup runs with the race */
 };
 
 /* Reads the caller's local address as the program chose it (before its

@@ -59,10 +59,10 @@ struct he_fd_slot *he_fdmap_slot(int fd, int create) {
 }
 
 void he_fdmap_touch(struct he_fd_slot *s) {
-    __atomic_store_n(&s->busy,
-                     (unsigned char)(s->role != HE_FD_NONE || s->nreg != 0 ||
-                                     s->bind != HE_BIND_FIXED),
-                     __ATOMIC_RELEASE);
+    __atomic_store_n(
+        &s->busy,
+        (unsigned char)(s->role != HE_FD_NONE || s->nreg != 0 || s->bind != HE_BIND_FIXED),
+        __ATOMIC_RELEASE);
 }
 
 int he_fdmap_busy(int fd) {
@@ -70,8 +70,8 @@ int he_fdmap_busy(int fd) {
         return 0;
     }
     struct he_fd_slot *chunk = he_fdmap_chunk(fd);
-    return chunk && __atomic_load_n(&chunk[fd & ((1 << HE_FDMAP_CHUNK_BITS) - 1)].busy,
-                                    __ATOMIC_ACQUIRE);
+    return chunk &&
+           __atomic_load_n(&chunk[fd & ((1 << HE_FDMAP_CHUNK_BITS) - 1)].busy, __ATOMIC_ACQUIRE);
 }
 
 void he_fdmap_bind_note(int fd, enum he_bind_kind kind) {
@@ -167,8 +167,8 @@ void he_fdmap_forget(int fd) {
 
 void he_fdmap_forget_range(unsigned first, unsigned last) {
     const unsigned mask = (1u << HE_FDMAP_CHUNK_BITS) - 1;
-    for (unsigned c = first >> HE_FDMAP_CHUNK_BITS; c < HE_FDMAP_CHUNKS && c <= last >> HE_FDMAP_CHUNK_BITS;
-         c++) {
+    for (unsigned c = first >> HE_FDMAP_CHUNK_BITS;
+         c < HE_FDMAP_CHUNKS && c <= last >> HE_FDMAP_CHUNK_BITS; c++) {
         struct he_fd_slot *chunk = he_fdmap_chunks[c];
         unsigned lo = c == first >> HE_FDMAP_CHUNK_BITS ? first & mask : 0;
         unsigned hi = c == last >> HE_FDMAP_CHUNK_BITS ? last & mask : mask;

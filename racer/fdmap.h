@@ -54,12 +54,12 @@ struct he_fdmap_reg {
 };
 
 struct he_fd_slot {
-    int race;                  /* 1 + index of the race, 0 for none */
-    unsigned char role;        /* enum he_fd_role */
-    unsigned char nreg;        /* entries in reg[], or HE_FDMAP_UNKNOWN */
-    unsigned char bind;        /* enum he_bind_kind noted, FIXED for none */
-    unsigned char busy;        /* role, nreg or bind set: read without the lock */
-    struct he_fdid bind_id;    /* the socket the bind note is about */
+    int race;               /* 1 + index of the race, 0 for none */
+    unsigned char role;     /* enum he_fd_role */
+    unsigned char nreg;     /* entries in reg[], or HE_FDMAP_UNKNOWN */
+    unsigned char bind;     /* enum he_bind_kind noted, FIXED for none */
+    unsigned char busy;     /* role, nreg or bind set: read without the lock */
+    struct he_fdid bind_id; /* the socket the bind note is about */
     struct he_fdmap_reg reg[HE_FDMAP_REGS];
 };
 

@@ -145,7 +145,8 @@ static int he_bg_ensure_helper(void) {
     int ep = epoll_create1(EPOLL_CLOEXEC);
     int evfd = eventfd(0, EFD_CLOEXEC | EFD_NONBLOCK);
     struct epoll_event ev = {.events = EPOLLIN, .data.u64 = HE_BG_WAKE};
-    int rc = ep < 0 || evfd < 0 || he_bg.sys->epoll_ctl(ep, EPOLL_CTL_ADD, evfd, &ev) != 0 ? -errno : 0;
+    int rc =
+        ep < 0 || evfd < 0 || he_bg.sys->epoll_ctl(ep, EPOLL_CTL_ADD, evfd, &ev) != 0 ? -errno : 0;
     pthread_attr_t attr;
     pthread_t t;
     if (rc == 0) {

@@ -57,8 +57,7 @@ struct he_race_io {
     int (*start)(void *ctx, struct he_race *r, int index);
     /* Waits at most timeout_ms (-1: no limit) for a running attempt to
      * finish (enum he_wait_result says what ended the wait). */
-    enum he_wait_result (*wait)(void *ctx, struct he_race *r, int timeout_ms, int *index,
-                                int *err);
+    enum he_wait_result (*wait)(void *ctx, struct he_race *r, int timeout_ms, int *index, int *err);
     /* Closes attempt index's socket: a loser, or a sibling that failed.  For
      * index 0 it is only called when the race's own deadline
      * (HE_CONNECT_TIMEOUT_MS) ends the caller's attempt. */

@@ -15,7 +15,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-
 /* ------------------------------------------------------------------------ */
 /* gai.conf                                                                   */
 
@@ -30,7 +29,6 @@ struct he_sort_scope_list {
     size_t n, cap;
     int nullbits;
 };
-
 
 /* strtoul the way gaiconf_init checks it: all of text, no ERANGE, <= max.
  * Accepts what strtoul accepts ("+3", "" as 0: glibc takes a missing
@@ -327,4 +325,3 @@ void he_sort_policy_free(struct he_sort_policy *p) {
     free(p->own_scopes);
     free(p);
 }
-

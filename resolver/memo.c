@@ -484,4 +484,3 @@ void he_memo_fork_child(struct he_memo *m) {
     pthread_mutex_init(&m->lock, NULL);
     pthread_sigmask(SIG_SETMASK, &m->fork_mask, NULL);
 }
-

@@ -48,13 +48,13 @@ static __thread struct he_memo_trecent he_memo_trecent[HE_MEMO_TRECENT_SLOTS]
 static __thread unsigned he_memo_trecent_next __attribute__((tls_model("initial-exec")));
 
 static int he_memo_trecent_match(const struct he_memo_trecent *r, const struct he_memo *m,
-                                  const struct he_memo_entry *e, uint64_t who) {
+                                 const struct he_memo_entry *e, uint64_t who) {
     return r->m == m && r->e == e && r->id == e->id && r->who == who;
 }
 
 /* Notes that who resolved e just now (e->seq).  Lock held. */
 void he_memo_trecent_note_nolock(const struct he_memo *m, const struct he_memo_entry *e,
-                                        uint64_t who) {
+                                 uint64_t who) {
     struct he_memo_trecent *slot = NULL;
     for (int i = 0; i < HE_MEMO_TRECENT_SLOTS && slot == NULL; i++) {
         if (he_memo_trecent_match(&he_memo_trecent[i], m, e, who)) {
@@ -81,7 +81,6 @@ static uint64_t he_memo_mine_seq_nolock(const struct he_memo *m, const struct he
     }
     return seq;
 }
-
 
 /* Whether a and b hold the same current addresses, in any order: two
  * names for one set of addresses (aliases) race the same siblings, so an
@@ -254,4 +253,3 @@ int he_memo_lookup(struct he_memo *m, const struct he_addr *addr, uint64_t who,
     he_memo_tcache_put(m, addr, who, gen, rc, out);
     return rc;
 }
-

@@ -12,7 +12,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-
 /* ------------------------------------------------------------------------ */
 /* Tables                                                                     */
 
@@ -379,4 +378,3 @@ int he_sort_rfc6724(struct he_addr *addrs, int n, int per_addr, const struct he_
     free(e);
     return rc;
 }
-

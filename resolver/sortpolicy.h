@@ -35,7 +35,6 @@ struct he_sort_policy {
     struct he_sort_scope4 *own_scopes;
 };
 
-
 #define HE_NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 /* Grows the array *v (capacity *cap, n used) to hold n + 1 elements of

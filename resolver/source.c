@@ -16,7 +16,6 @@
 #include <sys/uio.h>
 #include <unistd.h>
 
-
 /* ------------------------------------------------------------------------ */
 /* Interface addresses and links (glibc's __check_pf and __check_native)      */
 

@@ -107,8 +107,8 @@ static int he_connect_nonblocking(int fd, const struct sockaddr *addr, socklen_t
     if (rc == 0 || errno != EINPROGRESS || local != 0) {
         return rc; /* with the kernel's errno */
     }
-    struct he_bg_request q = {&c, dst, ans->addrs, ans->count, ans->name,
-                              he_cfg.attempt_delay_ms, he_cfg.max_attempts};
+    struct he_bg_request q = {
+        &c, dst, ans->addrs, ans->count, ans->name, he_cfg.attempt_delay_ms, he_cfg.max_attempts};
     he_bg_start(&q);
     errno = EINPROGRESS;
     return -1;

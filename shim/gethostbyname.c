@@ -32,8 +32,7 @@ static enum he_lookup_status he_gethostbyname_own_r(int active, const char *name
         return HE_LOOKUP_PASS;
     }
     int saved = errno;
-    enum he_lookup_status own =
-        he_lookup_hostent(name, af, ret, buf, buflen, result, h_errnop, rc);
+    enum he_lookup_status own = he_lookup_hostent(name, af, ret, buf, buflen, result, h_errnop, rc);
     errno = saved;
     return own;
 }

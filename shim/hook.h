@@ -37,7 +37,6 @@ int he_init(void);
  * HE_MAP_TTL. */
 int64_t he_map_expiry(void);
 
-
 /* Identifies the calling thread to the name memory. */
 extern __thread char he_thread_anchor __attribute__((tls_model("initial-exec")));
 

@@ -371,8 +371,8 @@ enum he_lookup_status he_lookup_hostent(const char *name, int af, struct hostent
         h_name = he_hosts_canonical(he_lookup_hosts, name);
     } else if (!he_cfg.resolve_cares || he_resolv_sortlist() ||
                he_hosts_has(he_lookup_etc_hosts, name) ||
-               he_lookup_cares(name, af == AF_INET ? HE_MEMO_FAM_V4 : HE_MEMO_FAM_V6, &lr,
-                               &eai) != HE_LOOKUP_ANSWERED ||
+               he_lookup_cares(name, af == AF_INET ? HE_MEMO_FAM_V4 : HE_MEMO_FAM_V6, &lr, &eai) !=
+                   HE_LOOKUP_ANSWERED ||
                lr.via_cname) {
         /* Errors are libc's to report, h_errno and all; so are names
          * behind a CNAME, whose chain glibc reports as h_name and

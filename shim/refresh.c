@@ -70,8 +70,8 @@ static void he_refresh_read_resolv(int *timeout_ms, int *tries) {
 }
 
 void he_refresh_setup(void) {
-    he_refresh_dns_conf = (struct he_dns_conf){he_real_get(), &he_refresh_notes, he_cfg.nameservers,
-                                               he_cfg.resolution_delay_ms, 0, 0};
+    he_refresh_dns_conf = (struct he_dns_conf){
+        he_real_get(), &he_refresh_notes, he_cfg.nameservers, he_cfg.resolution_delay_ms, 0, 0};
     he_refresh_read_resolv(&he_refresh_dns_conf.timeout_ms, &he_refresh_dns_conf.tries);
 }
 

@@ -468,16 +468,19 @@ static void ns_list(char *out, size_t room, int n, int v6) {
     out[0] = '\0';
     for (int i = 0; i < n; i++) {
         size_t used = strlen(out);
-        snprintf(out + used, room - used, v6 ? "%s[2001:db8:ffff:ffff:ffff:ffff:ffff:%x]:65535"
-                                             : "%s198.51.100.%d",
+        snprintf(out + used, room - used,
+                 v6 ? "%s[2001:db8:ffff:ffff:ffff:ffff:ffff:%x]:65535" : "%s198.51.100.%d",
                  i ? "," : "", i + 1);
     }
 }
 
 static const struct {
     int n, v6, warn;
-} ns_many_rows[] = {{37, 0, 0}, {HE_NAMESERVERS_MAX, 0, 0}, {HE_NAMESERVERS_MAX, 1, 0},
-                    {HE_NAMESERVERS_MAX + 1, 0, 1}, {HE_NAMESERVERS_MAX + 1, 1, 1}};
+} ns_many_rows[] = {{37, 0, 0},
+                    {HE_NAMESERVERS_MAX, 0, 0},
+                    {HE_NAMESERVERS_MAX, 1, 0},
+                    {HE_NAMESERVERS_MAX + 1, 0, 1},
+                    {HE_NAMESERVERS_MAX + 1, 1, 1}};
 
 START_TEST(test_nameservers_many) {
     static char list[HE_NAMESERVERS_MAX * 64];

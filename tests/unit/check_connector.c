@@ -11,8 +11,8 @@
 #include "../../racer/fdmap.h"
 #include "../../racer/strand.h"
 
-#include <arpa/inet.h>
 #include "he_check.h"
+#include <arpa/inet.h>
 
 #include <check.h>
 #include <dirent.h>
@@ -84,7 +84,7 @@ struct connector_row {
     const char *name;
     enum caller_setup caller;
     int socket_errno, socket_udp, bind_errno;
-    int want_start;  /* what he_connector_start(sibling) returns; 2: 0 or 1 */
+    int want_start; /* what he_connector_start(sibling) returns; 2: 0 or 1 */
     enum after_start after;
     int want_finish; /* he_connector_finish with the sibling as winner */
     int want_dup3;
@@ -164,8 +164,8 @@ START_TEST(test_connector_table) {
      * sibling is the listener's 127.0.0.1 on the same port. */
     struct sockaddr_in own = srv;
     own.sin_addr.s_addr = htonl(0x7f000003);
-    struct he_addr first = addr_v4("127.0.0.3"), addrs[2] = {addr_v4("127.0.0.3"),
-                                                             addr_v4("127.0.0.1")};
+    struct he_addr first = addr_v4("127.0.0.3"),
+                   addrs[2] = {addr_v4("127.0.0.3"), addr_v4("127.0.0.1")};
     struct he_race r;
     he_race_init(&r, &first, addrs, 2, AF_INET, 250, 16);
     ck_assert_int_eq(r.count, 2);

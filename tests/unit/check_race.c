@@ -11,8 +11,8 @@
 
 #include "addrs.h"
 
-#include <arpa/inet.h>
 #include "he_check.h"
+#include <arpa/inet.h>
 
 #include <check.h>
 #include <errno.h>

@@ -16,14 +16,14 @@
 #define HE_PROG_H
 
 #include <dirent.h>
-#include <pthread.h>
 #include <errno.h>
+#include <netdb.h>
+#include <pthread.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <unistd.h>
-#include <netdb.h>
 #include <time.h>
+#include <unistd.h>
 
 #define HE_EXIT_OK 0
 #define HE_EXIT_CONNECT 1
@@ -204,8 +204,7 @@ static inline int he_repeat(int count, const char *name, const char *port,
         int rc = one_round(name, port);
         int after = he_count_fds();
         if (before != after) {
-            fprintf(stderr, "FDLEAK before=%d after=%d (round %d)\n", before, after,
-                    i + 1);
+            fprintf(stderr, "FDLEAK before=%d after=%d (round %d)\n", before, after, i + 1);
             return HE_EXIT_FDLEAK;
         }
         if (rc != HE_EXIT_OK) {
