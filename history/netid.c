@@ -1,0 +1,72 @@
+/* Which network this process is in (RFC 8305 §4: history "MUST NOT be
+ * used across different network interfaces and SHOULD be flushed whenever
+ * a device changes the network to which it is attached").  Entries carry
+ * the identity they were learned under; an entry of another identity is
+ * not used, and is the first to be evicted.  The identity is the boot (a
+ * file on disk may outlive it, and the times in it are of its clock), the
+ * network namespace, and the set of local addresses. */
+#include "history.h"
+
+#include <fcntl.h>
+#include <ifaddrs.h>
+#include <net/if.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+static uint64_t he_netid_mix(uint64_t h, uint64_t v) {
+    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
+    h ^= h >> 31;
+    h *= 0xbf58476d1ce4e5b9ull;
+    return h ^ (h >> 29);
+}
+
+static uint64_t he_netid_boot(void) {
+    char id[64] = {0};
+    int fd = open("/proc/sys/kernel/random/boot_id", O_RDONLY | O_CLOEXEC);
+    if (fd >= 0) {
+        if (read(fd, id, sizeof id - 1) < 0) {
+            id[0] = '\0';
+        }
+        close(fd);
+    }
+    uint64_t h = 0;
+    for (size_t i = 0; id[i] != '\0'; i++) {
+        h = he_netid_mix(h, (unsigned char)id[i]);
+    }
+    return h;
+}
+
+/* The local addresses, combined so that their order does not matter. */
+static uint64_t he_netid_addrs(void) {
+    struct ifaddrs *list = NULL;
+    if (getifaddrs(&list) != 0) {
+        return 0;
+    }
+    uint64_t sum = 0;
+    for (const struct ifaddrs *i = list; i != NULL; i = i->ifa_next) {
+        struct he_addr a;
+        if (i->ifa_addr == NULL || !(i->ifa_flags & IFF_UP) ||
+            he_addr_from_sockaddr(&a, i->ifa_addr,
+                                  i->ifa_addr->sa_family == AF_INET6
+                                      ? sizeof(struct sockaddr_in6)
+                                      : sizeof(struct sockaddr_in)) != 0) {
+            continue;
+        }
+        a.scope = 0;
+        sum += he_netid_mix(a.family, he_addr_hash(&a));
+    }
+    freeifaddrs(list);
+    return sum;
+}
+
+uint64_t he_hist_netid_now(void) {
+    uint64_t h = he_netid_boot();
+    struct stat st;
+    if (stat("/proc/self/ns/net", &st) == 0) {
+        h = he_netid_mix(h, (uint64_t)st.st_dev);
+        h = he_netid_mix(h, (uint64_t)st.st_ino);
+    }
+    h = he_netid_mix(h, he_netid_addrs());
+    return h | 1; /* never 0: a zero netid is an empty slot's */
+}
