@@ -21,19 +21,24 @@ endif
 ALL_CFLAGS = $(BASE) $(WARN) $(OPT) $(SANFLAGS) $(CFLAGS)
 
 COMMON_SRCS   := common/addr.c common/log.c common/fdid.c
+HISTORY_SRCS  := history/table.c history/rules.c history/plan.c history/history.c history/file.c \
+                 history/netid.c
 RESOLVER_SRCS := resolver/memo.c resolver/memopick.c resolver/learn.c resolver/feed.c resolver/dns.c resolver/hosts.c resolver/sort.c \
                  resolver/gaiconf.c resolver/source.c resolver/answer.c
 RACER_SRCS    := racer/race.c racer/order.c racer/options.c racer/strand.c racer/connector.c \
-                 racer/fdmap.c racer/background.c racer/helper.c racer/splice.c racer/fdclose.c
+                 racer/fdmap.c racer/background.c racer/helper.c racer/splice.c racer/fdclose.c \
+                 racer/remember.c
 SHIM_SRCS     := shim/init.c shim/real.c shim/config.c shim/connect.c shim/refresh.c shim/lookup.c shim/bind.c shim/getaddrinfo.c \
                  shim/gethostbyname.c shim/close.c shim/epoll.c
-LIB_SRCS      := $(COMMON_SRCS) $(RESOLVER_SRCS) $(RACER_SRCS) $(SHIM_SRCS)
+LIB_SRCS      := $(COMMON_SRCS) $(HISTORY_SRCS) $(RESOLVER_SRCS) $(RACER_SRCS) $(SHIM_SRCS)
 LIB_OBJS      := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB           := $(BUILD)/libhe.so
 
+HISTORY_OBJS := $(HISTORY_SRCS:%.c=%.o)
+
 # Each unit test links only the objects of the module it tests.
 UNIT_TESTS := check_race check_memo check_config check_options check_strand check_hosts check_feed check_sort check_answer \
-              check_fdmap check_connector check_splice
+              check_fdmap check_connector check_splice check_history check_histshare
 check_race_OBJS    := racer/race.o racer/order.o common/addr.o
 check_memo_OBJS    := resolver/memo.o resolver/memopick.o resolver/learn.o common/addr.o
 check_config_OBJS  := shim/config.o common/log.o
@@ -44,17 +49,21 @@ check_feed_OBJS    := resolver/feed.o common/addr.o
 check_sort_OBJS    := resolver/sort.o resolver/gaiconf.o resolver/source.o common/addr.o
 check_answer_OBJS  := resolver/answer.o common/addr.o
 check_fdmap_OBJS   := racer/fdmap.o common/fdid.o
+check_history_OBJS := $(HISTORY_OBJS) common/addr.o common/log.o
+check_histshare_OBJS := $(HISTORY_OBJS) common/addr.o common/log.o
 check_connector_OBJS := racer/connector.o racer/options.o racer/strand.o racer/fdmap.o racer/race.o \
                         racer/order.o common/addr.o common/fdid.o common/log.o
-check_splice_OBJS  := racer/splice.o racer/background.o racer/helper.o $(check_connector_OBJS)
+check_splice_OBJS  := racer/splice.o racer/background.o racer/helper.o racer/remember.o \
+                      $(HISTORY_OBJS) $(check_connector_OBJS)
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 
 # Fuzz targets: tests/fuzz/fuzz_<name>.c with a corpus in tests/fuzz/corpus/<name>/.
 # `make fuzz` runs each under libFuzzer for FUZZ_SECONDS; `make check`
 # replays every corpus with the ordinary compiler.
-FUZZ_TARGETS := config hosts
+FUZZ_TARGETS := config hosts history
 fuzz_config_OBJS := shim/config.o common/log.o
 fuzz_hosts_OBJS  := resolver/hosts.o common/addr.o
+fuzz_history_OBJS := history/table.o history/rules.o common/addr.o
 FUZZ_SECONDS ?= 60
 FUZZ_REPLAYS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
 
@@ -65,7 +74,9 @@ CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 .PHONY: all deps demo check check-unit check-install check-integration check-asan check-tsan bench \
         install fuzz print-fuzz-srcs format clean help
 
-all: $(LIB)
+HISTORY_CLI := $(BUILD)/he-history
+
+all: $(LIB) $(HISTORY_CLI)
 
 help:
 	@echo "make            build $(LIB)"
@@ -85,6 +96,12 @@ $(BUILD)/obj/%.o: %.c
 # Only the hooks are exported: everything else is hidden by -fvisibility.
 $(LIB): $(LIB_OBJS)
 	$(CC) $(ALL_CFLAGS) -shared -Wl,-z,now -Wl,-z,defs -o $@ $^ -ldl $(CARES_LIBS)
+
+# he-history (he-run --history, --forget): the history module and the
+# configuration reader, without the hooks.
+$(HISTORY_CLI): $(BUILD)/obj/history/cli.o $(addprefix $(BUILD)/obj/,$(HISTORY_OBJS)) \
+                $(BUILD)/obj/shim/config.o $(BUILD)/obj/common/addr.o $(BUILD)/obj/common/log.o
+	$(CC) $(ALL_CFLAGS) -o $@ $^
 
 -include $(LIB_OBJS:.o=.d)
 
@@ -125,8 +142,9 @@ fuzz:
 print-fuzz-srcs:
 	@echo $(patsubst %.o,%.c,$(fuzz_$(F)_OBJS))
 
-check-integration: $(LIB)
-	HE_LIB=$(abspath $(LIB)) HE_SAN=$(SAN) tests/integration/run.sh
+check-integration: $(LIB) $(HISTORY_CLI)
+	HE_LIB=$(abspath $(LIB)) HE_HISTORY_CLI=$(abspath $(HISTORY_CLI)) HE_SAN=$(SAN) \
+	    tests/integration/run.sh
 
 check-asan: deps
 	$(MAKE) BUILD=build/asan SAN=asan check-unit check-integration
@@ -141,10 +159,13 @@ demo: deps $(LIB)
 bench: deps $(LIB)
 	@bench/run $(abspath $(LIB))
 
-install: $(LIB)
+instHISTORY_CLI := $(BUILD)/he-history
+
+all: $(LIB) $(HISTORY_CLI)
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \
 	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libhe.so
+	install -m 0755 $(HISTORY_CLI) $(DESTDIR)$(PREFIX)/bin/he-history
 	sed -e 's|@LIBDIR@|$(PREFIX)/lib|' -e 's|@VERSION@|$(VERSION)|' scripts/he-run \
 	    > $(DESTDIR)$(PREFIX)/bin/he-run
 	chmod 0755 $(DESTDIR)$(PREFIX)/bin/he-run

@@ -5,7 +5,9 @@
 #include "bg.h"
 
 #include "../common/log.h"
+#include "remember.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -100,6 +102,15 @@ static void he_bg_log(const struct he_bg_race *b) {
     he_connector_log(&b->r, b->name, b->r.result, ms);
 }
 
+/* The race's outcomes, once, before a failed splice rewrites its winner. */
+static void he_bg_remember(struct he_bg_race *b) {
+    if (!b->remembered) {
+        b->remembered = 1;
+        he_race_remember(&b->r, ntohs(he_sockaddr_port((const struct sockaddr *)&b->addr)),
+                         he_connector_now_ms(NULL));
+    }
+}
+
 /* Ends race slot: its sockets closed, its numbers forgotten. */
 void he_bg_retire(int slot, const char *why) {
     struct he_bg_race *b = he_bg.race[slot];
@@ -109,6 +120,7 @@ void he_bg_retire(int slot, const char *why) {
         b->outcome = why;
         he_race_stop(&b->r, &io, -ECANCELED);
     }
+    he_bg_remember(b);
     struct he_fd_slot *s = he_fdmap_slot(b->fd, 0);
     if (s != NULL && s->role == HE_FD_CALLER && s->race == slot + 1) {
         he_bg_mark(b->fd, HE_FD_NONE, 0);
@@ -135,6 +147,7 @@ void he_bg_check(int slot) {
     if (!b->r.ended) {
         return;
     }
+    he_bg_remember(b);
     if (b->r.winner > 0) {
         enum he_splice_result rc = he_splice_winner(b);
         if (rc != HE_SPLICE_DONE) {

@@ -30,6 +30,11 @@ struct he_bg_request {
     int n;
     const char *name;
     int delay_ms, max_attempts;
+    /* From the history (history/plan.h): addresses that failed lately,
+     * raced last, and whether the best sibling starts at once. */
+    const struct he_addr *bad;
+    int nbad;
+    int sibling_at_once;
 };
 
 /* libc's functions for everything here; set once by he_init. */

@@ -3,9 +3,11 @@
  * HE_BG_IDLE_MS without a race), its epoll loop and the sweep that starts
  * what is due in every race (racer/bg.h). */
 #include "bg.h"
+#include "remember.h"
 
 #include "../common/log.h"
 
+#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -226,6 +228,10 @@ static int he_bg_admit(struct he_bg_race *b, const struct he_bg_request *q) {
     b->c.news = NULL;
     snprintf(b->name, sizeof b->name, "%s", q->name);
     he_race_init(&b->r, q->first, q->addrs, q->n, q->c->family, q->delay_ms, q->max_attempts);
+    if (q->nbad > 0) {
+        he_race_demote(&b->r, q->bad, q->nbad);
+    }
+    b->r.sibling_at_once = q->sibling_at_once;
     he_bg.race[slot] = b;
     if ((rc = he_bg_watch(b, b->dupfd, 0)) != 0) {
         he_bg.race[slot] = NULL;
@@ -253,6 +259,8 @@ int he_bg_start(const struct he_bg_request *q) {
     /* Done already (loopback, a LAN): nothing to race, no thread. */
     struct pollfd p = {.fd = q->c->fd, .events = POLLOUT};
     if (poll(&p, 1, 0) != 0) {
+        he_remember_quick(q->first, ntohs(he_sockaddr_port(q->c->addr)),
+                          (p.revents & (POLLERR | POLLHUP)) != 0, he_connector_now_ms(NULL));
         return -EALREADY;
     }
     /* A signal handler's connect() on top of this thread's own hold of the

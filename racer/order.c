@@ -181,3 +181,25 @@ int he_race_add(struct he_race *r, const struct he_addr *addrs, int n) {
     r->count += ns;
     return added;
 }
+
+static int he_order_in(const struct he_addr *a, const struct he_addr *set, int n) {
+    for (int i = 0; i < n; i++) {
+        if (he_addr_equal(a, &set[i])) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
+void he_race_demote(struct he_race *r, const struct he_addr *bad, int nbad) {
+    struct he_attempt back[HE_RACE_MAX_ATTEMPTS];
+    int nback = 0, keep = 1;
+    for (int i = 1; i < r->count; i++) {
+        if (r->att[i].state == HE_ATTEMPT_WAITING && he_order_in(&r->att[i].addr, bad, nbad)) {
+            back[nback++] = r->att[i];
+        } else {
+            r->att[keep++] = r->att[i];
+        }
+    }
+    memcpy(&r->att[keep], back, (size_t)nback * sizeof back[0]);
+}

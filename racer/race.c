@@ -192,7 +192,9 @@ int he_race_begin(struct he_race *r, const struct he_race_io *io) {
     if (r->att[0].state == HE_ATTEMPT_FAILED && !he_race_network_error(r->att[0].err)) {
         return he_race_end(r, -r->att[0].err);
     }
-    r->next_at = r->t0 + he_race_delay(r, r->t0);
+    /* History knows the caller's address failed lately and a sibling
+     * worked: that sibling need not wait for the caller's attempt. */
+    r->next_at = r->sibling_at_once ? r->t0 : r->t0 + he_race_delay(r, r->t0);
     return 1;
 }
 

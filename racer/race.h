@@ -75,6 +75,7 @@ struct he_race {
      * waited for: without libhe the connect would have failed already. */
     int news_pending;
     int delay_ms;                                /* Connection Attempt Delay, clamped */
+    int sibling_at_once; /* the first sibling starts with attempt 0 (history) */
     int64_t deadline_ms;                         /* absolute, -1 for none */
     int deadline_err;                            /* EINPROGRESS (SO_SNDTIMEO) or ETIMEDOUT */
     int winner;                                  /* index, -1 while none */
@@ -92,6 +93,11 @@ struct he_race {
  * the RFC 8305 §5 bounds. */
 void he_race_init(struct he_race *r, const struct he_addr *first, const struct he_addr *addrs,
                   int n, int sock_family, int delay_ms, int max_attempts);
+
+/* Moves the attempts not yet started whose address is in bad[] behind
+ * the others, keeping each group's order: addresses that failed recently
+ * are tried last, never dropped (connection history, RFC 8305 §4). */
+void he_race_demote(struct he_race *r, const struct he_addr *bad, int nbad);
 
 /* Adds candidates that arrived during the race (RFC 8305 §3: "the client
  * SHOULD ... add them to the list of addresses not yet attempted"): those

@@ -214,6 +214,41 @@ static void he_config_nameservers(struct he_config_ctx *ctx, char *out, size_t r
     }
 }
 
+/* HE_HISTORY=off|process|user (history/history.h's modes, in order). */
+static void he_config_history(struct he_config_ctx *ctx, int *out) {
+    static const char *const names[] = {"off", "process", "user"};
+    *out = 2;
+    const char *s = ctx->get("HE_HISTORY");
+    if (s == NULL || *s == '\0') {
+        return;
+    }
+    for (int i = 0; i < 3; i++) {
+        if (strcasecmp(s, names[i]) == 0) {
+            *out = i;
+            return;
+        }
+    }
+    he_config_warn(ctx, "HE_HISTORY", s, "is not one of off|process|user", "user");
+}
+
+/* The history's variables: its mode and file, the failure windows, the
+ * floor of the delay derived from RTTs. */
+static void he_config_history_all(struct he_config_ctx *ctx, struct he_config *cfg) {
+    he_config_history(ctx, &cfg->history);
+    const char *file = ctx->get("HE_HISTORY_FILE");
+    cfg->history_file = (file && *file) ? file : NULL;
+    he_config_int(ctx, "HE_HISTORY_WINDOW_S", &cfg->history_window_s, HE_HISTORY_WINDOW_DEFAULT_S,
+                  1, HE_HISTORY_WINDOW_LIMIT_S, HE_BELOW_CLAMPS);
+    he_config_int(ctx, "HE_HISTORY_WINDOW_MAX_S", &cfg->history_window_max_s,
+                  HE_HISTORY_WINDOW_MAX_DEFAULT_S, 1, HE_HISTORY_WINDOW_LIMIT_S, HE_BELOW_CLAMPS);
+    if (cfg->history_window_max_s < cfg->history_window_s) {
+        cfg->history_window_max_s = cfg->history_window_s;
+    }
+    he_config_int(ctx, "HE_MIN_ATTEMPT_DELAY_MS", &cfg->min_attempt_delay_ms,
+                  HE_MIN_ATTEMPT_DELAY_DEFAULT_MS, HE_ATTEMPT_DELAY_MIN_MS, HE_ATTEMPT_DELAY_MAX_MS,
+                  HE_BELOW_CLAMPS);
+}
+
 int he_config_parse(struct he_config *cfg, he_config_getenv_fn getenv_fn,
                     he_config_warn_fn warn_fn) {
     struct he_config_ctx ctx = {getenv_fn, warn_fn, 0};
@@ -221,6 +256,7 @@ int he_config_parse(struct he_config *cfg, he_config_getenv_fn getenv_fn,
     he_config_disable(&ctx, &cfg->disabled);
     he_config_int(&ctx, "HE_ATTEMPT_DELAY_MS", &cfg->attempt_delay_ms, HE_ATTEMPT_DELAY_DEFAULT_MS,
                   HE_ATTEMPT_DELAY_MIN_MS, HE_ATTEMPT_DELAY_MAX_MS, HE_BELOW_CLAMPS);
+    cfg->attempt_delay_set = getenv_fn("HE_ATTEMPT_DELAY_MS") != NULL;
     he_config_int(&ctx, "HE_CONNECT_TIMEOUT_MS", &cfg->connect_timeout_ms, 0, 0,
                   HE_CONNECT_TIMEOUT_MAX_MS, HE_BELOW_CLAMPS);
     /* 1 turns racing off on purpose, more than the limit clearly asks for
@@ -240,5 +276,6 @@ int he_config_parse(struct he_config *cfg, he_config_getenv_fn getenv_fn,
     const char *hosts = getenv_fn("HE_HOSTS");
     cfg->hosts_file = (hosts && *hosts) ? hosts : NULL;
     he_config_nameservers(&ctx, cfg->nameservers, sizeof cfg->nameservers);
+    he_config_history_all(&ctx, cfg);
     return ctx.warnings;
 }

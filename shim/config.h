@@ -27,6 +27,12 @@ struct he_config {
     /* HE_NAMESERVERS as c-ares takes it ("ip:port,[ip6]:port"), "" = the
      * system's resolv.conf. */
     char nameservers[HE_NAMESERVERS_MAX * HE_NAMESERVER_TEXT_MAX];
+    int attempt_delay_set;    /* HE_ATTEMPT_DELAY_MS was given: it caps the RTT-derived delay */
+    int min_attempt_delay_ms; /* HE_MIN_ATTEMPT_DELAY_MS: floor of the RTT-derived delay */
+    int history;              /* HE_HISTORY, enum he_hist_mode: off, process, user */
+    const char *history_file; /* HE_HISTORY_FILE, NULL = the default place */
+    int history_window_s;     /* HE_HISTORY_WINDOW_S: a first failure is believed this long */
+    int history_window_max_s; /* HE_HISTORY_WINDOW_MAX_S: the doubling stops here */
 };
 
 /* RFC 8305 §5: "A simple implementation can have a fixed delay for how long
@@ -47,6 +53,16 @@ struct he_config {
  * long (seconds); after it connect() asks DNS again while it races. */
 #define HE_MAP_TTL_DEFAULT_S 30
 #define HE_MAP_TTL_MAX_S 86400
+
+/* Connection history.  A first failure is believed 30 s, doubling with
+ * each further one to 10 min: Chromium's broken-alternative memory in
+ * spirit (minutes, doubling, capped), shorter because a failed address is
+ * never dropped, only tried last.  A delay derived from RTTs is at least
+ * 100 ms, RFC 8305 §5's recommended minimum. */
+#define HE_HISTORY_WINDOW_DEFAULT_S 30
+#define HE_HISTORY_WINDOW_MAX_DEFAULT_S 600
+#define HE_HISTORY_WINDOW_LIMIT_S 86400
+#define HE_MIN_ATTEMPT_DELAY_DEFAULT_MS 100
 
 #define HE_CONNECT_TIMEOUT_MAX_MS (24 * 3600 * 1000)
 #define HE_MAX_ATTEMPTS_DEFAULT 16

@@ -3,12 +3,16 @@
 #include "hook.h"
 
 #include "../common/log.h"
+#include "../history/plan.h"
 #include "../racer/background.h"
 #include "../racer/connector.h"
 #include "../racer/fdmap.h"
 #include "../racer/race.h"
+#include "../racer/remember.h"
 #include "../racer/strand.h"
 
+#include <arpa/inet.h>
+#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <pthread.h>
@@ -30,22 +34,82 @@ static struct he_connector he_connect_connector(int fd, const struct sockaddr *a
     };
 }
 
+/* What the history changes in race r (history/plan.h). */
+static void he_connect_apply_plan(struct he_race *r, const struct he_plan *plan) {
+    if (plan->nbad > 0) {
+        he_race_demote(r, plan->addrs + plan->n - plan->nbad, plan->nbad);
+    }
+    r->sibling_at_once = plan->own == HE_PLAN_WITH_SIBLING;
+}
+
+/* Whether the caller's socket can be pointed at a instead of its own
+ * address: an AF_INET6 socket carries IPv4 only without IPV6_V6ONLY. */
+static int he_connect_can_redirect(int fd, const struct he_addr *a, int sock_family) {
+    if (sock_family == AF_INET || a->family == AF_INET6) {
+        return sock_family == AF_INET6 || a->family == AF_INET;
+    }
+    int v6only = 1;
+    socklen_t l = sizeof v6only;
+    return getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &l) == 0 && v6only == 0;
+}
+
+/* The history's plan for this connect: the name's addresses in its order,
+ * and, when the caller's own address is known to refuse, the sibling the
+ * caller's socket connects to instead (*addr, *len, *dst then point at
+ * it, in *sub).  Without a history, the plan is the plain race. */
+static void he_connect_plan(int fd, const struct sockaddr **addr, socklen_t *len,
+                            struct he_addr *dst, struct he_memo_answer *ans, struct he_plan *p,
+                            struct sockaddr_storage *sub) {
+    int64_t now = he_connector_now_ms(NULL);
+    p->own = HE_PLAN_AS_ASKED;
+    p->delay_ms = he_cfg.attempt_delay_ms;
+    p->n = p->nbad = 0;
+    if (!he_hist_ready(now)) {
+        return;
+    }
+    in_port_t port = he_sockaddr_port(*addr);
+    struct he_plan_input in = {dst,          ans->addrs,       ans->count,      ntohs(port),
+                               (*addr)->sa_family, he_cfg.attempt_delay_ms, he_hist_secs(now),
+                               he_hist_conf(), he_hist_find, he_hist_find_prefix};
+    int changed = he_plan_make(p, &in);
+    memcpy(ans->addrs, p->addrs, (size_t)p->n * sizeof p->addrs[0]);
+    if (p->own == HE_PLAN_OWN_LAST) {
+        socklen_t l = he_addr_to_sockaddr(&p->first, (*addr)->sa_family, port, sub);
+        if (l == 0 || !he_connect_can_redirect(fd, &p->first, (*addr)->sa_family)) {
+            p->own = HE_PLAN_AS_ASKED;
+        } else {
+            *addr = (const struct sockaddr *)sub;
+            *len = l;
+            *dst = p->first;
+        }
+    }
+    if (changed && he_log_level >= HE_LOG_INFO) {
+        char why[128];
+        he_log_write(HE_LOG_INFO, "race %s: history: %s; attempt delay %d ms (%s)", ans->name,
+                     he_plan_describe(p, why, sizeof why), p->delay_ms, p->delay_from);
+    }
+}
+
 /* Runs the race for fd.  Returns 0 when connected (on the caller's own
  * socket or a spliced sibling), or -errno for the caller to see. */
 static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, int fl,
-                           const struct he_addr *dst, const struct he_memo_answer *ans, int refresh,
+                           const struct he_addr *dst, const struct he_memo_answer *ans,
+                           const struct he_plan *plan, enum he_refresh_when refresh,
                            uintptr_t frame) {
     struct he_race r;
     int rc, frc;
-    he_race_init(&r, dst, ans->addrs, ans->count, addr->sa_family, he_cfg.attempt_delay_ms,
+    he_race_init(&r, dst, ans->addrs, ans->count, addr->sa_family, plan->delay_ms,
                  he_cfg.max_attempts);
+    he_connect_apply_plan(&r, plan);
     struct he_connector c = he_connect_connector(fd, addr, len, fl);
     struct he_race_io io;
     he_connector_io(&c, &io);
     int64_t t0 = he_connector_now_ms(NULL);
     struct he_refresh fresh; /* not zeroed: it is on every raced connect */
     fresh.dns = NULL;
-    if (refresh && he_refresh_start(&fresh, ans->name, &r, t0) == 0) {
+    if ((refresh == HE_REFRESH_NOW && he_refresh_start(&fresh, ans->name, &r, t0) == 0) ||
+        (refresh == HE_REFRESH_LATE &&
+         he_refresh_defer(&fresh, ans->name, &r, t0 + plan->delay_ms) == 0)) {
         c.news = &fresh.news;
     }
     /* The caller's own SO_SNDTIMEO, found when attempt 0 starts, overrides. */
@@ -85,6 +149,9 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
         HE_LOG(HE_LOG_INFO, "race %s: %s; left to the kernel", ans->name, strerror(-rc));
         rc = he_real.connect(fd, addr, len) == 0 ? 0 : -errno;
     }
+    if (!c.abandoned) {
+        he_race_remember(&r, ntohs(he_sockaddr_port(addr)), he_connector_now_ms(NULL));
+    }
     he_connector_log(&r, ans->name, rc, he_connector_now_ms(NULL) - t0);
     return rc < 0 ? rc : 0;
 }
@@ -96,7 +163,7 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
  * sibling to race is left alone. */
 static int he_connect_nonblocking(int fd, const struct sockaddr *addr, socklen_t len, int fl,
                                   const struct he_addr *dst, const struct he_memo_answer *ans,
-                                  int siblings) {
+                                  const struct he_plan *plan, int siblings) {
     if (siblings == 0) {
         return he_real.connect(fd, addr, len);
     }
@@ -104,11 +171,24 @@ static int he_connect_nonblocking(int fd, const struct sockaddr *addr, socklen_t
     /* Read before connect() binds the socket to an ephemeral port. */
     int local = he_connector_note_local(&c);
     int rc = he_real.connect(fd, addr, len);
+    if (rc != 0 && errno != EINPROGRESS) {
+        int err = errno;
+        he_remember_refusal(dst, ntohs(he_sockaddr_port(addr)), err, he_connector_now_ms(NULL));
+        errno = err;
+    }
     if (rc == 0 || errno != EINPROGRESS || local != 0) {
         return rc; /* with the kernel's errno */
     }
-    struct he_bg_request q = {
-        &c, dst, ans->addrs, ans->count, ans->name, he_cfg.attempt_delay_ms, he_cfg.max_attempts};
+    struct he_bg_request q = {&c,
+                              dst,
+                              ans->addrs,
+                              ans->count,
+                              ans->name,
+                              plan->delay_ms,
+                              he_cfg.max_attempts,
+                              plan->addrs + plan->n - plan->nbad,
+                              plan->nbad,
+                              plan->own == HE_PLAN_WITH_SIBLING};
     he_bg_start(&q);
     errno = EINPROGRESS;
     return -1;
@@ -126,14 +206,42 @@ static int he_connect_wanted(const struct sockaddr *addr, socklen_t len, struct 
     return he_memo_lookup(he_memo, dst, he_thread_id(), ans) == 0;
 }
 
+/* A loopback destination answers or refuses within the connect() call:
+ * it is never slow, so never a reason to ask DNS again. */
+static int he_connect_loopback(const struct he_addr *a) {
+    static const uint8_t v6lo[16] = {[15] = 1};
+    return a->family == AF_INET ? a->bytes[0] == 127 : memcmp(a->bytes, v6lo, 16) == 0;
+}
+
+/* Whether a slow connect to dst may ask DNS again (he_refresh_defer). */
+static int he_connect_may_reresolve(const struct he_addr *dst) {
+    return he_cfg.history != HE_HISTORY_OFF && !he_connect_loopback(dst);
+}
+
 /* Whether there may be anything to race: a sibling this socket can carry
- * now, or a name whose memory is expired or partial, so that a lookup may
- * bring one (*due). */
+ * now, a name whose memory is expired or partial, so that a lookup may
+ * bring one (*due), or, with history, a lookup if the connect is slow.
+ * Non-blocking connects race only siblings (the helper runs no DNS). */
 static int he_connect_worth_it(const struct sockaddr *addr, const struct he_addr *dst,
                                const struct he_memo_answer *ans, int *siblings, int *due) {
     *siblings = he_race_count_siblings(dst, ans->addrs, ans->count, addr->sa_family);
     *due = he_refresh_due(ans, addr->sa_family, he_connector_now_ms(NULL));
-    return *siblings > 0 || *due;
+    return *siblings > 0 || *due || he_connect_may_reresolve(dst);
+}
+
+/* Whether the blocking race asks DNS: at once for a name whose memory is
+ * due (RFC 8305 §3), else, with history on, late for a slow connect
+ * (he_refresh_defer), so that an address DNS has moved away from is
+ * rescued however fresh the memory. */
+static enum he_refresh_when he_connect_when_refresh(const struct he_addr *dst, int due,
+                                                     const struct he_memo_answer *ans) {
+    if (due && he_refresh_claim(ans->name, he_connector_now_ms(NULL))) {
+        return HE_REFRESH_NOW;
+    }
+    if (he_connect_may_reresolve(dst)) {
+        return HE_REFRESH_LATE;
+    }
+    return HE_REFRESH_NEVER;
 }
 
 /* connect(AF_UNSPEC) dissolves the socket's connection and its local
@@ -177,15 +285,18 @@ HE_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
     if (fl < 0 || (fl & O_ASYNC)) {
         return he_real.connect(fd, addr, len);
     }
+    struct he_plan plan;
+    struct sockaddr_storage sub;
+    he_connect_plan(fd, &addr, &len, &dst, &ans, &plan, &sub);
     if (fl & O_NONBLOCK) {
-        return he_connect_nonblocking(fd, addr, len, fl, &dst, &ans, siblings);
+        return he_connect_nonblocking(fd, addr, len, fl, &dst, &ans, &plan, siblings);
     }
-    int refresh = due && he_refresh_claim(ans.name, he_connector_now_ms(NULL));
-    if (siblings == 0 && !refresh) {
+    enum he_refresh_when refresh = he_connect_when_refresh(&dst, due, &ans);
+    if (siblings == 0 && refresh == HE_REFRESH_NEVER) {
         return he_real.connect(fd, addr, len);
     }
     uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
-    int rc = he_connect_race(fd, addr, len, fl, &dst, &ans, refresh, frame);
+    int rc = he_connect_race(fd, addr, len, fl, &dst, &ans, &plan, refresh, frame);
     if (rc < 0) {
         errno = -rc;
         return -1;

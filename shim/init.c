@@ -3,6 +3,7 @@
 #include "hook.h"
 
 #include "../common/log.h"
+#include "../history/history.h"
 #include "../racer/background.h"
 #include "lookup.h"
 
@@ -49,6 +50,29 @@ static void he_init_log_path(void) {
     he_cfg.log_file = he_init_log_file;
 }
 
+/* HE_HISTORY_FILE is copied for the same reason; nothing is opened until
+ * the first race asks (history/history.c). */
+static char he_init_history_file[4096];
+
+static void he_init_history(void) {
+    const char *file = NULL;
+    if (he_cfg.history_file != NULL) {
+        if (strlen(he_cfg.history_file) >= sizeof he_init_history_file) {
+            he_init_collect_warning("HE_HISTORY_FILE is longer than 4095 bytes; using the "
+                                    "default place");
+        } else {
+            file = strcpy(he_init_history_file, he_cfg.history_file);
+        }
+    }
+    struct he_hist_conf conf = {
+        .window_s = he_cfg.history_window_s,
+        .window_max_s = he_cfg.history_window_max_s,
+        .min_delay_ms = he_cfg.min_attempt_delay_ms,
+        .max_delay_ms = he_cfg.attempt_delay_set ? he_cfg.attempt_delay_ms : HE_HIST_DELAY_CEIL_MS,
+    };
+    he_hist_configure((enum he_hist_mode)he_cfg.history, file, &conf);
+}
+
 static const char *he_init_getenv(const char *name) {
     return secure_getenv(name);
 }
@@ -75,6 +99,7 @@ static void he_fork_parent(void) {
 static void he_fork_child(void) {
     he_bg_fork_child();
     he_memo_fork_child(he_fork_memo());
+    he_hist_fork_child();
 }
 
 static void he_init_once(void) {
@@ -82,6 +107,7 @@ static void he_init_once(void) {
     /* secure_getenv: a setuid program ignores the variables entirely. */
     he_config_parse(&he_cfg, he_init_getenv, he_init_collect_warning);
     he_init_log_path();
+    he_init_history();
     he_refresh_setup();
     he_log_setup(he_cfg.log_level, he_cfg.log_file);
     for (int i = 0; i < he_init_nwarnings; i++) {

@@ -81,17 +81,37 @@ const struct he_dns_conf *he_refresh_conf(void) {
 
 static int he_refresh_pollfds(void *ctx, struct pollfd *pfd, int max) {
     struct he_refresh *f = ctx;
-    return he_dns_pollfds(f->dns, pfd, max);
+    return f->dns == NULL ? 0 : he_dns_pollfds(f->dns, pfd, max);
+}
+
+/* A late refresh is due: its time has come and no sibling is left. */
+static int he_refresh_late_due(const struct he_refresh *f, int64_t now) {
+    return now >= f->start_at && he_race_siblings_left(f->race) == 0;
 }
 
 static int he_refresh_timeout(void *ctx, int64_t now) {
     struct he_refresh *f = ctx;
-    return he_dns_timeout_ms(f->dns, now);
+    if (f->dns != NULL) {
+        return he_dns_timeout_ms(f->dns, now);
+    }
+    if (now < f->start_at) {
+        return (int)(f->start_at - now);
+    }
+    return he_refresh_late_due(f, now) ? 0 : -1;
 }
+
+static int he_refresh_lookup(struct he_refresh *f, int64_t now);
 
 static int he_refresh_process(void *ctx, struct he_race *r, const struct pollfd *pfd, int n,
                               int64_t now) {
     struct he_refresh *f = ctx;
+    if (f->dns == NULL) {
+        if (he_refresh_late_due(f, now) &&
+            (!he_refresh_claim(f->name, now) || he_refresh_lookup(f, now) != 0)) {
+            r->news_pending = 0; /* no lookup after all: the race goes on as it is */
+        }
+        return 0;
+    }
     he_dns_process(f->dns, pfd, n, now);
     struct he_feed *feed = he_dns_feed(f->dns);
     struct he_addr fresh[2 * HE_MEMO_MAX_ADDRS];
@@ -126,17 +146,42 @@ int he_refresh_claim(const char *name, int64_t now) {
     return he_memo_refresh_claim(he_memo, name, now, HE_REFRESH_GAP_MS);
 }
 
-int he_refresh_start(struct he_refresh *f, const char *name, struct he_race *r, int64_t now) {
+static int he_refresh_lookup(struct he_refresh *f, int64_t now) {
+    f->t0 = now;
+    int rc = he_dns_start(he_refresh_conf(), f->name, he_refresh_fams(f->race->sock_family), now,
+                          &f->dns);
+    if (rc != 0) {
+        HE_LOG(HE_LOG_DEBUG, "refresh %s: no lookup (%s)", f->name, strerror(-rc));
+        f->dns = NULL;
+    } else if (f->deferred) {
+        HE_LOG(HE_LOG_INFO,
+               "race %s: not connected within the attempt delay and nothing left to race; "
+               "asking DNS again",
+               f->name);
+    }
+    return rc;
+}
+
+static void he_refresh_init(struct he_refresh *f, const char *name, struct he_race *r) {
     memset(f, 0, sizeof *f);
     snprintf(f->name, sizeof f->name, "%s", name);
-    f->t0 = now;
-    int fams = he_refresh_fams(r->sock_family);
-    int rc = he_dns_start(he_refresh_conf(), name, fams, now, &f->dns);
-    if (rc != 0) {
-        HE_LOG(HE_LOG_DEBUG, "refresh %s: no lookup (%s)", name, strerror(-rc));
-        return rc;
-    }
+    f->race = r;
     f->news = (struct he_news){f, he_refresh_pollfds, he_refresh_timeout, he_refresh_process};
+}
+
+int he_refresh_start(struct he_refresh *f, const char *name, struct he_race *r, int64_t now) {
+    he_refresh_init(f, name, r);
+    int rc = he_refresh_lookup(f, now);
+    if (rc == 0) {
+        r->news_pending = 1;
+    }
+    return rc;
+}
+
+int he_refresh_defer(struct he_refresh *f, const char *name, struct he_race *r, int64_t start_at) {
+    he_refresh_init(f, name, r);
+    f->deferred = 1;
+    f->start_at = start_at;
     r->news_pending = 1;
     return 0;
 }

@@ -12,12 +12,21 @@
 
 #include <stdint.h>
 
+/* When a blocking race asks DNS: not at all, at once (the name's memory
+ * is expired or partial), or late (he_refresh_defer). */
+enum he_refresh_when { HE_REFRESH_NEVER = 0, HE_REFRESH_NOW, HE_REFRESH_LATE };
+
 struct he_refresh {
     struct he_dns *dns;
     struct he_news news;
     char name[HE_MEMO_NAME_MAX];
     int64_t t0;
     int added; /* candidates its answers added */
+    /* A late refresh (he_refresh_defer) waits until start_at, and until
+     * the race has no sibling left, before it asks. */
+    int deferred;
+    int64_t start_at;
+    struct he_race *race;
 };
 /* Whether the name's memory is expired or partial for the families a
  * socket of sock_family can use (no lock). */
@@ -28,6 +37,12 @@ int he_refresh_claim(const char *name, int64_t now);
 /* Starts the lookup and marks the race as fed (r->news_pending); the
  * connector polls f->news.  Returns 0 or -errno (no lookup: race as is). */
 int he_refresh_start(struct he_refresh *f, const char *name, struct he_race *r, int64_t now);
+/* A slow connect re-resolves its name (connection history): when the
+ * caller's attempt has not connected by start_at (the attempt delay) and
+ * no sibling is left to try, the name is looked up from inside the race,
+ * however fresh its memory, at most once per name per second.  The race
+ * is marked as fed until then.  Returns 0. */
+int he_refresh_defer(struct he_refresh *f, const char *name, struct he_race *r, int64_t start_at);
 /* Teaches the name memory feed's answers, each with its TTL (HE_MAP_TTL
  * without one). */
 void he_refresh_learn(const char *name, const struct he_feed *feed, int64_t now);
