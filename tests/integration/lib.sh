@@ -13,6 +13,8 @@
 #       "PASS NAME (X ms)" or "FAIL NAME: reason".  X is the elapsed time of
 #       the case's last he_run, else of the whole case.
 #   he_fail REASON                 ends the current case as failed.
+#   Each case runs with XDG_RUNTIME_DIR=$HE_CASE_DIR/run, so that its
+#   programs share a connection history of their own, empty at the start.
 #
 # Running programs
 #   he_run [--plain] [--env VAR=VALUE]... CMD [ARGS...]
@@ -77,6 +79,10 @@ HE_ALLDEAD_DEADLINE_MS=1000
 # address ahead of the live one.  Sooner means libhe did not pace its
 # attempts, or the address was not dead.
 HE_DELAY_MS=${HE_ATTEMPT_DELAY_MS:-250}
+# With the connection history (on by default), once a case has connected
+# to an address of the lab's /24, a later race's delay comes from its RTT:
+# at least this (HE_MIN_ATTEMPT_DELAY_MS), never above HE_DELAY_MS.
+HE_MIN_DELAY_MS=${HE_MIN_ATTEMPT_DELAY_MS:-100}
 # No single run may take longer than this; the longest budget is 3 s.
 HE_RUN_TIMEOUT_S=${HE_RUN_TIMEOUT_S:-6}
 
@@ -122,8 +128,12 @@ he_case() {
     rm -rf "$HE_CASE_DIR"
     mkdir -p "$HE_CASE_DIR"
     he_log_mark
+    # Each case starts with an empty connection history, in the place
+    # libhe picks by default ($XDG_RUNTIME_DIR/libhe): what one case
+    # taught libhe must not change what another sees.
+    mkdir -m 0700 "$HE_CASE_DIR/run"
     t0=$(he_now_us)
-    ("$@")
+    (export XDG_RUNTIME_DIR=$HE_CASE_DIR/run && "$@")
     rc=$?
     ms=$((($(he_now_us) - t0) / 1000))
     [ -s "$HE_CASE_DIR/ms" ] && ms=$(<"$HE_CASE_DIR/ms")

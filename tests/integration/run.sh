@@ -18,6 +18,7 @@
 #   HE_LIB            the library under test (default ../../build/libhe.so
 #                     relative to this script)
 #   HE_RUN_TIMEOUT_S  hard limit per client run (default 6)
+#   HE_HISTORY_CLI    he-history (default: beside HE_LIB)
 #   HE_SAN            asan|tsan|empty, as `make check-asan` passes it: the
 #                     sanitizer runtime libhe links against is preloaded
 #                     ahead of it (found with ldd either way)
@@ -53,7 +54,8 @@ if [ -z "${HE_IT_INSIDE:-}" ]; then
         exit 2
     fi
     HE_LIB=$(realpath "$HE_LIB")
-    export HE_LIB HE_IT_INSIDE=1
+    HE_HISTORY_CLI=${HE_HISTORY_CLI:-$(dirname "$HE_LIB")/he-history}
+    export HE_LIB HE_HISTORY_CLI HE_IT_INSIDE=1
     if [ "$(id -u)" -eq 0 ]; then
         flags=-nm
     else

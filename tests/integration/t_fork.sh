@@ -8,17 +8,24 @@
 
 # Connect (a race), fork: the child reads the reply from the inherited fd,
 # then resolves and races itself.
+# Without history, both pay the attempt delay; with it (the default), the
+# child knows what its parent learned and does not.
 fork_case_after() {
-    he_run "$HE_BIN/fork_after" dead4.test "$LAB_PORT_WHOAMI"
+    he_run --env "HE_HISTORY=$1" "$HE_BIN/fork_after" dead4.test "$LAB_PORT_WHOAMI"
     expect_rc 0
     [ "$(grep -cxF "reached $HE_LIVE" <<<"$HE_OUT")" -eq 2 ] ||
         he_fail "wanted two 'reached $HE_LIVE' lines; $(he_ctx)"
     expect_log_count whoami 2
-    # Two races one after the other.
-    expect_over_ms $((2 * HE_DELAY_MS * 9 / 10))
+    if [ "$1" = off ]; then
+        # Two races one after the other.
+        expect_over_ms $((2 * HE_DELAY_MS * 9 / 10))
+    else
+        expect_under_ms $((HE_DELAY_MS * 3 / 2))
+    fi
     expect_under_ms "$HE_RACE_MS"
 }
-he_case fork/after-race fork_case_after
+he_case fork/after-race fork_case_after off
+he_case fork/after-race-history fork_case_after user
 
 # The same, then four children forked while a thread of the parent races
 # connects to dead4.test over and over (atfork: no lock inherited held).
