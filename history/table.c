@@ -91,12 +91,17 @@ static uint32_t he_hist_check(const uint64_t *w, uint64_t seed) {
     return (uint32_t)(h >> 32) | 1; /* never 0: an all-zero slot is empty */
 }
 
-static void he_hist_encode(const struct he_hist_entry *e, uint64_t seed, uint64_t *w) {
+/* The words a key is compared by (w[1..3], and w[4]'s low half). */
+static void he_hist_encode_key(const struct he_hist_entry *e, uint64_t *w) {
     w[1] = e->netid;
     w[2] = he_hist_addr_word(e, 0);
     w[3] = he_hist_addr_word(e, 1);
-    w[4] = (uint64_t)e->port | (uint64_t)e->addr.family << 16 | (uint64_t)e->kind << 24 |
-           (uint64_t)e->outcome << 32 | (uint64_t)e->fails << 40;
+    w[4] = (uint64_t)e->port | (uint64_t)e->addr.family << 16 | (uint64_t)e->kind << 24;
+}
+
+static void he_hist_encode(const struct he_hist_entry *e, uint64_t seed, uint64_t *w) {
+    he_hist_encode_key(e, w);
+    w[4] |= (uint64_t)e->outcome << 32 | (uint64_t)e->fails << 40;
     w[5] = (uint64_t)e->srtt_us | (uint64_t)e->rttvar_us << 32;
     w[6] = (uint64_t)e->outcome_at_s | (uint64_t)e->connected_at_s << 32;
     w[7] = he_hist_check(w, seed);
@@ -215,7 +220,7 @@ static int he_hist_raw_match(const uint64_t *w, const uint64_t *kw) {
 int he_hist_table_get(const struct he_hist_table *t, const struct he_hist_entry *key,
                       struct he_hist_entry *out) {
     uint64_t kw[HE_HIST_WORDS], w[HE_HIST_WORDS];
-    he_hist_encode(key, t->seed, kw);
+    he_hist_encode_key(key, kw);
     uint32_t home = he_hist_home(t, key);
     /* The whole window: a slot emptied by --forget, or garbage, may lie
      * before the key's own. */
