@@ -10,6 +10,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/auxv.h>
+#include <sys/mman.h>
 #include <unistd.h>
 
 enum { HE_HIST_UNOPENED = 0, HE_HIST_OPENING, HE_HIST_OPEN, HE_HIST_NONE_IN_USE };
@@ -59,17 +60,16 @@ static int he_hist_shared(struct he_hist_table *t) {
     if (getauxval(AT_SECURE)) {
         return -EPERM;
     }
-    char path[4096], why[256] = "";
+    char path[4096], why[256] = "its name is too long";
     void *mem = NULL;
     size_t size = 0;
     int rc = he_hist_file_path(he_hist.file, path, sizeof path);
     if (rc == 0) {
         rc = he_hist_file_map(path, 1, &mem, &size, why, sizeof why);
-    } else {
-        snprintf(why, sizeof why, "its name is too long");
     }
-    if (rc == 0) {
-        rc = he_hist_table_open(t, mem, size);
+    /* file.c checked the header already: this only fills *t. */
+    if (rc == 0 && (rc = he_hist_table_open(t, mem, size)) != 0) {
+        munmap(mem, size);
         snprintf(why, sizeof why, "its header is not usable");
     }
     if (rc != 0) {

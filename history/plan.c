@@ -108,10 +108,11 @@ int he_plan_make(struct he_plan *p, const struct he_plan_input *in) {
     he_plan_sort(c, n);
     const struct he_plan_cand *best = NULL;
     p->n = n;
-    p->nbad = 0;
+    p->nbad = p->ngood = 0;
     for (int i = 0; i < n; i++) {
         p->addrs[i] = c[i].addr;
         p->nbad += c[i].cls == HE_HIST_BAD;
+        p->ngood += c[i].cls == HE_HIST_GOOD;
         changed |= !he_addr_equal(&c[i].addr, &in->addrs[i]);
         if (best == NULL && !he_addr_equal(&c[i].addr, in->own) &&
             he_plan_carriable(&c[i].addr, in->sock_family)) {
@@ -136,7 +137,8 @@ const char *he_plan_describe(const struct he_plan *p, char *buf, size_t len) {
         snprintf(buf, len, "own address %s %u s ago: sibling at once", o, p->own_age_s);
         break;
     default:
-        snprintf(buf, len, "%d of %d addresses failed recently: tried last", p->nbad, p->n);
+        snprintf(buf, len, "order: %d known good first, %d failed recently last (of %d)",
+                 p->ngood, p->nbad, p->n);
         break;
     }
     return buf;

@@ -24,7 +24,8 @@ struct he_plan {
     const char *delay_from; /* "config", "its RTT", "its prefix's RTT" */
     int n;                  /* addrs[], best first: known good, unknown, failed */
     struct he_addr addrs[HE_PLAN_MAX];
-    int nbad; /* the last nbad of addrs failed recently: raced last */
+    int nbad;  /* the last nbad of addrs failed recently: raced last */
+    int ngood; /* the first ngood connected lately: raced first */
     /* For the log line: what the own address's history said. */
     enum he_hist_outcome own_outcome;
     uint32_t own_age_s;

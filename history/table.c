@@ -239,18 +239,18 @@ static uint32_t he_hist_last_use(const struct he_hist_entry *e) {
 
 /* The slot of key's window to write: key's own, else an empty or
  * garbage one, else one of another network, else the least recently used.
- * Returns -1 when a slot is held by a writer (it may be key's own: writing
- * elsewhere would make a second copy; a history can skip a write). */
-static int64_t he_hist_pick(const struct he_hist_table *t, const struct he_hist_entry *key) {
-    uint32_t home = he_hist_home(t, key), best = home;
+ * When a writer holds a slot of the window (it may hold key's own: writing
+ * elsewhere would make a second copy), that slot: the claim then fails,
+ * unless its writer died (a stale claim), and a history can skip a write. */
+static uint32_t he_hist_pick(const struct he_hist_table *t, const struct he_hist_entry *key) {
+    uint32_t home = he_hist_home(t, key), best = home, held = UINT32_MAX;
     uint64_t best_score = UINT64_MAX;
-    int busy = 0;
     for (uint32_t i = 0; i < HE_HIST_PROBE; i++) {
         struct he_hist_entry e;
         uint64_t score;
         int rc = he_hist_read_entry(t, home + i, &e);
         if (rc == -EBUSY) {
-            busy = 1;
+            held = held == UINT32_MAX ? home + i : held;
             continue;
         }
         if (rc != 0) {
@@ -265,15 +265,12 @@ static int64_t he_hist_pick(const struct he_hist_table *t, const struct he_hist_
             best = home + i;
         }
     }
-    return busy ? -1 : (int64_t)best;
+    return held != UINT32_MAX ? held : best;
 }
 
 int he_hist_table_update(struct he_hist_table *t, const struct he_hist_entry *key, uint32_t now_s,
                          he_hist_update_fn fn, void *ctx) {
-    int64_t at = he_hist_pick(t, key);
-    uint64_t *s = he_hist_slot(t, (uint32_t)(at < 0 ? he_hist_home(t, key) : at));
-    /* With a slot held (at < 0), only a stale claim there can be had: the
-     * key's home, taken over from a writer that died. */
+    uint64_t *s = he_hist_slot(t, he_hist_pick(t, key));
     uint64_t mine = he_hist_claim(s, now_s);
     if (mine == 0) {
         return -EBUSY;
