@@ -43,33 +43,46 @@ dns_lost_aaaa() {
 }
 
 # Figure 2: stale-address rescue.  NR_RESCUE scenarios side by side, each
-# with its own name svcI and a long-running python3 (bench/rescue.py) under
-# libhe (HE_MAP_TTL=1) and one without, both of which resolved svcI to its
-# old address and connected.  Then svcI moves to its new address in DNS,
-# the old one goes dead, and after the 1 s HE_MAP_TTL each program
-# reconnects to the old address by IP: the plain ones all at once (they
-# hang until rescue.py's 3 s cap), libhe's one at a time.
+# with its own name svcI and three long-running python3 (bench/rescue.py):
+# one under libhe with the defaults (kind libdef), one under libhe with
+# HE_MAP_TTL=1 (kind libhe, the figure earlier reports had), one without
+# (kind plain), all of which resolved svcI to its old address and
+# connected.  Then svcI moves to its new address in DNS, the old one goes
+# dead, and after the 1 s HE_MAP_TTL each program reconnects to the old
+# address by IP: the plain ones all at once (they hang until rescue.py's
+# 3 s cap), libhe's one at a time, the HE_MAP_TTL=1 ones first.  With the
+# defaults the name's memory is still fresh (HE_MAP_TTL 30 s): libhe
+# re-resolves it from inside the race once the attempt has not connected
+# within the attempt delay.  Each libhe program has a history file of its
+# own, fresh at its start.
 RESCUE_CAP=3
+RESCUE_KINDS=(plain libhe libdef)
 dns_rescue() {
-    local d=$W/rescue i k mark f line ok=0 c p run
+    local d=$W/rescue i k mark mark_def f line c p run run_def
+    local -A ok=([libhe]=0 [libdef]=0)
     mkdir -p "$d"
     for ((i = 1; i <= NR_RESCUE; i++)); do
-        for k in plain libhe; do
+        for k in "${RESCUE_KINDS[@]}"; do
             local pre=()
-            [ "$k" = libhe ] && pre=(env "LD_PRELOAD=$LIB" HE_MAP_TTL=1 HE_LOG=debug
-                "HE_LOG_FILE=$d/he.$i.log")
-            timeout $((RESCUE_CAP + 12)) "${pre[@]}" "$PY" -I "$BENCH_DIR/rescue.py" \
+            case $k in
+            libhe) pre=(env "LD_PRELOAD=$LIB" HE_MAP_TTL=1) ;;
+            libdef) pre=(env "LD_PRELOAD=$LIB") ;;
+            esac
+            [ "$k" = plain ] || pre+=("HE_HISTORY_FILE=$(fresh_hist)" HE_LOG=debug
+                "HE_LOG_FILE=$d/he.$k.$i.log")
+            timeout $((RESCUE_CAP + 15)) "${pre[@]}" "$PY" -I "$BENCH_DIR/rescue.py" \
                 "svc$i.bench.test" 7000 "$d/go.$k.$i" "$RESCUE_CAP" >"$d/$k.$i" 2>&1 &
             BG_PIDS+=($!)
             sleep 0.1
         done
     done
     for ((k = 0; k < 100; k++)); do
-        [ "$(cat "$d"/plain.* "$d"/libhe.* | grep -c '^round0 ')" -eq $((2 * NR_RESCUE)) ] && break
+        [ "$(cat "$d"/plain.* "$d"/libhe.* "$d"/libdef.* | grep -c '^round0 ')" -eq \
+            $((3 * NR_RESCUE)) ] && break
         sleep 0.05
     done
     for ((i = 1; i <= NR_RESCUE; i++)); do
-        for k in plain libhe; do
+        for k in "${RESCUE_KINDS[@]}"; do
             line=$(grep '^round0 ' "$d/$k.$i")
             if [[ $line != "round0 "*" $(rescue_old "$i") reached_$(rescue_old "$i")" ]]; then
                 echo "stale-address rescue: FAILED: $k program $i did not reach $(rescue_old "$i") first: '$(tail -n 2 "$d/$k.$i" | tr '\n' ' ')'"
@@ -89,23 +102,26 @@ dns_rescue() {
             return
         }
     done
-    sleep 1.2 # HE_MAP_TTL=1: every program's memory of svcI has expired
+    sleep 1.2 # HE_MAP_TTL=1: the tuned programs' memory of svcI has expired
     mark=$(dns_log_lines)
     for ((i = 1; i <= NR_RESCUE; i++)); do
         : >"$d/go.plain.$i"
     done
-    for ((i = 1; i <= NR_RESCUE; i++)); do
-        : >"$d/go.libhe.$i"
-        for ((k = 0; k < 100 * (RESCUE_CAP + 1); k++)); do
-            grep -q '^round1 ' "$d/libhe.$i" && break
-            sleep 0.01
+    for k in libhe libdef; do
+        [ "$k" = libdef ] && mark_def=$(dns_log_lines)
+        for ((i = 1; i <= NR_RESCUE; i++)); do
+            : >"$d/go.$k.$i"
+            for ((c = 0; c < 100 * (RESCUE_CAP + 1); c++)); do
+                grep -q '^round1 ' "$d/$k.$i" && break
+                sleep 0.01
+            done
         done
     done
     wait "${BG_PIDS[@]}" 2>/dev/null
     BG_PIDS=()
     # Into fo_cell's files: "MS PEER" or TIMEOUT, runs 1..NR_RESCUE.
     for ((i = 1; i <= NR_RESCUE; i++)); do
-        for k in plain libhe; do
+        for k in "${RESCUE_KINDS[@]}"; do
             line=$(grep '^round1 ' "$d/$k.$i")
             f=$W/fo/rescue_$k.svc.$i
             case $line in
@@ -113,28 +129,55 @@ dns_rescue() {
             "round1 "*) awk '{ print $2, $3 }' <<<"$line" >"$f" ;;
             *) echo "ERROR $(tail -n 1 "$d/$k.$i")" >"$f" ;;
             esac
+            [ "$k" = plain ] && continue
+            [[ $line == *" reached_$(rescue_new "$i")" ]] && ok[$k]=$((ok[$k] + 1))
         done
-        [[ $(grep '^round1 ' "$d/libhe.$i") == *" reached_$(rescue_new "$i")" ]] && ok=$((ok + 1))
     done
     p=$(RUNS=$NR_RESCUE fo_cell rescue_plain svc "$RESCUE_CAP")
+    c=$(RUNS=$NR_RESCUE fo_cell rescue_libdef svc "$RESCUE_CAP")
+    run_def=$(cell_run "$c")
+    printf '%-28s | %-16s | %-16s | %s\n' "stale address: defaults" "$(cell_fig "$p")" \
+        "$(cell_fig "$c")" "$(cell_peer "$c") (new address in ${ok[libdef]}/$NR_RESCUE)"
     c=$(RUNS=$NR_RESCUE fo_cell rescue_libhe svc "$RESCUE_CAP")
     run=$(cell_run "$c")
-    printf '%-28s | %-16s | %-16s | %s\n' "stale address: reconnect" "$(cell_fig "$p")" \
-        "$(cell_fig "$c")" "$(cell_peer "$c") (new address in $ok/$NR_RESCUE)"
-    DNS_NOTES+=("stale address: $NR_RESCUE long-running python3 (bench/rescue.py), each resolved
-    its own name svcI.bench.test -> 198.51.100.(100+I) once and connected; then
-    DNS moved svcI to 198.51.100.(150+I), the old address went dead (TCP
-    dropped) and, after more than HE_MAP_TTL=1 s, each reconnected by IP to
-    the old address (create_connection((old, 7000)), blocking, capped at
-    $RESCUE_CAP s).  libhe starts that attempt, asks DNS for svcI from inside the
-    race, and its next attempt, to the answer, starts after the attempt
-    delay (${HE_ATTEMPT_DELAY_MS:-250} ms).  DNS queries the reconnects sent: $(dns_client_queries "$mark" |
-        awk '{ k = $1 " " ($2 ~ /^svc[0-9]+\.bench\.test$/ ? "svcI" : $2); c[k]++; n++ }
-             END { s = ""; for (k in c) s = s (s == "" ? "" : ", ") k " x" c[k]; print n + 0 (n ? " (" s ")" : "") }').")
-    if [ -s "$d/he.$run.log" ]; then
-        DNS_NOTES+=("    libhe's log of the median run (HE_LOG=debug):
-$(grep -E ': (race|refresh) ' "$d/he.$run.log" | sed 's/^/      /')")
-    fi
+    printf '%-28s | %-16s | %-16s | %s\n' "stale address: HE_MAP_TTL=1" "(the same)" \
+        "$(cell_fig "$c")" "$(cell_peer "$c") (new address in ${ok[libhe]}/$NR_RESCUE)"
+    DNS_NOTES+=("stale address: $NR_RESCUE x 3 long-running python3 (bench/rescue.py), each
+    resolved its own name svcI.bench.test -> 198.51.100.(100+I) once and
+    connected; then DNS moved svcI to 198.51.100.(150+I), the old address went
+    dead (TCP dropped) and, 1.2 s or more later, each reconnected by IP to the old
+    address (create_connection((old, 7000)), blocking, capped at $RESCUE_CAP s).
+    Under libhe (each program with a history file of its own, fresh at its
+    start), that attempt starts, libhe asks DNS for svcI from inside the
+    race -- defaults: once the attempt has not connected within the attempt
+    delay, the name's memory being still fresh (HE_MAP_TTL 30 s); HE_MAP_TTL=1:
+    at once, the memory having expired -- and its next attempt, to the
+    answer, starts after the attempt delay.  That delay is the history's:
+    round 0's connect gave the old address an RTT, so SRTT + 4 x RTTVAR, at
+    least 100 ms (HE_MIN_ATTEMPT_DELAY_MS), instead of the configured
+    ${HE_ATTEMPT_DELAY_MS:-250} ms.  DNS queries the reconnects sent: defaults $(rescue_queries "$mark_def" ""),
+    HE_MAP_TTL=1 $(rescue_queries "$mark" "$mark_def").")
+    rescue_log defaults "$d/he.libdef.$run_def.log"
+    rescue_log HE_MAP_TTL=1 "$d/he.libhe.$run.log"
     lab_revive
 }
 
+# rescue_queries MARK END: the DNS queries dnsmasq logged from the client
+# after line MARK (up to line END; "" for no end), counted by type and name
+# (every svcI as one).
+rescue_queries() {
+    local all n_after=0
+    all=$(dns_client_queries "$1")
+    [ -z "$2" ] || n_after=$(dns_client_queries "$2" | grep -c .)
+    head -n "$(($(grep -c . <<<"$all") - n_after))" <<<"$all" |
+        awk '{ k = $1 " " ($2 ~ /^svc[0-9]+\.bench\.test$/ ? "svcI" : $2); c[k]++; n++ }
+             END { s = ""; for (k in c) s = s (s == "" ? "" : ", ") k " x" c[k]; print n + 0 (n ? " (" s ")" : "") }'
+}
+
+# rescue_log LABEL FILE: a note with the race and refresh lines of libhe's
+# log FILE (a median run's), when there is one.
+rescue_log() {
+    [ -s "$2" ] || return 0
+    DNS_NOTES+=("    libhe's log of the median run, $1 (HE_LOG=debug):
+$(grep -E ': (race|refresh) ' "$2" | sed 's/^/      /')")
+}

@@ -12,15 +12,26 @@
       worker's "r" command on fd 3 to its result on fd 4).
   report.py cell RUNS CAP FILE
       the median of RUNS failover runs (FILE.1 .. FILE.RUNS, each "MS PEER",
-      TIMEOUT or ERROR ...), formatted, with the peer the median run reached
-      and which run it was: "FIGURE|PEER|RUN".  Timeouts count as
-      infinitely slow and show as ">CAP s".
-  report.py burst N RUNS WAIT_MS LINGER_MS LIVE TARGET_MS SIBLINGS LIB DIR
+      TIMEOUT or ERROR ...), formatted, with the peer the median run reached,
+      which run it was and its milliseconds: "FIGURE|PEER|RUN|MS".  Timeouts
+      count as infinitely slow and show as ">CAP s" (MS 1e12; errors 2e12).
+  report.py burst N RUNS WAIT_MS LINGER_MS LIVE TARGET_MS SIBLINGS LIB DIR LABEL
       section 6's report from evloop burst's outputs: DIR/plain (the run
-      without libhe) and DIR/libhe.1 .. RUNS, each with its .err and
-      libhe's .log: per run, how many connected, the time to connected, the
-      extra fds, what was left; then the figures against TARGET_MS (p50 and
-      p99 medians over the runs, the worst p99, the peak extra fds).
+      without libhe; reported when present) and DIR/libhe.1 .. RUNS, each
+      with its .err and libhe's .log: per run, how many connected, the time
+      to connected, the extra fds, what was left; then the figures against
+      TARGET_MS (p50 and p99 medians over the runs, the worst p99, the peak
+      extra fds), each summary line naming LABEL (the runs' history setting).
+  report.py histcost OFF USER TARGET_PCT
+      the healthy path's cost of the connection history: the ratio
+      libhe/plain measured with the history (USER) against the one measured
+      with HE_HISTORY=off (OFF), in per cent, against TARGET_PCT.
+  report.py many LABEL FILE WALL_S TARGET_MS
+      section 7's many-processes line: FILE holds one "MS PEER" (or TIMEOUT,
+      ERROR ...) line per process, in order; WALL_S is the whole loop's wall
+      time.  Prints the total, the first connect and the others' median and
+      max, and where they went; with TARGET_MS (not "-"), the others' median
+      against it.
   report.py queries LOG MARK CLIENT
       the queries dnsmasq logged (LOG, after line MARK) from CLIENT, one
       "TYPE NAME" line each.
@@ -190,7 +201,46 @@ def cell(runs, cap, stem):
     peer = peers[m] if x < 1e12 else "-"
     if re.match(r"^::ffff:[0-9.]+$", peer):
         peer = peer[7:] + " (v4-mapped, AF_INET6 socket)"
-    print("%s%s|%s|%d" % (figure(x, cap), note, peer, m + 1))
+    print("%s%s|%s|%d|%.3f" % (figure(x, cap), note, peer, m + 1, x))
+    return 0
+
+
+def histcost(off, user, target_pct):
+    pct = (float(user) / float(off) - 1) * 100
+    print("    history's cost: ratio %.3f with the history, %.3f with HE_HISTORY=off: %+.1f%% "
+          "(target <= %s%%) %s" % (float(user), float(off), pct, target_pct,
+                                   status(pct, float(target_pct))))
+    return 0
+
+
+def many(label, path, wall_s, target_ms):
+    """One line on N processes in a row, each connecting once."""
+    values, peers, bad = [], collections.Counter(), 0
+    for line in read_lines(path):
+        w = line.split()
+        try:
+            values.append(float(w[0]))
+            peers[w[1] if len(w) > 1 else "-"] += 1
+        except (ValueError, IndexError):
+            values.append(float("inf"))
+            bad += 1
+    n = len(values)
+    if n == 0:
+        print("    %s: FAILED: no process ran" % label)
+        return 0
+    rest = sorted(values[1:])
+    rmed = rest[(len(rest) + 1) // 2 - 1] if rest else float("nan")
+    rmax = rest[-1] if rest else float("nan")
+    fig = lambda v: "failed" if v == float("inf") else figure(v, "-")
+    where = ", ".join("%s x%d" % kv for kv in peers.most_common())
+    print("    %s: total %.1f s (%.0f ms per process); connect: first %s, the other %d: "
+          "median %s, max %s%s; reached %s" % (
+              label, float(wall_s), float(wall_s) * 1000 / n, fig(values[0]), n - 1,
+              fig(rmed), fig(rmax), " (%d failed or timed out)" % bad if bad else "",
+              where or "nothing"))
+    if target_ms != "-":
+        print("    %s: the other %d's median connect %s (target <= %s ms = healthy + 20 ms) %s" % (
+            label, n - 1, fig(rmed), target_ms, status(rmed, float(target_ms))))
     return 0
 
 
@@ -284,14 +334,16 @@ def as_ms(v):
     return float("inf") if v == "inf" else float(v)
 
 
-def burst(n, runs, wait, linger, live, target, siblings, lib, d):
-    burst_plain(d, n)
+def burst(n, runs, wait, linger, live, target, siblings, lib, d, label):
+    if os.path.exists(d + "/plain"):
+        burst_plain(d, n)
     results = [burst_run_report(i, "%s/libhe.%d" % (d, i), n, wait, linger, live, lib)
                for i in range(1, int(runs) + 1)]
     counts = ["failed" if r is None else "%s/%s" % (r[0], n) for r in results]
     ok = all(r is not None and r[0] == n for r in results)
     print()
-    print("concurrent failover: all connected: %s (%s)" % ("yes" if ok else "NO", " ".join(counts)))
+    cf = "concurrent failover, %s" % label
+    print("%s: all connected: %s (%s)" % (cf, "yes" if ok else "NO", " ".join(counts)))
     figs = [r for r in results if r is not None and r[1] is not None]
     ttarget = "(target <= %s ms = attempt delay + 100 ms)" % target
     if len(figs) == int(runs) and figs:
@@ -299,15 +351,15 @@ def burst(n, runs, wait, linger, live, target, siblings, lib, d):
         p99s = sorted((r[2] for r in figs), key=as_ms)
         m = (len(figs) + 1) // 2 - 1
         verdict = "OVER" if as_ms(p99s[m]) > float(target) else "OK"
-        print("concurrent failover: time to connected p50 %s, p99 %s (medians of %s runs; "
-              "worst p99 %s) %s %s" % (burst_ms(p50s[m], wait), burst_ms(p99s[m], wait), runs,
+        print("%s: time to connected p50 %s, p99 %s (medians of %s runs; "
+              "worst p99 %s) %s %s" % (cf, burst_ms(p50s[m], wait), burst_ms(p99s[m], wait), runs,
                                        burst_ms(p99s[-1], wait), ttarget, verdict))
     else:
-        print("concurrent failover: time to connected: no figure (a run failed) %s OVER" % ttarget)
+        print("%s: time to connected: no figure (a run failed) %s OVER" % (cf, ttarget))
     peak = max((int(r[3]) for r in results if r is not None), default=0)
-    print("concurrent failover: peak extra fds %d (the most of %s runs; a pending race may hold "
+    print("%s: peak extra fds %d (the most of %s runs; a pending race may hold "
           "its %s sibling(s) + 1 dup: at most %d, plus libhe's helper thread's own)" % (
-              peak, runs, siblings, (int(siblings) + 1) * int(n)))
+              cf, peak, runs, siblings, (int(siblings) + 1) * int(n)))
     return 0
 
 
@@ -343,8 +395,8 @@ def main(argv):
     global VERBOSE
     VERBOSE = os.environ.get("BENCH_VERBOSE") == "1"
     commands = {"ab": (ab, 7), "syscalls": (syscalls, 4), "cell": (cell, 3), "dnsq": (dnsq, 4),
-                "queries": (queries, 3),
-                "burst": (burst, 9)}
+                "queries": (queries, 3), "histcost": (histcost, 3), "many": (many, 4),
+                "burst": (burst, 10)}
     if len(argv) < 2 or argv[1] not in commands or len(argv) - 2 != commands[argv[1]][1]:
         sys.stderr.write(__doc__)
         return 2
