@@ -56,6 +56,13 @@ static void ab_spawn(struct worker *w, const char *prog, const char *preload, in
         }
         close(in);
         close(out);
+        /* AB_BASE_LIB: the "plain" side runs libhe too, without its
+         * history, so that the A/B measures what the history alone costs. */
+        const char *base = getenv("AB_BASE_LIB");
+        if (preload == NULL && base != NULL && *base != '\0') {
+            setenv("HE_HISTORY", "off", 1);
+            preload = base;
+        }
         if (preload) {
             setenv("LD_PRELOAD", preload, 1);
         } else {

@@ -178,6 +178,25 @@ static void he_hist_apply(struct he_hist_entry *e, void *ctx) {
     he_hist_note(e, s->o, s->rtt_us, s->now_s);
 }
 
+/* The last success this thread recorded: the same destination again
+ * within its second is skipped without reading the table. */
+static __thread struct {
+    struct he_addr addr;
+    uint16_t port;
+    uint32_t now_s;
+} he_hist_last __attribute__((tls_model("initial-exec")));
+
+static int he_hist_seen_this_second(const struct he_addr *a, uint16_t port, uint32_t now_s) {
+    if (he_hist_last.now_s == now_s && he_hist_last.port == port &&
+        he_addr_equal(&he_hist_last.addr, a)) {
+        return 1;
+    }
+    he_hist_last.addr = *a;
+    he_hist_last.port = port;
+    he_hist_last.now_s = now_s;
+    return 0;
+}
+
 void he_hist_record(const struct he_addr *a, uint16_t port, enum he_hist_outcome o,
                     uint32_t rtt_us, int64_t now_ms) {
     struct he_hist_table *t = he_hist_table();
@@ -186,6 +205,11 @@ void he_hist_record(const struct he_addr *a, uint16_t port, enum he_hist_outcome
     }
     struct he_hist_sample s = {o, rtt_us, he_hist_secs(now_ms)};
     struct he_hist_entry k, cur;
+    if (o != HE_HIST_CONNECTED) {
+        he_hist_last.now_s = 0; /* a failure since: the next success counts */
+    } else if (he_hist_seen_this_second(a, port, s.now_s)) {
+        return;
+    }
     he_hist_key(&k, a, port, HE_HIST_ADDR);
     if (o == HE_HIST_CONNECTED && he_hist_table_get(t, &k, &cur) == 0 &&
         cur.outcome == HE_HIST_CONNECTED && cur.connected_at_s == s.now_s) {

@@ -217,16 +217,31 @@ static int he_hist_raw_match(const uint64_t *w, const uint64_t *kw) {
            (w[4] & 0xffffffffull) == (kw[4] & 0xffffffffull);
 }
 
+/* A slot never written (or emptied): every payload word zero.  A key
+ * lives at or before the first such slot of its window (he_hist_pick puts
+ * it there), so a lookup stops at one: a miss in a table that is not full
+ * reads a cache line or two, not the window's eight. */
+static int he_hist_raw_empty(const uint64_t *w) {
+    uint64_t any = 0;
+    for (int i = 1; i < HE_HIST_WORDS; i++) {
+        any |= w[i];
+    }
+    return any == 0;
+}
+
 int he_hist_table_get(const struct he_hist_table *t, const struct he_hist_entry *key,
                       struct he_hist_entry *out) {
     uint64_t kw[HE_HIST_WORDS], w[HE_HIST_WORDS];
     he_hist_encode_key(key, kw);
     uint32_t home = he_hist_home(t, key);
-    /* The whole window: a slot emptied by --forget, or garbage, may lie
-     * before the key's own. */
     for (uint32_t i = 0; i < HE_HIST_PROBE; i++) {
-        if (he_hist_read(he_hist_slot(t, home + i), w) == 0 && he_hist_raw_match(w, kw) &&
-            he_hist_decode(w, t->seed, out) == 0) {
+        if (he_hist_read(he_hist_slot(t, home + i), w) != 0) {
+            continue;
+        }
+        if (he_hist_raw_empty(w)) {
+            return -ENOENT;
+        }
+        if (he_hist_raw_match(w, kw) && he_hist_decode(w, t->seed, out) == 0) {
             return 0;
         }
     }
@@ -237,8 +252,9 @@ static uint32_t he_hist_last_use(const struct he_hist_entry *e) {
     return e->outcome_at_s > e->connected_at_s ? e->outcome_at_s : e->connected_at_s;
 }
 
-/* The slot of key's window to write: key's own, else an empty or
- * garbage one, else one of another network, else the least recently used.
+/* The slot of key's window to write: key's own (before the first empty
+ * slot), else the first empty or garbage one, else one of another network,
+ * else the least recently used.
  * When a writer holds a slot of the window (it may hold key's own: writing
  * elsewhere would make a second copy), that slot: the claim then fails,
  * unless its writer died (a stale claim), and a history can skip a write. */
@@ -248,12 +264,17 @@ static uint32_t he_hist_pick(const struct he_hist_table *t, const struct he_hist
     for (uint32_t i = 0; i < HE_HIST_PROBE; i++) {
         struct he_hist_entry e;
         uint64_t score;
-        int rc = he_hist_read_entry(t, home + i, &e);
+        uint64_t w[HE_HIST_WORDS];
+        int rc = he_hist_read(he_hist_slot(t, home + i), w);
         if (rc == -EBUSY) {
             held = held == UINT32_MAX ? home + i : held;
             continue;
         }
-        if (rc != 0) {
+        if (he_hist_raw_empty(w)) {
+            /* Past it, a lookup would not look: the key's place. */
+            return held != UINT32_MAX ? held : home + i;
+        }
+        if ((rc = he_hist_decode(w, t->seed, &e)) != 0) {
             score = 0;
         } else if (he_hist_same_key(&e, key)) {
             return home + i;

@@ -109,6 +109,18 @@ static long field(const struct he_config *cfg, const char *var) {
     if (strcmp(var, "HE_RESOLVE") == 0) {
         return cfg->resolve_cares;
     }
+    if (strcmp(var, "HE_HISTORY") == 0) {
+        return cfg->history;
+    }
+    if (strcmp(var, "HE_HISTORY_WINDOW_S") == 0) {
+        return cfg->history_window_s;
+    }
+    if (strcmp(var, "HE_HISTORY_WINDOW_MAX_S") == 0) {
+        return cfg->history_window_max_s;
+    }
+    if (strcmp(var, "HE_MIN_ATTEMPT_DELAY_MS") == 0) {
+        return cfg->min_attempt_delay_ms;
+    }
     ck_abort_msg("no field for %s", var);
     return 0;
 }
@@ -130,6 +142,10 @@ static void assert_defaults_except(const struct he_config *cfg, const char *exce
         {"HE_MAP_TTL", HE_MAP_TTL_DEFAULT_S},
         {"HE_RESOLUTION_DELAY_MS", HE_RESOLUTION_DELAY_DEFAULT_MS},
         {"HE_RESOLVE", 0},
+        {"HE_HISTORY", 2},
+        {"HE_HISTORY_WINDOW_S", HE_HISTORY_WINDOW_DEFAULT_S},
+        {"HE_HISTORY_WINDOW_MAX_S", HE_HISTORY_WINDOW_MAX_DEFAULT_S},
+        {"HE_MIN_ATTEMPT_DELAY_MS", HE_MIN_ATTEMPT_DELAY_DEFAULT_MS},
     };
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
         if (except != NULL && strcmp(defaults[i].var, except) == 0) {
@@ -190,6 +206,20 @@ static const struct var_row var_rows[] = {
     {"HE_RESOLVE", "libc", 0, 0, NULL},
     {"HE_RESOLVE", "", 0, 0, NULL},
     {"HE_RESOLVE", "dns", 0, 1, "libc"},
+    {"HE_HISTORY", "off", 0, 0, NULL},
+    {"HE_HISTORY", "PROCESS", 1, 0, NULL},
+    {"HE_HISTORY", "user", 2, 0, NULL},
+    {"HE_HISTORY", "", 2, 0, NULL},
+    {"HE_HISTORY", "0", 2, 1, "user"},
+    {"HE_HISTORY", "shared", 2, 1, "user"},
+    {"HE_HISTORY_WINDOW_S", "5", 5, 0, NULL},
+    {"HE_HISTORY_WINDOW_S", "0", 1, 1, "1"},
+    {"HE_HISTORY_WINDOW_S", "1m", 30, 1, "30"},
+    {"HE_HISTORY_WINDOW_MAX_S", "3600", 3600, 0, NULL},
+    {"HE_HISTORY_WINDOW_MAX_S", "86401", 86400, 1, "86400"},
+    {"HE_MIN_ATTEMPT_DELAY_MS", "10", 10, 0, NULL},
+    {"HE_MIN_ATTEMPT_DELAY_MS", "5", 10, 1, "10"},
+    {"HE_MIN_ATTEMPT_DELAY_MS", "2001", 2000, 1, "2000"},
     {"HE_MAP_TTL", "-1", 0, 1, "0"},
     {"HE_MAP_TTL", "86401", 86400, 1, "86400"},
     {"HE_MAP_TTL", "30s", 30, 1, "30"},
@@ -525,6 +555,27 @@ START_TEST(test_all_good) {
 }
 END_TEST
 
+/* The history's settings: a maximum window below the first is raised to
+ * it; HE_ATTEMPT_DELAY_MS given or not (it caps the RTT-derived delay only
+ * when given); the file as given. */
+START_TEST(test_history_settings) {
+    struct he_config cfg;
+    env_reset();
+    ck_assert_int_eq(parse(&cfg), 0);
+    ck_assert_int_eq(cfg.attempt_delay_set, 0);
+    ck_assert_ptr_null(cfg.history_file);
+    env_set("HE_HISTORY_WINDOW_S", "120");
+    env_set("HE_HISTORY_WINDOW_MAX_S", "60");
+    env_set("HE_ATTEMPT_DELAY_MS", "250");
+    env_set("HE_HISTORY_FILE", "/run/x/history");
+    ck_assert_int_eq(parse(&cfg), 0);
+    ck_assert_int_eq(cfg.history_window_s, 120);
+    ck_assert_int_eq(cfg.history_window_max_s, 120);
+    ck_assert_int_eq(cfg.attempt_delay_set, 1);
+    ck_assert_str_eq(cfg.history_file, "/run/x/history");
+}
+END_TEST
+
 START_TEST(test_log_file) {
     struct he_config cfg;
     env_reset();
@@ -575,6 +626,7 @@ static Suite *config_suite(void) {
     tcase_add_loop_test(tc, test_nameservers_many, 0,
                         (int)(sizeof ns_many_rows / sizeof ns_many_rows[0]));
     tcase_add_test(tc, test_all_good);
+    tcase_add_test(tc, test_history_settings);
     tcase_add_test(tc, test_log_file);
     tcase_add_test(tc, test_parse_is_repeatable);
     suite_add_tcase(s, tc);
