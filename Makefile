@@ -159,9 +159,7 @@ demo: deps $(LIB)
 bench: deps $(LIB)
 	@bench/run $(abspath $(LIB))
 
-instHISTORY_CLI := $(BUILD)/he-history
-
-all: $(LIB) $(HISTORY_CLI)
+install: $(LIB) $(HISTORY_CLI)
 	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \
 	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7
 	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libhe.so
