@@ -128,7 +128,7 @@ int main(int argc, char **argv) {
     }
     char path[4096], why[256] = "";
     if (he_hist_file_path(cli.file, path, sizeof path) != 0) {
-        fprintf(stderr, "he-history: the history file's name is too long\n");
+        fprintf(stderr, "he-history: the history file's name is not absolute or too long\n");
         return 1;
     }
     if (cli.forget) {

@@ -36,6 +36,11 @@ static int he_hist_dir_ok(const struct stat *st) {
 int he_hist_file_path(const char *override, char *path, size_t len) {
     int n;
     if (override != NULL && *override != '\0') {
+        /* Relative, it would name a file in each process's own working
+         * directory. */
+        if (override[0] != '/') {
+            return -EINVAL;
+        }
         n = snprintf(path, len, "%s", override);
     } else {
         const char *xdg = secure_getenv("XDG_RUNTIME_DIR");
@@ -66,7 +71,9 @@ static int he_hist_open_dir(const char *path, int create, const char **base, cha
         memcpy(dir, path, dlen);
         dir[dlen] = '\0';
     }
-    if (create && mkdir(dir, 0700) != 0 && errno != EEXIST) {
+    if (create && mkdir(dir, 0700) == 0) {
+        chmod(dir, 0700); /* whatever the umask took away */
+    } else if (create && errno != EEXIST) {
         int e = errno;
         snprintf(why, whylen, "cannot make %s (%s)", dir, strerror(e));
         return -e;
@@ -76,13 +83,13 @@ static int he_hist_open_dir(const char *path, int create, const char **base, cha
     if (dfd < 0 || fstat(dfd, &st) != 0) {
         int e = errno;
         if (dfd >= 0) {
-            close(dfd);
+            he_hist_close(dfd);
         }
         snprintf(why, whylen, "cannot open %s (%s)", dir, strerror(e));
         return -e;
     }
     if (!he_hist_dir_ok(&st)) {
-        close(dfd);
+        he_hist_close(dfd);
         snprintf(why, whylen, "%s is not a directory of this user's with mode 0700", dir);
         return -EPERM;
     }
@@ -112,7 +119,7 @@ static int he_hist_create(int dfd, const char *base, char *why, size_t whylen) {
              : pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h   ? errno
              : linkat(dfd, tmp, dfd, base, 0) != 0 && errno != EEXIST ? errno
                                                                       : 0;
-    close(fd);
+    he_hist_close(fd);
     unlinkat(dfd, tmp, 0);
     if (rc != 0) {
         snprintf(why, whylen, "cannot create it (%s)", strerror(rc));
@@ -155,27 +162,27 @@ int he_hist_file_map(const char *path, int create, void **mem, size_t *size, cha
     if (fd < 0 && errno == ENOENT && create) {
         int rc = he_hist_create(dfd, base, why, whylen);
         if (rc != 0) {
-            close(dfd);
+            he_hist_close(dfd);
             return rc;
         }
         fd = openat(dfd, base, O_RDWR | O_NOFOLLOW | O_CLOEXEC);
     }
     int e = errno;
-    close(dfd);
+    he_hist_close(dfd);
     if (fd < 0) {
         snprintf(why, whylen, "cannot open it (%s)", e == ELOOP ? "a symbolic link" : strerror(e));
         return -e;
     }
     long total = he_hist_check_file(fd, why, whylen);
     if (total < 0) {
-        close(fd);
+        he_hist_close(fd);
         return (int)total;
     }
     /* No more than the header states, which fstat showed the file holds:
      * a mapping past a file's end raises SIGBUS. */
     void *m = mmap(NULL, (size_t)total, PROT_READ | PROT_WRITE, MAP_SHARED, fd, 0);
     e = errno;
-    close(fd);
+    he_hist_close(fd);
     if (m == MAP_FAILED) {
         snprintf(why, whylen, "cannot map it (%s)", strerror(e));
         return -e;
@@ -185,7 +192,30 @@ int he_hist_file_map(const char *path, int create, void **mem, size_t *size, cha
     return 0;
 }
 
+/* Clears the table at path in place: every process that has it mapped
+ * sees it empty.  Returns 0, or -errno when it is not a table to use. */
+static int he_hist_file_clear(const char *path, char *why, size_t whylen) {
+    void *mem;
+    size_t size;
+    struct he_hist_table t;
+    int rc = he_hist_file_map(path, 0, &mem, &size, why, whylen);
+    if (rc != 0) {
+        return rc;
+    }
+    if ((rc = he_hist_table_open(&t, mem, size)) == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_MONOTONIC, &ts);
+        /* A slot a live writer holds this instant keeps that one entry. */
+        he_hist_table_clear(&t, (uint32_t)ts.tv_sec + 1);
+    }
+    munmap(mem, size);
+    return rc;
+}
+
 int he_hist_file_reset(const char *path, char *why, size_t whylen) {
+    if (he_hist_file_clear(path, why, whylen) == 0) {
+        return 0;
+    }
     const char *base;
     int dfd = he_hist_open_dir(path, 1, &base, why, whylen);
     if (dfd < 0) {
@@ -193,11 +223,11 @@ int he_hist_file_reset(const char *path, char *why, size_t whylen) {
     }
     if (unlinkat(dfd, base, 0) != 0 && errno != ENOENT) {
         int e = errno;
-        close(dfd);
+        he_hist_close(dfd);
         snprintf(why, whylen, "cannot remove it (%s)", strerror(e));
         return -e;
     }
     int rc = he_hist_create(dfd, base, why, whylen);
-    close(dfd);
+    he_hist_close(dfd);
     return rc;
 }

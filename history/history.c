@@ -9,8 +9,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <signal.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
+#include <sys/syscall.h>
 #include <unistd.h>
 
 enum { HE_HIST_UNOPENED = 0, HE_HIST_OPENING, HE_HIST_OPEN, HE_HIST_NONE_IN_USE };
@@ -19,19 +21,25 @@ static struct {
     enum he_hist_mode mode;
     const char *file;
     struct he_hist_conf conf;
-    int state; /* atomic: the enum above */
-    pid_t opener;
+    int state;                  /* atomic: the enum above */
+    int (*close_fn)(int);       /* libc's close, never libhe's hook */
     struct he_hist_table table; /* set before state becomes OPEN */
     uint64_t netid;             /* atomic */
     int64_t netid_at;           /* atomic */
 } he_hist;
 
-void he_hist_configure(enum he_hist_mode mode, const char *file, const struct he_hist_conf *conf) {
+void he_hist_configure(enum he_hist_mode mode, const char *file, const struct he_hist_conf *conf,
+                       int (*close_fn)(int)) {
     he_hist.mode = mode;
     he_hist.file = file;
     he_hist.conf = *conf;
+    he_hist.close_fn = close_fn;
     __atomic_store_n(&he_hist.state, mode == HE_HISTORY_OFF ? HE_HIST_NONE_IN_USE : HE_HIST_UNOPENED,
                      __ATOMIC_RELEASE);
+}
+
+int he_hist_close(int fd) {
+    return he_hist.close_fn ? he_hist.close_fn(fd) : (int)syscall(SYS_close, fd);
 }
 
 const struct he_hist_conf *he_hist_conf(void) {
@@ -60,10 +68,14 @@ static int he_hist_shared(struct he_hist_table *t) {
     if (getauxval(AT_SECURE)) {
         return -EPERM;
     }
-    char path[4096], why[256] = "its name is too long";
+    char path[4096] = "", why[256] = "its name is too long";
     void *mem = NULL;
     size_t size = 0;
     int rc = he_hist_file_path(he_hist.file, path, sizeof path);
+    if (rc == -EINVAL) {
+        snprintf(path, sizeof path, "%s", he_hist.file);
+        snprintf(why, sizeof why, "HE_HISTORY_FILE is not an absolute path");
+    }
     if (rc == 0) {
         rc = he_hist_file_map(path, 1, &mem, &size, why, sizeof why);
     }
@@ -95,6 +107,27 @@ static void he_hist_open(int64_t now_ms) {
                      __ATOMIC_RELEASE);
 }
 
+/* The open and the network's identity allocate memory and open
+ * descriptors inside the program's connect(): with every signal blocked,
+ * so that no handler runs (and siglongjmps out, as wget's timeout does)
+ * half-way through them.  Two system calls, once a minute at most. */
+static uint64_t he_hist_netid_blocked(void) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    uint64_t id = he_hist_netid_now();
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    return id;
+}
+
+static void he_hist_open_blocked(int64_t now_ms) {
+    sigset_t all, old;
+    sigfillset(&all);
+    pthread_sigmask(SIG_BLOCK, &all, &old);
+    he_hist_open(now_ms);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+}
+
 int he_hist_ready(int64_t now_ms) {
     int st = __atomic_load_n(&he_hist.state, __ATOMIC_ACQUIRE);
     if (st == HE_HIST_OPEN) {
@@ -102,7 +135,7 @@ int he_hist_ready(int64_t now_ms) {
         if (now_ms - at >= HE_HIST_NETID_EVERY_MS &&
             __atomic_compare_exchange_n(&he_hist.netid_at, &at, now_ms, 0, __ATOMIC_RELAXED,
                                         __ATOMIC_RELAXED)) {
-            __atomic_store_n(&he_hist.netid, he_hist_netid_now(), __ATOMIC_RELAXED);
+            __atomic_store_n(&he_hist.netid, he_hist_netid_blocked(), __ATOMIC_RELAXED);
         }
         return 1;
     }
@@ -110,8 +143,7 @@ int he_hist_ready(int64_t now_ms) {
     if (st == HE_HIST_UNOPENED &&
         __atomic_compare_exchange_n(&he_hist.state, &unopened, HE_HIST_OPENING, 0,
                                     __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
-        he_hist.opener = getpid();
-        he_hist_open(now_ms);
+        he_hist_open_blocked(now_ms);
         return __atomic_load_n(&he_hist.state, __ATOMIC_ACQUIRE) == HE_HIST_OPEN;
     }
     /* Another thread is opening it: this race goes without. */

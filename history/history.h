@@ -28,8 +28,12 @@ enum he_hist_mode {
 #define HE_HIST_NETID_EVERY_MS 60000
 
 /* Set once by he_init; does no I/O.  file: HE_HISTORY_FILE, NULL for the
- * default place. */
-void he_hist_configure(enum he_hist_mode mode, const char *file, const struct he_hist_conf *conf);
+ * default place.  close_fn: libc's close (libhe's own close hook must not
+ * see the history's descriptors); NULL for the plain close(). */
+void he_hist_configure(enum he_hist_mode mode, const char *file, const struct he_hist_conf *conf,
+                       int (*close_fn)(int));
+/* How history/ closes its descriptors (he_hist_configure's close_fn). */
+int he_hist_close(int fd);
 /* Called by a race before it plans: opens the table on first use (a few
  * system calls, once; whatever fails leaves process-only history and at
  * most one warning) and refreshes the network's identity now and then.
@@ -61,15 +65,17 @@ void he_hist_fork_child(void);
 
 /* history/file.c: the user's shared table. */
 /* The file libhe uses: override, else $XDG_RUNTIME_DIR/libhe/history when
- * XDG_RUNTIME_DIR is the user's, else /tmp/libhe-UID/history.  Returns 0
- * or -ENAMETOOLONG. */
+ * XDG_RUNTIME_DIR is the user's, else /tmp/libhe-UID/history.  Returns 0,
+ * -EINVAL for a relative override, or -ENAMETOOLONG. */
 int he_hist_file_path(const char *override, char *path, size_t len);
 /* Maps the table at path, making it (and its directory, 0700) when absent.
  * Returns 0 with *mem, *size set, or -errno with why (for the one warning)
  * filled. */
 int he_hist_file_map(const char *path, int create, void **mem, size_t *size, char *why,
                      size_t whylen);
-/* Makes a new, empty table at path in place of the old one (--forget). */
+/* Empties the table at path for every process using it (--forget): in
+ * place when it is a table libhe would use, else by making a new one in
+ * its stead.  Returns 0 or -errno with why filled. */
 int he_hist_file_reset(const char *path, char *why, size_t whylen);
 uint64_t he_hist_random_seed(void);
 

@@ -28,7 +28,7 @@ static uint64_t he_netid_boot(void) {
         if (read(fd, id, sizeof id - 1) < 0) {
             id[0] = '\0';
         }
-        close(fd);
+        he_hist_close(fd);
     }
     uint64_t h = 0;
     for (size_t i = 0; id[i] != '\0'; i++) {

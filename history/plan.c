@@ -71,6 +71,7 @@ static void he_plan_own(struct he_plan *p, const struct he_plan_input *in,
                         const struct he_hist_entry *own, enum he_hist_class own_cls,
                         const struct he_plan_cand *best) {
     p->own = HE_PLAN_AS_ASKED;
+    p->own_addr = *in->own;
     p->first = *in->own;
     if (own_cls != HE_HIST_BAD || best == NULL || best->cls == HE_HIST_BAD) {
         return;

@@ -19,7 +19,8 @@ enum he_plan_own {
 
 struct he_plan {
     enum he_plan_own own;
-    struct he_addr first; /* what the caller's socket connects to */
+    struct he_addr own_addr; /* the caller's own address */
+    struct he_addr first;    /* what the caller's socket connects to */
     int delay_ms;
     const char *delay_from; /* "config", "its RTT", "its prefix's RTT" */
     int n;                  /* addrs[], best first: known good, unknown, failed */

@@ -198,9 +198,13 @@ static uint64_t he_hist_claim(uint64_t *s, uint32_t now_s) {
 
 /* Gives slot s back, its payload w[1..) written.  Should the claim have
  * been taken over meanwhile (this writer stalled past
- * HE_HIST_STALE_CLAIM_S), the other writer's release stands; a payload
- * torn between the two fails its checksum. */
+ * HE_HIST_STALE_CLAIM_S), nothing is written; a stall between that check
+ * and the stores can still tear the payload, which then fails its
+ * checksum. */
 static void he_hist_release(uint64_t *s, uint64_t mine, const uint64_t *w) {
+    if (__atomic_load_n(&s[0], __ATOMIC_ACQUIRE) != mine) {
+        return; /* taken over while this writer stalled: its write is lost */
+    }
     for (int i = 1; i < HE_HIST_WORDS; i++) {
         __atomic_store_n(&s[i], w[i], __ATOMIC_RELAXED);
     }

@@ -81,6 +81,14 @@ struct he_connector {
  * connect() binds one).  Returns 0, or -errno when fd is no socket. */
 int he_connector_note_local(struct he_connector *c);
 
+/* Whether the caller's socket may be pointed at a instead of its own
+ * address (connection history): only when a race could also run the own
+ * address as a sibling -- a TCP socket libhe can reproduce, bound to
+ * nothing, that can carry a.  Called before connect(); costs getsockname
+ * and the checks a race's first sibling makes.  c: set up as for a race,
+ * with no tracker. */
+int he_connector_redirectable(struct he_connector *c, const struct he_addr *a);
+
 /* The callbacks themselves, for a driver that wraps them. */
 int he_connector_start(void *ctx, struct he_race *r, int index);
 void he_connector_cancel(void *ctx, struct he_race *r, int index);

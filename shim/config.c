@@ -52,13 +52,14 @@ enum he_config_below { HE_BELOW_CLAMPS = 0, HE_BELOW_IS_BAD };
 
 /* Reads an integer variable into *out, clamping to [lo, hi] (below lo as
  * below says); keeps dflt when it is absent, empty-or-garbage (with a
- * warning). */
-static void he_config_int(struct he_config_ctx *ctx, const char *name, int *out, int dflt, long lo,
+ * warning).  Returns 1 when a value of the variable's was taken (clamped
+ * or not), 0 when the default stands. */
+static int he_config_int(struct he_config_ctx *ctx, const char *name, int *out, int dflt, long lo,
                           long hi, enum he_config_below below) {
     *out = dflt;
     const char *s = ctx->get(name);
     if (s == NULL) {
-        return;
+        return 0;
     }
     char used[32];
     long v = 0;
@@ -66,7 +67,7 @@ static void he_config_int(struct he_config_ctx *ctx, const char *name, int *out,
     if (rc == -EINVAL) {
         snprintf(used, sizeof used, "%d", dflt);
         he_config_warn(ctx, name, s, "is not a whole number", used);
-        return;
+        return 0;
     }
     int low = rc == -ERANGE ? s[0] == '-' : v < lo;
     if (low && below == HE_BELOW_IS_BAD) {
@@ -74,7 +75,7 @@ static void he_config_int(struct he_config_ctx *ctx, const char *name, int *out,
         snprintf(used, sizeof used, "%d", dflt);
         snprintf(why, sizeof why, "is below %ld", lo);
         he_config_warn(ctx, name, s, why, used);
-        return;
+        return 0;
     }
     if (rc == -ERANGE || v < lo || v > hi) {
         long clamped = (rc == -ERANGE) ? (s[0] == '-' ? lo : hi) : (v < lo ? lo : hi);
@@ -83,9 +84,10 @@ static void he_config_int(struct he_config_ctx *ctx, const char *name, int *out,
         snprintf(why, sizeof why, "is outside %ld..%ld", lo, hi);
         he_config_warn(ctx, name, s, why, used);
         *out = (int)clamped;
-        return;
+        return 1;
     }
     *out = (int)v;
+    return 1;
 }
 
 static void he_config_level(struct he_config_ctx *ctx, int *out) {
@@ -217,7 +219,7 @@ static void he_config_nameservers(struct he_config_ctx *ctx, char *out, size_t r
 /* HE_HISTORY=off|process|user (history/history.h's modes, in order). */
 static void he_config_history(struct he_config_ctx *ctx, int *out) {
     static const char *const names[] = {"off", "process", "user"};
-    *out = 2;
+    *out = HE_CONFIG_HISTORY_USER;
     const char *s = ctx->get("HE_HISTORY");
     if (s == NULL || *s == '\0') {
         return;
@@ -254,9 +256,9 @@ int he_config_parse(struct he_config *cfg, he_config_getenv_fn getenv_fn,
     struct he_config_ctx ctx = {getenv_fn, warn_fn, 0};
     memset(cfg, 0, sizeof *cfg);
     he_config_disable(&ctx, &cfg->disabled);
-    he_config_int(&ctx, "HE_ATTEMPT_DELAY_MS", &cfg->attempt_delay_ms, HE_ATTEMPT_DELAY_DEFAULT_MS,
-                  HE_ATTEMPT_DELAY_MIN_MS, HE_ATTEMPT_DELAY_MAX_MS, HE_BELOW_CLAMPS);
-    cfg->attempt_delay_set = getenv_fn("HE_ATTEMPT_DELAY_MS") != NULL;
+    cfg->attempt_delay_set = he_config_int(&ctx, "HE_ATTEMPT_DELAY_MS", &cfg->attempt_delay_ms,
+                                           HE_ATTEMPT_DELAY_DEFAULT_MS, HE_ATTEMPT_DELAY_MIN_MS,
+                                           HE_ATTEMPT_DELAY_MAX_MS, HE_BELOW_CLAMPS);
     he_config_int(&ctx, "HE_CONNECT_TIMEOUT_MS", &cfg->connect_timeout_ms, 0, 0,
                   HE_CONNECT_TIMEOUT_MAX_MS, HE_BELOW_CLAMPS);
     /* 1 turns racing off on purpose, more than the limit clearly asks for

@@ -15,6 +15,7 @@
 #include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,52 +43,81 @@ static void he_connect_apply_plan(struct he_race *r, const struct he_plan *plan)
     r->sibling_at_once = plan->own == HE_PLAN_WITH_SIBLING;
 }
 
-/* Whether the caller's socket can be pointed at a instead of its own
- * address: an AF_INET6 socket carries IPv4 only without IPV6_V6ONLY. */
-static int he_connect_can_redirect(int fd, const struct he_addr *a, int sock_family) {
-    if (sock_family == AF_INET || a->family == AF_INET6) {
-        return sock_family == AF_INET6 || a->family == AF_INET;
+/* The caller's socket pointed at the plan's first sibling instead of its
+ * own address (*addr, *len, *dst then point at it, in *sub), when a race
+ * could run the own address as a sibling; else the plan keeps the own
+ * address first. */
+static void he_connect_redirect(int fd, int fl, const struct sockaddr **addr, socklen_t *len,
+                                struct he_addr *dst, struct he_plan *p,
+                                struct sockaddr_storage *sub) {
+    struct he_connector c = he_connect_connector(fd, *addr, *len, fl);
+    c.track = NULL;
+    socklen_t l = he_addr_to_sockaddr(&p->first, (*addr)->sa_family, he_sockaddr_port(*addr), sub);
+    if (l == 0 || !he_connector_redirectable(&c, &p->first)) {
+        p->own = HE_PLAN_AS_ASKED;
+        p->first = p->own_addr;
+        return;
     }
-    int v6only = 1;
-    socklen_t l = sizeof v6only;
-    return getsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &v6only, &l) == 0 && v6only == 0;
+    *addr = (const struct sockaddr *)sub;
+    *len = l;
+    *dst = p->first;
 }
 
-/* The history's plan for this connect: the name's addresses in its order,
- * and, when the caller's own address is known to refuse, the sibling the
- * caller's socket connects to instead (*addr, *len, *dst then point at
- * it, in *sub).  Without a history, the plan is the plain race. */
-static void he_connect_plan(int fd, const struct sockaddr **addr, socklen_t *len,
+/* The history's plan for this connect, which races: the name's addresses
+ * in its order, the delay, and, when the caller's own address is known to
+ * refuse, the sibling the caller's socket connects to instead
+ * (he_connect_redirect).  Without a history, the plain race.  errno is the
+ * program's afterwards: opening the history makes system calls. */
+static void he_connect_plan(int fd, int fl, const struct sockaddr **addr, socklen_t *len,
                             struct he_addr *dst, struct he_memo_answer *ans, struct he_plan *p,
                             struct sockaddr_storage *sub) {
+    int saved = errno;
     int64_t now = he_connector_now_ms(NULL);
     p->own = HE_PLAN_AS_ASKED;
+    p->own_addr = p->first = *dst;
     p->delay_ms = he_cfg.attempt_delay_ms;
     p->n = p->nbad = 0;
     if (!he_hist_ready(now)) {
+        errno = saved;
         return;
     }
-    in_port_t port = he_sockaddr_port(*addr);
-    struct he_plan_input in = {dst,          ans->addrs,       ans->count,      ntohs(port),
-                               (*addr)->sa_family, he_cfg.attempt_delay_ms, he_hist_secs(now),
-                               he_hist_conf(), he_hist_find, he_hist_find_prefix};
+    struct he_plan_input in = {dst,
+                               ans->addrs,
+                               ans->count,
+                               ntohs(he_sockaddr_port(*addr)),
+                               (*addr)->sa_family,
+                               he_cfg.attempt_delay_ms,
+                               he_hist_secs(now),
+                               he_hist_conf(),
+                               he_hist_find,
+                               he_hist_find_prefix};
     int changed = he_plan_make(p, &in);
     memcpy(ans->addrs, p->addrs, (size_t)p->n * sizeof p->addrs[0]);
     if (p->own == HE_PLAN_OWN_LAST) {
-        socklen_t l = he_addr_to_sockaddr(&p->first, (*addr)->sa_family, port, sub);
-        if (l == 0 || !he_connect_can_redirect(fd, &p->first, (*addr)->sa_family)) {
-            p->own = HE_PLAN_AS_ASKED;
-        } else {
-            *addr = (const struct sockaddr *)sub;
-            *len = l;
-            *dst = p->first;
-        }
+        he_connect_redirect(fd, fl, addr, len, dst, p, sub);
     }
     if (changed && he_log_level >= HE_LOG_INFO) {
         char why[128];
         he_log_write(HE_LOG_INFO, "race %s: history: %s; attempt delay %d ms (%s)", ans->name,
                      he_plan_describe(p, why, sizeof why), p->delay_ms, p->delay_from);
     }
+    errno = saved;
+}
+
+/* When every attempt failed after the caller's socket was sent to a
+ * sibling, the program gets its own address's errno, as without libhe. */
+static int he_connect_own_errno(const struct he_race *r, const struct he_plan *plan, int rc) {
+    if (plan->own != HE_PLAN_OWN_LAST || r->att[0].state != HE_ATTEMPT_FAILED ||
+        rc != -r->att[0].err) {
+        return rc;
+    }
+    for (int i = 1; i < r->count; i++) {
+        if (he_addr_equal(&r->att[i].addr, &plan->own_addr) &&
+            r->att[i].state == HE_ATTEMPT_FAILED) {
+            return -r->att[i].err;
+        }
+    }
+    return rc;
 }
 
 /* Runs the race for fd.  Returns 0 when connected (on the caller's own
@@ -148,7 +178,11 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
          * attempt in flight gives the plain result. */
         HE_LOG(HE_LOG_INFO, "race %s: %s; left to the kernel", ans->name, strerror(-rc));
         rc = he_real.connect(fd, addr, len) == 0 ? 0 : -errno;
+        r.att[0].state = rc == 0 ? HE_ATTEMPT_WON : HE_ATTEMPT_FAILED;
+        r.att[0].err = -rc;
+        r.att[0].ended_ms = he_connector_now_ms(NULL);
     }
+    rc = he_connect_own_errno(&r, plan, rc);
     if (!c.abandoned) {
         he_race_remember(&r, ntohs(he_sockaddr_port(addr)), he_connector_now_ms(NULL));
     }
@@ -159,14 +193,35 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
 /* A non-blocking connect: the caller's own attempt starts here and the
  * program gets the kernel's answer at once; when that is EINPROGRESS the
  * helper thread races the siblings (racer/background.c) while the program
- * waits in its own loop.  No DNS runs for these races: a name with no
- * sibling to race is left alone. */
+ * waits in its own loop.  No DNS runs for these races.  own, own_len: the
+ * program's own address when the plan sent the socket to a sibling: if
+ * that fails within the call, the socket goes to its own address after
+ * all, unraced. */
+/* The socket was sent to a sibling that refused within microseconds (the
+ * zero-timeout poll sees POLLERR): it goes to its own address after all.
+ * Linux's first connect() on it then reports the sibling's pending error
+ * and resets the socket (that error is libhe's, not the program's); the
+ * next starts the attempt to the own address.  Returns -1 with errno
+ * EAGAIN when the sibling has not failed yet. */
+static int he_connect_fall_back(int fd, const struct he_addr *sibling, in_port_t port,
+                                 const struct sockaddr *own, socklen_t own_len) {
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    if (poll(&p, 1, 0) != 1 || !(p.revents & (POLLERR | POLLHUP))) {
+        errno = EAGAIN;
+        return -1;
+    }
+    int rc = he_real.connect(fd, own, own_len);
+    if (rc == 0 || errno == EINPROGRESS || !he_race_network_error(errno)) {
+        return rc;
+    }
+    he_remember_refusal(sibling, ntohs(port), errno, he_connector_now_ms(NULL));
+    return he_real.connect(fd, own, own_len);
+}
+
 static int he_connect_nonblocking(int fd, const struct sockaddr *addr, socklen_t len, int fl,
                                   const struct he_addr *dst, const struct he_memo_answer *ans,
-                                  const struct he_plan *plan, int siblings) {
-    if (siblings == 0) {
-        return he_real.connect(fd, addr, len);
-    }
+                                  const struct he_plan *plan, const struct sockaddr *own,
+                                  socklen_t own_len) {
     struct he_connector c = he_connect_connector(fd, addr, len, fl);
     /* Read before connect() binds the socket to an ephemeral port. */
     int local = he_connector_note_local(&c);
@@ -174,10 +229,19 @@ static int he_connect_nonblocking(int fd, const struct sockaddr *addr, socklen_t
     if (rc != 0 && errno != EINPROGRESS) {
         int err = errno;
         he_remember_refusal(dst, ntohs(he_sockaddr_port(addr)), err, he_connector_now_ms(NULL));
+        if (plan->own == HE_PLAN_OWN_LAST) {
+            return he_real.connect(fd, own, own_len);
+        }
         errno = err;
     }
     if (rc == 0 || errno != EINPROGRESS || local != 0) {
         return rc; /* with the kernel's errno */
+    }
+    if (plan->own == HE_PLAN_OWN_LAST) {
+        rc = he_connect_fall_back(fd, dst, he_sockaddr_port(addr), own, own_len);
+        if (rc == 0 || errno != EAGAIN) {
+            return rc;
+        }
     }
     struct he_bg_request q = {&c,
                               dst,
@@ -287,14 +351,20 @@ HE_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
     }
     struct he_plan plan;
     struct sockaddr_storage sub;
-    he_connect_plan(fd, &addr, &len, &dst, &ans, &plan, &sub);
+    const struct sockaddr *own = addr;
+    socklen_t own_len = len;
     if (fl & O_NONBLOCK) {
-        return he_connect_nonblocking(fd, addr, len, fl, &dst, &ans, &plan, siblings);
+        if (siblings == 0) {
+            return he_real.connect(fd, addr, len);
+        }
+        he_connect_plan(fd, fl, &addr, &len, &dst, &ans, &plan, &sub);
+        return he_connect_nonblocking(fd, addr, len, fl, &dst, &ans, &plan, own, own_len);
     }
     enum he_refresh_when refresh = he_connect_when_refresh(&dst, due, &ans);
     if (siblings == 0 && refresh == HE_REFRESH_NEVER) {
         return he_real.connect(fd, addr, len);
     }
+    he_connect_plan(fd, fl, &addr, &len, &dst, &ans, &plan, &sub);
     uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
     int rc = he_connect_race(fd, addr, len, fl, &dst, &ans, &plan, refresh, frame);
     if (rc < 0) {

@@ -393,3 +393,92 @@ hist_case_cli() {
     hist_expect_cold dead4.test "$(hist_ms)"
 }
 he_case history/he-history hist_case_cli
+
+# What the history must never do.  Each case first teaches libhe that an
+# address refuses, then checks a connect that must not be sent elsewhere.
+# python3 MODE: getaddrinfo(NAME) (so libhe knows the name), then one
+# socket of MODE to ADDR:PORT; prints "peer ADDR" or "error ...".
+#   udp        a UDP socket: connect() only sets its peer
+#   fixed      a TCP socket bound to a fixed local port
+#   nb-listen  a non-blocking TCP socket, after this process started
+#              listening on ADDR:PORT itself
+HIST_PY_MUST='
+import errno, select, socket, sys
+mode, name, addr, port = sys.argv[1], sys.argv[2], sys.argv[3], int(sys.argv[4])
+socket.getaddrinfo(name, port, socket.AF_INET, socket.SOCK_STREAM)
+if mode == "nb-listen":
+    lsn = socket.socket()
+    lsn.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    lsn.bind((addr, port))
+    lsn.listen(8)
+kind = socket.SOCK_DGRAM if mode == "udp" else socket.SOCK_STREAM
+s = socket.socket(socket.AF_INET, kind)
+if mode == "fixed":
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    s.bind(("0.0.0.0", 47123))
+try:
+    if mode == "nb-listen":
+        s.setblocking(False)
+        rc = s.connect_ex((addr, port))
+        if rc == errno.EINPROGRESS:
+            select.select([], [s], [], 3)
+            rc = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+        if rc:
+            raise OSError(rc, "connect")
+    else:
+        s.connect((addr, port))
+    print("peer", s.getpeername()[0])
+except OSError as e:
+    print("error", e.errno)
+'
+
+# Learn that ADDR refuses: a non-blocking connect to it, refused.
+hist_learn_refused() {
+    he_run /usr/bin/python3 -c "$HIST_PY_ONE" "$1" "$LAB_PORT_WHOAMI"
+    grep -q "ConnectionRefusedError" <<<"$HE_OUT" || he_fail "wanted a refusal first; $(he_ctx)"
+}
+
+# A UDP socket's connect() is not sent to a sibling: promise "UDP as without libhe".
+hist_case_udp() {
+    hist_learn_refused refuse.test
+    he_run /usr/bin/python3 -c "$HIST_PY_MUST" udp refuse.test "${LAB_REFUSE4[0]}" "$LAB_PORT_WHOAMI"
+    grep -qx "peer ${LAB_REFUSE4[0]}" <<<"$HE_OUT" || he_fail "UDP peer moved; $(he_ctx)"
+}
+he_case history/never/udp hist_case_udp
+
+# A socket bound to a fixed port cannot race, so it keeps its address.
+hist_case_fixed() {
+    hist_learn_refused refuse.test
+    he_run /usr/bin/python3 -c "$HIST_PY_MUST" fixed refuse.test "${LAB_REFUSE4[0]}" \
+        "$LAB_PORT_WHOAMI"
+    grep -qx "error 111" <<<"$HE_OUT" || he_fail "wanted its own refusal; $(he_ctx)"
+}
+he_case history/never/fixed-port hist_case_fixed
+
+# A non-blocking socket sent to the sibling, which refuses at once, goes
+# to its own address after all (which listens now): lo.test is 127.0.0.2
+# (refused the first time) and 127.0.0.3 (nobody there).
+hist_case_nb_fallback() {
+    local hosts=$HE_CASE_DIR/hosts port=47124
+    printf '127.0.0.2 lo.test\n127.0.0.3 lo.test\n' >"$hosts"
+    he_run --env "HE_HOSTS=$hosts" /usr/bin/python3 -c "$HIST_PY_ONE" lo.test "$port"
+    grep -q "ConnectionRefusedError" <<<"$HE_OUT" || he_fail "wanted a refusal first; $(he_ctx)"
+    he_run --env "HE_HOSTS=$hosts" --env HE_LOG=info /usr/bin/python3 -c "$HIST_PY_MUST" \
+        nb-listen lo.test 127.0.0.2 "$port"
+    grep -qx "peer 127.0.0.2" <<<"$HE_OUT" || he_fail "wanted its own address; $(he_ctx)"
+}
+he_case history/never/lose-a-live-own-address hist_case_nb_fallback
+
+# A relative HE_HISTORY_FILE would name a file in every process's working
+# directory: not used, one warning, the program works.
+hist_case_relative() {
+    hist_cmd python3 dead4.test 2
+    (cd "$HE_CASE_DIR" && mkdir -m 0700 rel &&
+        he_run --env HE_HISTORY_FILE=rel/history "${HE_CMD[@]}" && echo "$HE_ERR" >err &&
+        echo "$HE_OUT" >out && [ ! -e rel/history ]) || he_fail "a relative file was made or the run failed"
+    HE_OUT=$(<"$HE_CASE_DIR/out") HE_ERR=$(<"$HE_CASE_DIR/err")
+    hist_expect_reached 2
+    [ "$(grep -c "history file rel/history not used: HE_HISTORY_FILE is not an absolute path" \
+        <<<"$HE_ERR")" -eq 1 ] || he_fail "wanted one warning; $(he_ctx)"
+}
+he_case history/relative-file hist_case_relative

@@ -573,6 +573,11 @@ START_TEST(test_history_settings) {
     ck_assert_int_eq(cfg.history_window_max_s, 120);
     ck_assert_int_eq(cfg.attempt_delay_set, 1);
     ck_assert_str_eq(cfg.history_file, "/run/x/history");
+    /* A value that does not parse is no explicit delay. */
+    env_reset();
+    env_set("HE_ATTEMPT_DELAY_MS", "fast");
+    ck_assert_int_eq(parse(&cfg), 1);
+    ck_assert_int_eq(cfg.attempt_delay_set, 0);
 }
 END_TEST
 
