@@ -13,6 +13,7 @@
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
+#include <time.h>
 #include <unistd.h>
 
 enum { HE_HIST_UNOPENED = 0, HE_HIST_OPENING, HE_HIST_OPEN, HE_HIST_NONE_IN_USE };
@@ -180,24 +181,64 @@ static void he_hist_key(struct he_hist_entry *k, const struct he_addr *a, uint16
     }
 }
 
-int he_hist_find(const struct he_addr *a, uint16_t port, struct he_hist_entry *out) {
+/* A thread's last few lookups, each good for the second it was made in:
+ * a program connecting to the same names over and over plans its races
+ * from these rather than from the shared table's cache lines, cold after
+ * every system call.  Another process's news reaches the thread a second
+ * later at most; the thread's own records drop the copy at once. */
+#define HE_HIST_MEMO 4
+static __thread struct he_hist_memo {
+    uint32_t sec; /* CLOCK_MONOTONIC_COARSE second, 0: empty */
+    int rc;
+    struct he_hist_entry key, e;
+} he_hist_memo[HE_HIST_MEMO] __attribute__((tls_model("initial-exec")));
+
+static struct he_hist_memo *he_hist_memo_of(const struct he_hist_entry *k) {
+    unsigned h = k->addr.bytes[3] ^ k->addr.bytes[15] ^ k->port ^ ((unsigned)k->port >> 8) ^ k->kind;
+    return &he_hist_memo[h % HE_HIST_MEMO];
+}
+
+static uint32_t he_hist_coarse_sec(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC_COARSE, &ts);
+    return (uint32_t)ts.tv_sec + 1;
+}
+
+static int he_hist_get(const struct he_hist_entry *k, struct he_hist_entry *out) {
     struct he_hist_table *t = he_hist_table();
     if (t == NULL) {
         return -ENOENT;
     }
+    struct he_hist_memo *m = he_hist_memo_of(k);
+    uint32_t sec = he_hist_coarse_sec();
+    if (m->sec == sec && memcmp(&m->key, k, sizeof *k) == 0) {
+        *out = m->e;
+        return m->rc;
+    }
+    m->rc = he_hist_table_get(t, k, &m->e);
+    m->key = *k;
+    m->sec = sec;
+    *out = m->e;
+    return m->rc;
+}
+
+static void he_hist_forget_copy(const struct he_hist_entry *k) {
+    struct he_hist_memo *m = he_hist_memo_of(k);
+    if (memcmp(&m->key, k, sizeof *k) == 0) {
+        m->sec = 0;
+    }
+}
+
+int he_hist_find(const struct he_addr *a, uint16_t port, struct he_hist_entry *out) {
     struct he_hist_entry k;
     he_hist_key(&k, a, port, HE_HIST_ADDR);
-    return he_hist_table_get(t, &k, out);
+    return he_hist_get(&k, out);
 }
 
 int he_hist_find_prefix(const struct he_addr *a, struct he_hist_entry *out) {
-    struct he_hist_table *t = he_hist_table();
-    if (t == NULL) {
-        return -ENOENT;
-    }
     struct he_hist_entry k;
     he_hist_key(&k, a, 0, HE_HIST_PREFIX);
-    return he_hist_table_get(t, &k, out);
+    return he_hist_get(&k, out);
 }
 
 struct he_hist_sample {
@@ -248,8 +289,10 @@ void he_hist_record(const struct he_addr *a, uint16_t port, enum he_hist_outcome
         return;
     }
     he_hist_table_update(t, &k, s.now_s, he_hist_apply, &s);
+    he_hist_forget_copy(&k);
     if (o == HE_HIST_CONNECTED) {
         he_hist_key(&k, a, 0, HE_HIST_PREFIX);
         he_hist_table_update(t, &k, s.now_s, he_hist_apply, &s);
+        he_hist_forget_copy(&k);
     }
 }
