@@ -171,8 +171,9 @@ install: $(LIB) $(HISTORY_CLI)
 	install -m 0644 man/libhe.7 $(DESTDIR)$(PREFIX)/share/man/man7/libhe.7
 
 format:
-	clang-format -i $(LIB_SRCS) $(wildcard common/*.h resolver/*.h racer/*.h shim/*.h) \
-	    $(wildcard tests/unit/*.c tests/integration/progs/*.c bench/*.c)
+	clang-format -i $(LIB_SRCS) history/cli.c \
+	    $(wildcard common/*.h history/*.h resolver/*.h racer/*.h shim/*.h) \
+	    $(wildcard tests/unit/*.c tests/fuzz/*.c tests/integration/progs/*.c bench/*.c bench/*.h)
 
 clean:
 	rm -rf build

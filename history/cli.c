@@ -80,9 +80,8 @@ static void he_cli_print(const struct he_hist_entry *e, void *ctx) {
     he_cli_age(last, sizeof last, e->outcome_at_s, cli->now_s);
     he_cli_age(conn, sizeof conn, e->connected_at_s, cli->now_s);
     he_cli_state(state, sizeof state, cli, e);
-    printf("%-42s %-5s %-11s %-17s %5u  %-10s %-12s %s%s\n", addr, port,
-           he_cli_outcome(e->outcome), state, e->fails, rtt, last, conn,
-           e->netid == cli->netid ? "" : "  (another network)");
+    printf("%-42s %-5s %-11s %-17s %5u  %-10s %-12s %s%s\n", addr, port, he_cli_outcome(e->outcome),
+           state, e->fails, rtt, last, conn, e->netid == cli->netid ? "" : "  (another network)");
     cli->shown++;
 }
 

@@ -114,9 +114,9 @@ static int he_hist_create(int dfd, const char *base, char *why, size_t whylen) {
     he_hist_header_make(&h, HE_HIST_SLOTS_DEFAULT, he_hist_random_seed());
     /* fallocate, not ftruncate: a full tmpfs must fail here, not raise
      * SIGBUS at a store into the mapping later. */
-    int rc = fchmod(fd, 0600) != 0                                ? errno
-             : posix_fallocate(fd, 0, (off_t)size) != 0           ? ENOSPC
-             : pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h   ? errno
+    int rc = fchmod(fd, 0600) != 0                                    ? errno
+             : posix_fallocate(fd, 0, (off_t)size) != 0               ? ENOSPC
+             : pwrite(fd, &h, sizeof h, 0) != (ssize_t)sizeof h       ? errno
              : linkat(dfd, tmp, dfd, base, 0) != 0 && errno != EEXIST ? errno
                                                                       : 0;
     he_hist_close(fd);

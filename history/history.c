@@ -6,10 +6,10 @@
 #include "../common/log.h"
 
 #include <errno.h>
+#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <signal.h>
 #include <sys/auxv.h>
 #include <sys/mman.h>
 #include <sys/syscall.h>
@@ -35,7 +35,8 @@ void he_hist_configure(enum he_hist_mode mode, const char *file, const struct he
     he_hist.file = file;
     he_hist.conf = *conf;
     he_hist.close_fn = close_fn;
-    __atomic_store_n(&he_hist.state, mode == HE_HISTORY_OFF ? HE_HIST_NONE_IN_USE : HE_HIST_UNOPENED,
+    __atomic_store_n(&he_hist.state,
+                     mode == HE_HISTORY_OFF ? HE_HIST_NONE_IN_USE : HE_HIST_UNOPENED,
                      __ATOMIC_RELEASE);
 }
 
@@ -142,8 +143,8 @@ int he_hist_ready(int64_t now_ms) {
     }
     int unopened = HE_HIST_UNOPENED;
     if (st == HE_HIST_UNOPENED &&
-        __atomic_compare_exchange_n(&he_hist.state, &unopened, HE_HIST_OPENING, 0,
-                                    __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE)) {
+        __atomic_compare_exchange_n(&he_hist.state, &unopened, HE_HIST_OPENING, 0, __ATOMIC_ACQ_REL,
+                                    __ATOMIC_ACQUIRE)) {
         he_hist_open_blocked(now_ms);
         return __atomic_load_n(&he_hist.state, __ATOMIC_ACQUIRE) == HE_HIST_OPEN;
     }
@@ -159,7 +160,7 @@ void he_hist_fork_child(void) {
 
 struct he_hist_table *he_hist_table(void) {
     return __atomic_load_n(&he_hist.state, __ATOMIC_ACQUIRE) == HE_HIST_OPEN ? &he_hist.table
-                                                                              : NULL;
+                                                                             : NULL;
 }
 
 uint64_t he_hist_netid(void) {
@@ -194,7 +195,8 @@ static __thread struct he_hist_memo {
 } he_hist_memo[HE_HIST_MEMO] __attribute__((tls_model("initial-exec")));
 
 static struct he_hist_memo *he_hist_memo_of(const struct he_hist_entry *k) {
-    unsigned h = k->addr.bytes[3] ^ k->addr.bytes[15] ^ k->port ^ ((unsigned)k->port >> 8) ^ k->kind;
+    unsigned h =
+        k->addr.bytes[3] ^ k->addr.bytes[15] ^ k->port ^ ((unsigned)k->port >> 8) ^ k->kind;
     return &he_hist_memo[h % HE_HIST_MEMO];
 }
 
@@ -270,8 +272,8 @@ static int he_hist_seen_this_second(const struct he_addr *a, uint16_t port, uint
     return 0;
 }
 
-void he_hist_record(const struct he_addr *a, uint16_t port, enum he_hist_outcome o,
-                    uint32_t rtt_us, int64_t now_ms) {
+void he_hist_record(const struct he_addr *a, uint16_t port, enum he_hist_outcome o, uint32_t rtt_us,
+                    int64_t now_ms) {
     struct he_hist_table *t = he_hist_table();
     if (t == NULL) {
         return;

@@ -50,8 +50,8 @@ int he_hist_find_prefix(const struct he_addr *a, struct he_hist_entry *out);
 /* Takes one attempt's outcome.  A connect also gives its prefix an RTT.
  * At most one success per destination and second is written: a tight
  * connect loop does not keep a shared cache line busy. */
-void he_hist_record(const struct he_addr *a, uint16_t port, enum he_hist_outcome o,
-                    uint32_t rtt_us, int64_t now_ms);
+void he_hist_record(const struct he_addr *a, uint16_t port, enum he_hist_outcome o, uint32_t rtt_us,
+                    int64_t now_ms);
 
 /* For the he-history command and tests: the table in use (NULL: none). */
 struct he_hist_table *he_hist_table(void);

@@ -138,8 +138,8 @@ const char *he_plan_describe(const struct he_plan *p, char *buf, size_t len) {
         snprintf(buf, len, "own address %s %u s ago: sibling at once", o, p->own_age_s);
         break;
     default:
-        snprintf(buf, len, "order: %d known good first, %d failed recently last (of %d)",
-                 p->ngood, p->nbad, p->n);
+        snprintf(buf, len, "order: %d known good first, %d failed recently last (of %d)", p->ngood,
+                 p->nbad, p->n);
         break;
     }
     return buf;

@@ -67,9 +67,10 @@ enum he_hist_class he_hist_classify(const struct he_hist_conf *conf, const struc
 int he_hist_delay_ms(const struct he_hist_conf *conf, const struct he_hist_entry *e) {
     uint64_t us = (uint64_t)e->srtt_us + 4 * (uint64_t)e->rttvar_us;
     uint64_t ms = (us + 999) / 1000;
-    int lo = conf->min_delay_ms < HE_HIST_DELAY_FLOOR_MS ? HE_HIST_DELAY_FLOOR_MS
-                                                          : conf->min_delay_ms;
-    int hi = conf->max_delay_ms > HE_HIST_DELAY_CEIL_MS ? HE_HIST_DELAY_CEIL_MS : conf->max_delay_ms;
+    int lo =
+        conf->min_delay_ms < HE_HIST_DELAY_FLOOR_MS ? HE_HIST_DELAY_FLOOR_MS : conf->min_delay_ms;
+    int hi =
+        conf->max_delay_ms > HE_HIST_DELAY_CEIL_MS ? HE_HIST_DELAY_CEIL_MS : conf->max_delay_ms;
     if (ms < (uint64_t)lo) {
         ms = (uint64_t)lo;
     }

@@ -31,8 +31,7 @@ enum he_hist_class {
 
 /* Takes one outcome into e: rtt_us is the attempt's connect time when it
  * CONNECTED (else ignored). */
-void he_hist_note(struct he_hist_entry *e, enum he_hist_outcome o, uint32_t rtt_us,
-                  uint32_t now_s);
+void he_hist_note(struct he_hist_entry *e, enum he_hist_outcome o, uint32_t rtt_us, uint32_t now_s);
 /* How long fails consecutive failures are believed. */
 uint32_t he_hist_window_s(const struct he_hist_conf *conf, unsigned fails);
 /* e NULL: nothing known. */

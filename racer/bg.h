@@ -24,7 +24,7 @@ struct he_bg_race {
     int dupfd;         /* the caller's socket, held: identity and the waiters' wake-up */
     struct he_fdid id; /* the caller's socket (common/fdid.h) */
     int own_failed;
-    int remembered; /* its outcomes went to the history */
+    int remembered;      /* its outcomes went to the history */
     const char *outcome; /* why no splice, for the log */
     int64_t t0;
     struct sockaddr_storage addr;

@@ -74,15 +74,15 @@ struct he_race {
      * news.  Answers that come after every attempt has failed are not
      * waited for: without libhe the connect would have failed already. */
     int news_pending;
-    int delay_ms;                                /* Connection Attempt Delay, clamped */
+    int delay_ms;        /* Connection Attempt Delay, clamped */
     int sibling_at_once; /* the first sibling starts with attempt 0 (history) */
-    int64_t deadline_ms;                         /* absolute, -1 for none */
-    int deadline_err;                            /* EINPROGRESS (SO_SNDTIMEO) or ETIMEDOUT */
-    int winner;                                  /* index, -1 while none */
-    int64_t t0;                                  /* when attempt 0 started */
-    int64_t next_at;                             /* when the next attempt is due */
-    int ended;                                   /* result is set */
-    int result;                                  /* what he_race_run returns */
+    int64_t deadline_ms; /* absolute, -1 for none */
+    int deadline_err;    /* EINPROGRESS (SO_SNDTIMEO) or ETIMEDOUT */
+    int winner;          /* index, -1 while none */
+    int64_t t0;          /* when attempt 0 started */
+    int64_t next_at;     /* when the next attempt is due */
+    int ended;           /* result is set */
+    int result;          /* what he_race_run returns */
     struct he_attempt att[HE_RACE_MAX_ATTEMPTS]; /* last: only count are set */
 };
 

@@ -55,7 +55,7 @@ enum he_config_below { HE_BELOW_CLAMPS = 0, HE_BELOW_IS_BAD };
  * warning).  Returns 1 when a value of the variable's was taken (clamped
  * or not), 0 when the default stands. */
 static int he_config_int(struct he_config_ctx *ctx, const char *name, int *out, int dflt, long lo,
-                          long hi, enum he_config_below below) {
+                         long hi, enum he_config_below below) {
     *out = dflt;
     const char *s = ctx->get(name);
     if (s == NULL) {

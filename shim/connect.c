@@ -12,9 +12,9 @@
 #include "../racer/strand.h"
 
 #include <arpa/inet.h>
-#include <netinet/in.h>
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
 #include <stdio.h>
@@ -204,7 +204,7 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
  * next starts the attempt to the own address.  Returns -1 with errno
  * EAGAIN when the sibling has not failed yet. */
 static int he_connect_fall_back(int fd, const struct he_addr *sibling, in_port_t port,
-                                 const struct sockaddr *own, socklen_t own_len) {
+                                const struct sockaddr *own, socklen_t own_len) {
     struct pollfd p = {.fd = fd, .events = POLLOUT};
     if (poll(&p, 1, 0) != 1 || !(p.revents & (POLLERR | POLLHUP))) {
         errno = EAGAIN;
@@ -298,7 +298,7 @@ static int he_connect_worth_it(const struct sockaddr *addr, const struct he_addr
  * (he_refresh_defer), so that an address DNS has moved away from is
  * rescued however fresh the memory. */
 static enum he_refresh_when he_connect_when_refresh(const struct he_addr *dst, int due,
-                                                     const struct he_memo_answer *ans) {
+                                                    const struct he_memo_answer *ans) {
     if (due && he_refresh_claim(ans->name, he_connector_now_ms(NULL))) {
         return HE_REFRESH_NOW;
     }

@@ -84,8 +84,7 @@ START_TEST(test_life) {
         }
         ck_assert_msg(he_hist_classify(&conf, &e, s->look_s) == s->cls, "%s, step %d: class %d",
                       life_rows[_i].name, k, he_hist_classify(&conf, &e, s->look_s));
-        ck_assert_msg(e.fails == s->fails, "%s, step %d: fails %u", life_rows[_i].name, k,
-                      e.fails);
+        ck_assert_msg(e.fails == s->fails, "%s, step %d: fails %u", life_rows[_i].name, k, e.fails);
     }
 }
 END_TEST
@@ -370,7 +369,16 @@ static const struct {
     int delay_ms;
 } plan_rows[] = {
     {"nothing known: as libc said, configured delay",
-     V4A, {V4A, V6A, V4B}, {{0}}, 0, AF_INET6, {V4A, V6A, V4B}, 0, HE_PLAN_AS_ASKED, V4A, 250},
+     V4A,
+     {V4A, V6A, V4B},
+     {{0}},
+     0,
+     AF_INET6,
+     {V4A, V6A, V4B},
+     0,
+     HE_PLAN_AS_ASKED,
+     V4A,
+     250},
     {"recently failed go last",
      V4A,
      {V4A, V4B, V4C},
@@ -515,7 +523,16 @@ static const struct {
      V4A,
      120},
     {"delay from the prefix's RTT when the address has none",
-     V4A, {V4A, V4B}, {{0}}, 1, AF_INET, {V4A, V4B}, 0, HE_PLAN_AS_ASKED, V4A, 100},
+     V4A,
+     {V4A, V4B},
+     {{0}},
+     1,
+     AF_INET,
+     {V4A, V4B},
+     0,
+     HE_PLAN_AS_ASKED,
+     V4A,
+     100},
 };
 
 START_TEST(test_plan) {
@@ -531,8 +548,8 @@ START_TEST(test_plan) {
         plan_nknown++;
     }
     plan_prefix_rtt = plan_rows[_i].prefix_rtt;
-    struct he_plan_input in = {&own, addrs,    n,         80,       plan_rows[_i].sock_family,
-                               250,  NOW_S,    &conf,     fake_find, fake_find_prefix};
+    struct he_plan_input in = {&own, addrs, n,     80,        plan_rows[_i].sock_family,
+                               250,  NOW_S, &conf, fake_find, fake_find_prefix};
     struct he_plan p;
     he_plan_make(&p, &in);
     const char *name = plan_rows[_i].name;
