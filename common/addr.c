@@ -97,12 +97,7 @@ uint32_t he_addr_hash(const struct he_addr *a) {
     memcpy(w, a, sizeof w);
     uint64_t h =
         w[0] * 0x9e3779b97f4a7c15ull + w[1] * 0xc2b2ae3d27d4eb4full + w[2] * 0x165667b19e3779f9ull;
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return (uint32_t)h;
+    return (uint32_t)he_mix64(h);
 }
 
 const char *he_addr_format(const struct he_addr *a, char *buf, size_t len) {

@@ -33,6 +33,18 @@ in_port_t he_sockaddr_port(const struct sockaddr *sa);
 void he_sockaddr_set_port(struct sockaddr *sa, in_port_t port);
 
 int he_addr_equal(const struct he_addr *a, const struct he_addr *b);
+
+/* MurmurHash3's 64-bit finaliser: every input bit reaches every output
+ * bit.  The one mixer libhe's hashes (addresses, the history's slots and
+ * network identity) are built from. */
+static inline uint64_t he_mix64(uint64_t h) {
+    h ^= h >> 33;
+    h *= 0xff51afd7ed558ccdull;
+    h ^= h >> 33;
+    h *= 0xc4ceb9fe1a85ec53ull;
+    h ^= h >> 33;
+    return h;
+}
 uint32_t he_addr_hash(const struct he_addr *a);
 
 /* Formats without port into buf (INET6_ADDRSTRLEN + 12 is enough). */

@@ -15,10 +15,7 @@
 #include <unistd.h>
 
 static uint64_t he_netid_mix(uint64_t h, uint64_t v) {
-    h ^= v + 0x9e3779b97f4a7c15ull + (h << 6) + (h >> 2);
-    h ^= h >> 31;
-    h *= 0xbf58476d1ce4e5b9ull;
-    return h ^ (h >> 29);
+    return he_mix64(h ^ (v + 0x9e3779b97f4a7c15ull));
 }
 
 static uint64_t he_netid_boot(void) {

@@ -58,15 +58,6 @@ int he_hist_table_open(struct he_hist_table *t, void *mem, size_t size) {
 
 /* ------------------------------------------------------------ encoding */
 
-static uint64_t he_hist_mix(uint64_t h) {
-    h ^= h >> 33;
-    h *= 0xff51afd7ed558ccdull;
-    h ^= h >> 33;
-    h *= 0xc4ceb9fe1a85ec53ull;
-    h ^= h >> 33;
-    return h;
-}
-
 static uint64_t he_hist_addr_word(const struct he_hist_entry *e, int i) {
     uint64_t w;
     memcpy(&w, e->addr.bytes + 8 * i, 8);
@@ -76,17 +67,17 @@ static uint64_t he_hist_addr_word(const struct he_hist_entry *e, int i) {
 /* Where key's window starts: a hash seeded per file, so that names chosen
  * to collide on one machine do not collide on another. */
 static uint32_t he_hist_home(const struct he_hist_table *t, const struct he_hist_entry *key) {
-    uint64_t h = he_hist_mix(t->seed ^ key->netid);
-    h = he_hist_mix(h ^ he_hist_addr_word(key, 0));
-    h = he_hist_mix(h ^ he_hist_addr_word(key, 1));
-    h = he_hist_mix(h ^ ((uint64_t)key->port << 16 | (uint64_t)key->addr.family << 8 | key->kind));
+    uint64_t h = he_mix64(t->seed ^ key->netid);
+    h = he_mix64(h ^ he_hist_addr_word(key, 0));
+    h = he_mix64(h ^ he_hist_addr_word(key, 1));
+    h = he_mix64(h ^ ((uint64_t)key->port << 16 | (uint64_t)key->addr.family << 8 | key->kind));
     return (uint32_t)h & (t->nslots - 1);
 }
 
 static uint32_t he_hist_check(const uint64_t *w, uint64_t seed) {
     uint64_t h = seed;
     for (int i = 1; i < HE_HIST_WORDS - 1; i++) {
-        h = he_hist_mix(h ^ w[i]);
+        h = he_mix64(h ^ w[i]);
     }
     return (uint32_t)(h >> 32) | 1; /* never 0: an all-zero slot is empty */
 }
