@@ -3,10 +3,10 @@
  * learned in. */
 #include "history.h"
 
+#include "../common/lock.h"
 #include "../common/log.h"
 
 #include <errno.h>
-#include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -114,20 +114,18 @@ static void he_hist_open(int64_t now_ms) {
  * so that no handler runs (and siglongjmps out, as wget's timeout does)
  * half-way through them.  Two system calls, once a minute at most. */
 static uint64_t he_hist_netid_blocked(void) {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
+    sigset_t old;
+    he_block_signals(&old);
     uint64_t id = he_hist_netid_now();
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    he_restore_signals(&old);
     return id;
 }
 
 static void he_hist_open_blocked(int64_t now_ms) {
-    sigset_t all, old;
-    sigfillset(&all);
-    pthread_sigmask(SIG_BLOCK, &all, &old);
+    sigset_t old;
+    he_block_signals(&old);
     he_hist_open(now_ms);
-    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    he_restore_signals(&old);
 }
 
 int he_hist_ready(int64_t now_ms) {

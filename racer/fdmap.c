@@ -1,5 +1,7 @@
 #include "fdmap.h"
 
+#include "../common/lock.h"
+
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,9 +18,7 @@ static int he_fdmap_lost;
 
 void he_fdmap_lock(int block_signals, sigset_t *old) {
     if (block_signals) {
-        sigset_t all;
-        sigfillset(&all);
-        pthread_sigmask(SIG_BLOCK, &all, old);
+        he_block_signals(old);
     }
     /* Set before the lock is taken: a handler that runs in between sees
      * it and keeps off the lock. */
@@ -30,7 +30,7 @@ void he_fdmap_unlock(int block_signals, const sigset_t *old) {
     pthread_mutex_unlock(&he_fdmap_mu);
     he_fdmap_mine = 0;
     if (block_signals) {
-        pthread_sigmask(SIG_SETMASK, old, NULL);
+        he_restore_signals(old);
     }
 }
 

@@ -5,6 +5,7 @@
 #include "bg.h"
 #include "remember.h"
 
+#include "../common/lock.h"
 #include "../common/log.h"
 
 #include <arpa/inet.h>
@@ -152,13 +153,13 @@ static int he_bg_ensure_helper(void) {
     pthread_attr_t attr;
     pthread_t t;
     if (rc == 0) {
-        sigset_t all, old;
-        sigfillset(&all);
+        /* The thread starts with the mask it is created under. */
+        sigset_t old;
         pthread_attr_init(&attr);
         pthread_attr_setdetachstate(&attr, PTHREAD_CREATE_DETACHED);
-        pthread_sigmask(SIG_SETMASK, &all, &old);
+        he_block_signals(&old);
         rc = -pthread_create(&t, &attr, he_bg_main, NULL);
-        pthread_sigmask(SIG_SETMASK, &old, NULL);
+        he_restore_signals(&old);
         pthread_attr_destroy(&attr);
     }
     if (rc != 0) {
