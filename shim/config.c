@@ -216,17 +216,17 @@ static void he_config_nameservers(struct he_config_ctx *ctx, char *out, size_t r
     }
 }
 
-/* HE_HISTORY=off|process|user (history/history.h's modes, in order). */
-static void he_config_history(struct he_config_ctx *ctx, int *out) {
+/* HE_HISTORY=off|process|user: history/history.h's modes, in order. */
+static void he_config_history(struct he_config_ctx *ctx, enum he_hist_mode *out) {
     static const char *const names[] = {"off", "process", "user"};
-    *out = HE_CONFIG_HISTORY_USER;
+    *out = HE_HISTORY_USER;
     const char *s = ctx->get("HE_HISTORY");
     if (s == NULL || *s == '\0') {
         return;
     }
     for (int i = 0; i < 3; i++) {
         if (strcasecmp(s, names[i]) == 0) {
-            *out = i;
+            *out = (enum he_hist_mode)i;
             return;
         }
     }

@@ -6,6 +6,8 @@
 #ifndef HE_CONFIG_H
 #define HE_CONFIG_H
 
+#include "../history/history.h"
+
 /* HE_NAMESERVERS holds at most this many servers; each takes at most
  * HE_NAMESERVER_TEXT_MAX bytes as c-ares takes it (an item of under 80
  * bytes, brackets, ":port" and a comma). */
@@ -29,7 +31,7 @@ struct he_config {
     char nameservers[HE_NAMESERVERS_MAX * HE_NAMESERVER_TEXT_MAX];
     int attempt_delay_set;    /* HE_ATTEMPT_DELAY_MS was given: it caps the RTT-derived delay */
     int min_attempt_delay_ms; /* HE_MIN_ATTEMPT_DELAY_MS: floor of the RTT-derived delay */
-    int history;              /* HE_HISTORY: HE_CONFIG_HISTORY_*, history/history.h's modes */
+    enum he_hist_mode history; /* HE_HISTORY: off, process, user */
     const char *history_file; /* HE_HISTORY_FILE, NULL = the default place */
     int history_window_s;     /* HE_HISTORY_WINDOW_S: a first failure is believed this long */
     int history_window_max_s; /* HE_HISTORY_WINDOW_MAX_S: the doubling stops here */
@@ -59,8 +61,6 @@ struct he_config {
  * spirit (minutes, doubling, capped), shorter because a failed address is
  * never dropped, only tried last.  A delay derived from RTTs is at least
  * 100 ms, RFC 8305 §5's recommended minimum. */
-#define HE_CONFIG_HISTORY_OFF 0 /* = HE_HISTORY_OFF, HE_HISTORY_PROCESS, HE_HISTORY_USER */
-#define HE_CONFIG_HISTORY_USER 2
 #define HE_HISTORY_WINDOW_DEFAULT_S 30
 #define HE_HISTORY_WINDOW_MAX_DEFAULT_S 600
 #define HE_HISTORY_WINDOW_LIMIT_S 86400

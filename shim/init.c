@@ -54,9 +54,6 @@ static void he_init_log_path(void) {
  * the first race asks (history/history.c). */
 static char he_init_history_file[4096];
 
-_Static_assert(HE_CONFIG_HISTORY_OFF == HE_HISTORY_OFF && HE_CONFIG_HISTORY_USER == HE_HISTORY_USER,
-               "HE_HISTORY's values are history/history.h's modes");
-
 static void he_init_history(void) {
     const char *file = NULL;
     if (he_cfg.history_file != NULL) {
@@ -73,7 +70,7 @@ static void he_init_history(void) {
         .min_delay_ms = he_cfg.min_attempt_delay_ms,
         .max_delay_ms = he_cfg.attempt_delay_set ? he_cfg.attempt_delay_ms : HE_HIST_DELAY_CEIL_MS,
     };
-    he_hist_configure((enum he_hist_mode)he_cfg.history, file, &conf, he_real_get()->close);
+    he_hist_configure(he_cfg.history, file, &conf, he_real_get()->close);
 }
 
 static const char *he_init_getenv(const char *name) {

@@ -142,7 +142,7 @@ static void assert_defaults_except(const struct he_config *cfg, const char *exce
         {"HE_MAP_TTL", HE_MAP_TTL_DEFAULT_S},
         {"HE_RESOLUTION_DELAY_MS", HE_RESOLUTION_DELAY_DEFAULT_MS},
         {"HE_RESOLVE", 0},
-        {"HE_HISTORY", 2},
+        {"HE_HISTORY", HE_HISTORY_USER},
         {"HE_HISTORY_WINDOW_S", HE_HISTORY_WINDOW_DEFAULT_S},
         {"HE_HISTORY_WINDOW_MAX_S", HE_HISTORY_WINDOW_MAX_DEFAULT_S},
         {"HE_MIN_ATTEMPT_DELAY_MS", HE_MIN_ATTEMPT_DELAY_DEFAULT_MS},
