@@ -5,7 +5,6 @@
 
 #include <errno.h>
 #include <fcntl.h>
-#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -138,17 +137,18 @@ static long he_hist_check_file(int fd, char *why, size_t whylen) {
         snprintf(why, whylen, "it is not a regular file of this user's with mode 0600");
         return -EPERM;
     }
-    struct he_hist_table t;
-    if (pread(fd, &h, sizeof h, 0) != (ssize_t)sizeof h ||
-        he_hist_table_open(&t, &h, (size_t)st.st_size) == -EBADMSG) {
+    int rc = pread(fd, &h, sizeof h, 0) == (ssize_t)sizeof h
+                 ? he_hist_header_check(&h, (size_t)st.st_size)
+                 : -EBADMSG;
+    if (rc == -EBADMSG) {
         snprintf(why, whylen, "it is not a libhe history file");
-        return -EBADMSG;
+        return rc;
     }
-    if (he_hist_table_open(&t, &h, (size_t)st.st_size) != 0 || h.total_size > (uint64_t)LONG_MAX) {
+    if (rc != 0) {
         snprintf(why, whylen, "its header is of another version or size");
         return -EPROTO;
     }
-    return (long)h.total_size;
+    return (long)h.total_size; /* at most HE_HIST_SLOTS_MAX slots: it fits */
 }
 
 int he_hist_file_map(const char *path, int create, void **mem, size_t *size, char *why,

@@ -32,23 +32,31 @@ void he_hist_table_format(void *mem, uint32_t nslots, uint64_t seed) {
     he_hist_header_make(mem, nslots, seed);
 }
 
+int he_hist_header_check(const struct he_hist_header *h, size_t size) {
+    if (h->magic != HE_HIST_MAGIC) {
+        return -EBADMSG;
+    }
+    if (h->version != HE_HIST_VERSION || h->header_size != HE_HIST_HEADER_SIZE ||
+        h->slot_size != HE_HIST_SLOT_SIZE) {
+        return -EPROTO;
+    }
+    if (h->nslots < HE_HIST_SLOTS_MIN || h->nslots > HE_HIST_SLOTS_MAX ||
+        (h->nslots & (h->nslots - 1)) != 0 || h->total_size != he_hist_table_size(h->nslots) ||
+        h->total_size > size) {
+        return -EMSGSIZE;
+    }
+    return 0;
+}
+
 int he_hist_table_open(struct he_hist_table *t, void *mem, size_t size) {
     if (mem == NULL || size < HE_HIST_HEADER_SIZE) {
         return -EMSGSIZE;
     }
     struct he_hist_header h;
     memcpy(&h, mem, sizeof h);
-    if (h.magic != HE_HIST_MAGIC) {
-        return -EBADMSG;
-    }
-    if (h.version != HE_HIST_VERSION || h.header_size != HE_HIST_HEADER_SIZE ||
-        h.slot_size != HE_HIST_SLOT_SIZE) {
-        return -EPROTO;
-    }
-    if (h.nslots < HE_HIST_SLOTS_MIN || h.nslots > HE_HIST_SLOTS_MAX ||
-        (h.nslots & (h.nslots - 1)) != 0 || h.total_size != he_hist_table_size(h.nslots) ||
-        h.total_size > size) {
-        return -EMSGSIZE;
+    int rc = he_hist_header_check(&h, size);
+    if (rc != 0) {
+        return rc;
     }
     t->slots = (uint64_t *)((char *)mem + HE_HIST_HEADER_SIZE);
     t->nslots = h.nslots;

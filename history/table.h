@@ -87,9 +87,12 @@ size_t he_hist_table_size(uint32_t nslots);
 void he_hist_header_make(struct he_hist_header *h, uint32_t nslots, uint64_t seed);
 /* Writes a header and empty slots over mem (size he_hist_table_size). */
 void he_hist_table_format(void *mem, uint32_t nslots, uint64_t seed);
-/* Checks the header of a region of size bytes and fills *t.  Returns 0,
- * -EBADMSG (not a table), -EPROTO (another version or slot size) or
- * -EMSGSIZE (its sizes disagree with each other or with size). */
+/* Checks a header found at the start of size bytes.  Returns 0, -EBADMSG
+ * (not a table), -EPROTO (another version or slot size) or -EMSGSIZE (its
+ * sizes disagree with each other or with size). */
+int he_hist_header_check(const struct he_hist_header *h, size_t size);
+/* Checks the header of a region of size bytes (he_hist_header_check) and
+ * fills *t.  Returns 0 or its -errno. */
 int he_hist_table_open(struct he_hist_table *t, void *mem, size_t size);
 
 /* Finds key's slot (netid, addr, port and kind of key).  Returns 0 and
