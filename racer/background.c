@@ -7,7 +7,6 @@
 #include "../common/log.h"
 #include "remember.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -106,8 +105,7 @@ static void he_bg_log(const struct he_bg_race *b) {
 static void he_bg_remember(struct he_bg_race *b) {
     if (!b->remembered) {
         b->remembered = 1;
-        he_race_remember(&b->r, ntohs(he_sockaddr_port((const struct sockaddr *)&b->addr)),
-                         he_connector_now_ms(NULL));
+        he_race_remember(&b->r, he_sockaddr_port((const struct sockaddr *)&b->addr));
     }
 }
 

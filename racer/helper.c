@@ -8,7 +8,6 @@
 #include "../common/lock.h"
 #include "../common/log.h"
 
-#include <arpa/inet.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
@@ -260,8 +259,8 @@ int he_bg_start(const struct he_bg_request *q) {
     /* Done already (loopback, a LAN): nothing to race, no thread. */
     struct pollfd p = {.fd = q->c->fd, .events = POLLOUT};
     if (poll(&p, 1, 0) != 0) {
-        he_remember_quick(q->first, ntohs(he_sockaddr_port(q->c->addr)),
-                          (p.revents & (POLLERR | POLLHUP)) != 0, he_connector_now_ms(NULL));
+        he_remember_quick(q->first, he_sockaddr_port(q->c->addr),
+                          (p.revents & (POLLERR | POLLHUP)) != 0);
         return -EALREADY;
     }
     /* A signal handler's connect() on top of this thread's own hold of the

@@ -2,6 +2,9 @@
 #include "remember.h"
 
 #include "../history/history.h"
+#include "connector.h"
+
+#include <arpa/inet.h>
 
 #include <errno.h>
 
@@ -43,7 +46,12 @@ static enum he_hist_outcome he_remember_outcome(const struct he_race *r, const s
     }
 }
 
-void he_race_remember(const struct he_race *r, uint16_t port, int64_t now) {
+void he_race_remember(const struct he_race *r, in_port_t port_n) {
+    if (he_hist_table() == NULL) {
+        return; /* HE_HISTORY=off, or not opened: no clock read either */
+    }
+    int64_t now = he_connector_now_ms(NULL);
+    uint16_t port = ntohs(port_n);
     for (int i = 0; i < r->count; i++) {
         const struct he_attempt *a = &r->att[i];
         int64_t rtt_ms;
@@ -55,13 +63,17 @@ void he_race_remember(const struct he_race *r, uint16_t port, int64_t now) {
     }
 }
 
-void he_remember_quick(const struct he_addr *a, uint16_t port, int failed, int64_t now) {
-    he_hist_record(a, port, failed ? HE_HIST_REFUSED : HE_HIST_CONNECTED, 0, now);
+/* One outcome outside a race, when a history is in use. */
+static void he_remember_one(const struct he_addr *a, in_port_t port_n, enum he_hist_outcome o) {
+    if (o != HE_HIST_NONE && he_hist_table() != NULL) {
+        he_hist_record(a, ntohs(port_n), o, 0, he_connector_now_ms(NULL));
+    }
 }
 
-void he_remember_refusal(const struct he_addr *a, uint16_t port, int err, int64_t now) {
-    enum he_hist_outcome o = he_remember_failure(err);
-    if (o != HE_HIST_NONE) {
-        he_hist_record(a, port, o, 0, now);
-    }
+void he_remember_quick(const struct he_addr *a, in_port_t port_n, int failed) {
+    he_remember_one(a, port_n, failed ? HE_HIST_REFUSED : HE_HIST_CONNECTED);
+}
+
+void he_remember_refusal(const struct he_addr *a, in_port_t port_n, int err) {
+    he_remember_one(a, port_n, he_remember_failure(err));
 }

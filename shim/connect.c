@@ -184,7 +184,7 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
     }
     rc = he_connect_own_errno(&r, plan, rc);
     if (!c.abandoned) {
-        he_race_remember(&r, ntohs(he_sockaddr_port(addr)), he_connector_now_ms(NULL));
+        he_race_remember(&r, he_sockaddr_port(addr));
     }
     he_connector_log(&r, ans->name, rc, he_connector_now_ms(NULL) - t0);
     return rc < 0 ? rc : 0;
@@ -214,7 +214,7 @@ static int he_connect_fall_back(int fd, const struct he_addr *sibling, in_port_t
     if (rc == 0 || errno == EINPROGRESS || !he_race_network_error(errno)) {
         return rc;
     }
-    he_remember_refusal(sibling, ntohs(port), errno, he_connector_now_ms(NULL));
+    he_remember_refusal(sibling, port, errno);
     return he_real.connect(fd, own, own_len);
 }
 
@@ -228,7 +228,7 @@ static int he_connect_nonblocking(int fd, const struct sockaddr *addr, socklen_t
     int rc = he_real.connect(fd, addr, len);
     if (rc != 0 && errno != EINPROGRESS) {
         int err = errno;
-        he_remember_refusal(dst, ntohs(he_sockaddr_port(addr)), err, he_connector_now_ms(NULL));
+        he_remember_refusal(dst, he_sockaddr_port(addr), err);
         if (plan->own == HE_PLAN_OWN_LAST) {
             return he_real.connect(fd, own, own_len);
         }
