@@ -1,6 +1,8 @@
 /* The history's plan for a race (history/plan.h). */
 #include "plan.h"
 
+#include "../common/isort.h"
+
 #include <stdio.h>
 #include <string.h>
 
@@ -22,17 +24,9 @@ static uint64_t he_plan_key(enum he_hist_class cls, const struct he_hist_entry *
     return key;
 }
 
-/* Stable: equal keys keep libc's (RFC 6724) order. */
-static void he_plan_sort(struct he_plan_cand *c, int n) {
-    for (int i = 1; i < n; i++) {
-        struct he_plan_cand x = c[i];
-        int j = i;
-        while (j > 0 && c[j - 1].key > x.key) {
-            c[j] = c[j - 1];
-            j--;
-        }
-        c[j] = x;
-    }
+/* Sorted stably by key: equal keys keep libc's (RFC 6724) order. */
+static int he_plan_ranks_after(const void *a, const void *b) {
+    return ((const struct he_plan_cand *)a)->key > ((const struct he_plan_cand *)b)->key;
 }
 
 static int he_plan_carriable(const struct he_addr *a, int sock_family) {
@@ -106,7 +100,7 @@ int he_plan_make(struct he_plan *p, const struct he_plan_input *in) {
         }
         n++;
     }
-    he_plan_sort(c, n);
+    he_isort(c, (size_t)n, sizeof c[0], he_plan_ranks_after);
     const struct he_plan_cand *best = NULL;
     p->n = n;
     p->nbad = p->ngood = 0;

@@ -3,6 +3,8 @@
  * rules of resolver/sort.c use. */
 #include "sortpolicy.h"
 
+#include "../common/isort.h"
+
 #include <arpa/inet.h>
 #include <ctype.h>
 #include <errno.h>
@@ -160,28 +162,15 @@ static int he_sort_parse_line(char *line, struct he_sort_prefix_list *labels,
     return 0; /* `reload` and anything else */
 }
 
-/* Stable, longest prefix first: glibc's qsort is a merge sort, so entries
- * with equal lengths keep their file order and the first one wins. */
-static void he_sort_prefixes_by_bits(struct he_sort_prefix *v, size_t n) {
-    for (size_t i = 1; i < n; i++) {
-        struct he_sort_prefix e = v[i];
-        size_t j = i;
-        for (; j > 0 && v[j - 1].bits < e.bits; j--) {
-            v[j] = v[j - 1];
-        }
-        v[j] = e;
-    }
+/* Stable, longest prefix (widest mask) first: glibc's qsort is a merge
+ * sort, so entries with equal lengths keep their file order and the first
+ * one wins. */
+static int he_sort_fewer_bits(const void *a, const void *b) {
+    return ((const struct he_sort_prefix *)a)->bits < ((const struct he_sort_prefix *)b)->bits;
 }
 
-static void he_sort_scopes_by_mask(struct he_sort_scope4 *v, size_t n) {
-    for (size_t i = 1; i < n; i++) {
-        struct he_sort_scope4 e = v[i];
-        size_t j = i;
-        for (; j > 0 && v[j - 1].mask < e.mask; j--) {
-            v[j] = v[j - 1];
-        }
-        v[j] = e;
-    }
+static int he_sort_narrower_mask(const void *a, const void *b) {
+    return ((const struct he_sort_scope4 *)a)->mask < ((const struct he_sort_scope4 *)b)->mask;
 }
 
 /* Adds the /0 entry glibc adds when the file has none, then sorts. */
@@ -196,7 +185,7 @@ static int he_sort_finish_prefixes(struct he_sort_prefix_list *l, int dflt) {
         memset(&l->v[l->n], 0, sizeof l->v[l->n]);
         l->v[l->n++].val = dflt;
     }
-    he_sort_prefixes_by_bits(l->v, l->n);
+    he_isort(l->v, l->n, sizeof *l->v, he_sort_fewer_bits);
     return 0;
 }
 
@@ -210,7 +199,7 @@ static int he_sort_finish_scopes(struct he_sort_scope_list *l) {
         }
         l->v[l->n++] = (struct he_sort_scope4){0, 0, 14};
     }
-    he_sort_scopes_by_mask(l->v, l->n);
+    he_isort(l->v, l->n, sizeof *l->v, he_sort_narrower_mask);
     return 0;
 }
 
