@@ -135,7 +135,7 @@ static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, i
     struct he_race_io io;
     he_connector_io(&c, &io);
     int64_t t0 = he_connector_now_ms(NULL);
-    struct he_refresh fresh; /* not zeroed: it is on every raced connect */
+    struct he_refresh fresh; /* set up only when a lookup may run */
     fresh.dns = NULL;
     if ((refresh == HE_REFRESH_NOW && he_refresh_start(&fresh, ans->name, &r, t0) == 0) ||
         (refresh == HE_REFRESH_LATE &&

@@ -162,11 +162,14 @@ static int he_refresh_lookup(struct he_refresh *f, int64_t now) {
     return rc;
 }
 
+/* Every field set, nothing copied: a late refresh is set up on every
+ * blocking race to a name that is not on loopback. */
 static void he_refresh_init(struct he_refresh *f, const char *name, struct he_race *r) {
-    memset(f, 0, sizeof *f);
-    snprintf(f->name, sizeof f->name, "%s", name);
-    f->race = r;
-    f->news = (struct he_news){f, he_refresh_pollfds, he_refresh_timeout, he_refresh_process};
+    *f = (struct he_refresh){
+        .news = {f, he_refresh_pollfds, he_refresh_timeout, he_refresh_process},
+        .name = name,
+        .race = r,
+    };
 }
 
 int he_refresh_start(struct he_refresh *f, const char *name, struct he_race *r, int64_t now) {

@@ -19,7 +19,7 @@ enum he_refresh_when { HE_REFRESH_NEVER = 0, HE_REFRESH_NOW, HE_REFRESH_LATE };
 struct he_refresh {
     struct he_dns *dns;
     struct he_news news;
-    char name[HE_MEMO_NAME_MAX];
+    const char *name; /* the race's name: its caller keeps it for the race */
     int64_t t0;
     int added; /* candidates its answers added */
     /* A late refresh (he_refresh_defer) waits until start_at, and until
@@ -36,6 +36,7 @@ int he_refresh_due(const struct he_memo_answer *ans, int sock_family, int64_t no
 int he_refresh_claim(const char *name, int64_t now);
 /* Starts the lookup and marks the race as fed (r->news_pending); the
  * connector polls f->news.  Returns 0 or -errno (no lookup: race as is). */
+/* name must outlive f (it is the connect's own copy of the answer). */
 int he_refresh_start(struct he_refresh *f, const char *name, struct he_race *r, int64_t now);
 /* A slow connect re-resolves its name (connection history): when the
  * caller's attempt has not connected by start_at (the attempt delay) and
