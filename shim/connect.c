@@ -71,12 +71,15 @@ static void he_connect_redirect(int fd, int fl, const struct sockaddr **addr, so
 static void he_connect_plan(int fd, int fl, const struct sockaddr **addr, socklen_t *len,
                             struct he_addr *dst, struct he_memo_answer *ans, struct he_plan *p,
                             struct sockaddr_storage *sub) {
-    int saved = errno;
-    int64_t now = he_connector_now_ms(NULL);
     p->own = HE_PLAN_AS_ASKED;
     p->own_addr = p->first = *dst;
     p->delay_ms = he_cfg.attempt_delay_ms;
     p->n = p->nbad = 0;
+    if (he_cfg.history == HE_HISTORY_OFF) {
+        return;
+    }
+    int saved = errno;
+    int64_t now = he_connector_now_ms(NULL);
     if (!he_hist_ready(now)) {
         errno = saved;
         return;
