@@ -488,3 +488,27 @@ hist_case_relative() {
         <<<"$HE_ERR")" -eq 1 ] || he_fail "wanted one warning; $(he_ctx)"
 }
 he_case history/relative-file hist_case_relative
+
+# The default place without XDG_RUNTIME_DIR (root in CI, cron, ssh without
+# a login session): /tmp/libhe-UID/history, made 0700/0600, shared by the
+# next process.  On a tmpfs of this case's own over /tmp, so that the
+# machine's /tmp/libhe-UID is never touched.
+hist_case_tmp_default() {
+    local uid ms
+    uid=$(id -u)
+    hist_cmd python3 dead4.test 1
+    # shellcheck disable=SC2016 # the inner shell's
+    he_run unshare -m sh -c 'mount -t tmpfs tmpfs /tmp || exit 9
+        unset XDG_RUNTIME_DIR
+        "$@" && "$@" || exit 8
+        stat -c "file %F %a %u" "/tmp/libhe-'"$uid"'/history"
+        stat -c "dir %a %u" "/tmp/libhe-'"$uid"'"' sh "${HE_CMD[@]}"
+    expect_rc 0
+    hist_expect_reached 2
+    grep -qx "file regular file 600 $uid" <<<"$HE_OUT" || he_fail "history file; $(he_ctx)"
+    grep -qx "dir 700 $uid" <<<"$HE_OUT" || he_fail "history directory; $(he_ctx)"
+    mapfile -t ms < <(hist_ms)
+    hist_expect_cold dead4.test "${ms[0]}"
+    hist_expect_warm "${ms[1]}"
+}
+he_case history/file-in-tmp-without-xdg hist_case_tmp_default
