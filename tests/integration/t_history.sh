@@ -490,19 +490,26 @@ hist_case_relative() {
 he_case history/relative-file hist_case_relative
 
 # The default place without XDG_RUNTIME_DIR (root in CI, cron, ssh without
-# a login session): /tmp/libhe-UID/history, made 0700/0600, shared by the
-# next process.  On a tmpfs of this case's own over /tmp, so that the
-# machine's /tmp/libhe-UID is never touched.
+# a login session): /tmp/libhe-UID/history, 0600 in a 0700 directory,
+# shared by the next process.  A tmpfs of the case's own is mounted on
+# /tmp/libhe-UID (in a mount namespace of its own), so that the machine's
+# history there is never touched; the mount point, when the case has to
+# make it, is made 0700 (what libhe accepts) and removed afterwards.
 hist_case_tmp_default() {
-    local uid ms
+    local uid dir made= ms
     uid=$(id -u)
+    dir=/tmp/libhe-$uid
+    if [ ! -e "$dir" ]; then
+        mkdir -m 0700 "$dir" && made=1
+    fi
     hist_cmd python3 dead4.test 1
     # shellcheck disable=SC2016 # the inner shell's
-    he_run unshare -m sh -c 'mount -t tmpfs tmpfs /tmp || exit 9
+    he_run unshare -m sh -c 'mount -t tmpfs -o mode=0700 tmpfs "$0" || exit 9
         unset XDG_RUNTIME_DIR
         "$@" && "$@" || exit 8
-        stat -c "file %F %a %u" "/tmp/libhe-'"$uid"'/history"
-        stat -c "dir %a %u" "/tmp/libhe-'"$uid"'"' sh "${HE_CMD[@]}"
+        stat -c "file %F %a %u" "$0/history"
+        stat -c "dir %a %u" "$0"' "$dir" "${HE_CMD[@]}"
+    [ -z "$made" ] || rmdir "$dir"
     expect_rc 0
     hist_expect_reached 2
     grep -qx "file regular file 600 $uid" <<<"$HE_OUT" || he_fail "history file; $(he_ctx)"
