@@ -83,6 +83,14 @@ void he_sockaddr_set_port(struct sockaddr *sa, in_port_t port) {
     }
 }
 
+int he_addr_is_loopback(const struct he_addr *a) {
+    static const uint8_t v6lo[16] = {[15] = 1};
+    if (a->family == AF_INET) {
+        return a->bytes[0] == 127;
+    }
+    return a->family == AF_INET6 && memcmp(a->bytes, v6lo, sizeof v6lo) == 0;
+}
+
 int he_addr_equal(const struct he_addr *a, const struct he_addr *b) {
     return a->family == b->family && a->scope == b->scope && memcmp(a->bytes, b->bytes, 16) == 0;
 }

@@ -34,6 +34,10 @@ void he_sockaddr_set_port(struct sockaddr *sa, in_port_t port);
 
 int he_addr_equal(const struct he_addr *a, const struct he_addr *b);
 
+/* Whether a is a loopback address: 127.0.0.0/8 (and so ::ffff:127.0.0.0/104,
+ * normalised to IPv4) or ::1. */
+int he_addr_is_loopback(const struct he_addr *a);
+
 /* MurmurHash3's 64-bit finaliser: every input bit reaches every output
  * bit.  The one mixer libhe's hashes (addresses, the history's slots and
  * network identity) are built from. */

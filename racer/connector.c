@@ -253,14 +253,21 @@ int he_connector_note_local(struct he_connector *c) {
 }
 
 int he_connector_redirectable(struct he_connector *c, const struct he_addr *a) {
-    if (he_connector_note_local(c) != 0 || c->local_kind != HE_LOCAL_NONE) {
-        return 0;
+    if (c->prep == HE_PREP_NOT_YET) {
+        if (he_connector_note_local(c) != 0 || c->local_kind != HE_LOCAL_NONE) {
+            c->prep = HE_PREP_REFUSED;
+            return 0;
+        }
+        he_connector_prepare(c);
     }
-    he_connector_prepare(c);
     return c->prep == HE_PREP_READY && he_connector_can_carry(c, a);
 }
 
 static int he_connector_start_own(struct he_connector *c, struct he_race *r) {
+    if (c->own_err != 0) {
+        he_connector_note_local(c); /* what siblings replay */
+        return -c->own_err;
+    }
     if (he_connector_note_local(c) != 0) {
         /* Not a socket, or not a valid fd: the kernel's own answer, with
          * the file's flags never touched. */

@@ -62,6 +62,10 @@ struct he_connector {
     const struct sockaddr *addr; /* the caller's own address */
     socklen_t addrlen;
     int own_timeout; /* the caller's SO_SNDTIMEO is set (found by start) */
+    /* The caller's own attempt failed before the race (a refused loopback
+     * address, shim/loopback.c): attempt 0 reports this errno without
+     * touching the socket, and only siblings run. */
+    int own_err;
     enum he_prep_state prep;
     int v6only;                    /* AF_INET6 caller with IPV6_V6ONLY: no IPv4 siblings */
     enum he_local_kind local_kind; /* read before attempt 0 starts */
@@ -82,11 +86,13 @@ struct he_connector {
 int he_connector_note_local(struct he_connector *c);
 
 /* Whether the caller's socket may be pointed at a instead of its own
- * address (connection history): only when a race could also run the own
- * address as a sibling -- a TCP socket libhe can reproduce, bound to
- * nothing, that can carry a.  Called before connect(); costs getsockname
- * and the checks a race's first sibling makes.  c: set up as for a race,
- * with no tracker. */
+ * address (connection history, a refused loopback address): only when a
+ * race could also run the own address as a sibling -- a TCP socket libhe
+ * can reproduce, bound to nothing, that can carry a.  Called before
+ * connect(), or after one that failed (which leaves the socket unbound);
+ * the first call costs getsockname and the checks a race's first sibling
+ * makes, later ones on the same c only the carry check.  c: set up as for
+ * a race, with no tracker. */
 int he_connector_redirectable(struct he_connector *c, const struct he_addr *a);
 
 /* The callbacks themselves, for a driver that wraps them. */

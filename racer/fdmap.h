@@ -28,6 +28,9 @@ enum he_bind_kind {
     HE_BIND_FIXED = 0, /* a port the program chose, or unknown */
     HE_BIND_PORT0 = 1, /* bind() with port 0: the address is the program's */
     HE_BIND_AUTO = 2,  /* connect() picked it, in a race left connecting */
+    /* bind() to a fixed port, seen by the hook: unlike FIXED, known to be
+     * the program's (shim/loopback.c tells an unknown port by its range) */
+    HE_BIND_CHOSEN = 3,
 };
 
 /* Registrations remembered per fd; one more makes the fd's set unknown,

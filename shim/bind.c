@@ -17,7 +17,7 @@ HE_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len) {
     struct he_addr inet;
     if (active && rc == 0 && he_addr_from_sockaddr(&inet, addr, len) == 0) {
         int saved = errno;
-        he_fdmap_bind_note(fd, he_sockaddr_port(addr) == 0 ? HE_BIND_PORT0 : HE_BIND_FIXED);
+        he_fdmap_bind_note(fd, he_sockaddr_port(addr) == 0 ? HE_BIND_PORT0 : HE_BIND_CHOSEN);
         errno = saved;
     }
     return rc;

@@ -1,6 +1,6 @@
 /* connect(2): where a blocking TCP connect to a remembered name's address
  * becomes a race among the name's addresses. */
-#include "hook.h"
+#include "connect.h"
 
 #include "../common/log.h"
 #include "../history/plan.h"
@@ -20,10 +20,8 @@
 #include <stdio.h>
 #include <string.h>
 
-/* The connector for the caller's socket fd, whose status flags are fl,
- * connecting to addr. */
-static struct he_connector he_connect_connector(int fd, const struct sockaddr *addr, socklen_t len,
-                                                int fl) {
+struct he_connector he_connect_connector(int fd, const struct sockaddr *addr, socklen_t len,
+                                         int fl) {
     return (struct he_connector){
         .sys = &he_real,
         .track = &he_connector_strand_track,
@@ -33,6 +31,13 @@ static struct he_connector he_connect_connector(int fd, const struct sockaddr *a
         .addr = addr,
         .addrlen = len,
     };
+}
+
+void he_connect_plain_plan(struct he_plan *p, const struct he_addr *first) {
+    p->own = HE_PLAN_AS_ASKED;
+    p->own_addr = p->first = *first;
+    p->delay_ms = he_cfg.attempt_delay_ms;
+    p->n = p->nbad = 0;
 }
 
 /* What the history changes in race r (history/plan.h). */
@@ -71,10 +76,7 @@ static void he_connect_redirect(int fd, int fl, const struct sockaddr **addr, so
 static void he_connect_plan(int fd, int fl, const struct sockaddr **addr, socklen_t *len,
                             struct he_addr *dst, struct he_memo_answer *ans, struct he_plan *p,
                             struct sockaddr_storage *sub) {
-    p->own = HE_PLAN_AS_ASKED;
-    p->own_addr = p->first = *dst;
-    p->delay_ms = he_cfg.attempt_delay_ms;
-    p->n = p->nbad = 0;
+    he_connect_plain_plan(p, dst);
     if (he_cfg.history == HE_HISTORY_OFF) {
         return;
     }
@@ -123,18 +125,17 @@ static int he_connect_own_errno(const struct he_race *r, const struct he_plan *p
     return rc;
 }
 
-/* Runs the race for fd.  Returns 0 when connected (on the caller's own
- * socket or a spliced sibling), or -errno for the caller to see. */
-static int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, int fl,
-                           const struct he_addr *dst, const struct he_memo_answer *ans,
-                           const struct he_plan *plan, enum he_refresh_when refresh,
-                           uintptr_t frame) {
+int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, int fl,
+                    const struct he_addr *dst, const struct he_memo_answer *ans,
+                    const struct he_plan *plan, enum he_refresh_when refresh, uintptr_t frame,
+                    int own_err) {
     struct he_race r;
     int rc, frc;
     he_race_init(&r, dst, ans->addrs, ans->count, addr->sa_family, plan->delay_ms,
                  he_cfg.max_attempts);
     he_connect_apply_plan(&r, plan);
     struct he_connector c = he_connect_connector(fd, addr, len, fl);
+    c.own_err = own_err;
     struct he_race_io io;
     he_connector_io(&c, &io);
     int64_t t0 = he_connector_now_ms(NULL);
@@ -221,10 +222,10 @@ static int he_connect_fall_back(int fd, const struct he_addr *sibling, in_port_t
     return he_real.connect(fd, own, own_len);
 }
 
-static int he_connect_nonblocking(int fd, const struct sockaddr *addr, socklen_t len, int fl,
-                                  const struct he_addr *dst, const struct he_memo_answer *ans,
-                                  const struct he_plan *plan, const struct sockaddr *own,
-                                  socklen_t own_len) {
+int he_connect_nonblocking(int fd, const struct sockaddr *addr, socklen_t len, int fl,
+                           const struct he_addr *dst, const struct he_memo_answer *ans,
+                           const struct he_plan *plan, const struct sockaddr *own,
+                           socklen_t own_len) {
     struct he_connector c = he_connect_connector(fd, addr, len, fl);
     /* Read before connect() binds the socket to an ephemeral port. */
     int local = he_connector_note_local(&c);
@@ -261,28 +262,20 @@ static int he_connect_nonblocking(int fd, const struct sockaddr *addr, socklen_t
     return -1;
 }
 
-/* The cheap checks, cheapest first, that decide whether connect() might
- * race: an INET address a name taught.  Returns 1 and fills *dst, *ans
- * when it does. */
-static int he_connect_wanted(const struct sockaddr *addr, socklen_t len, struct he_addr *dst,
-                             struct he_memo_answer *ans) {
-    if (he_memo_is_empty(he_memo) || he_cfg.max_attempts < 2 ||
-        he_addr_from_sockaddr(dst, addr, len) != 0) {
+/* The cheap checks, cheapest first, that decide whether connect() to dst
+ * might race: an address a name taught.  Returns 1 and fills *ans when it
+ * does. */
+static int he_connect_wanted(const struct he_addr *dst, struct he_memo_answer *ans) {
+    if (he_memo_is_empty(he_memo) || he_cfg.max_attempts < 2) {
         return 0;
     }
     return he_memo_lookup(he_memo, dst, he_thread_id(), ans) == 0;
 }
 
-/* A loopback destination answers or refuses within the connect() call:
- * it is never slow, so never a reason to ask DNS again. */
-static int he_connect_loopback(const struct he_addr *a) {
-    static const uint8_t v6lo[16] = {[15] = 1};
-    return a->family == AF_INET ? a->bytes[0] == 127 : memcmp(a->bytes, v6lo, 16) == 0;
-}
-
-/* Whether a slow connect to dst may ask DNS again (he_refresh_defer). */
-static int he_connect_may_reresolve(const struct he_addr *dst) {
-    return he_cfg.history != HE_HISTORY_OFF && !he_connect_loopback(dst);
+/* Whether a slow connect may ask DNS again (he_refresh_defer).  Loopback
+ * destinations, which are never slow, took the fast path already. */
+static int he_connect_may_reresolve(void) {
+    return he_cfg.history != HE_HISTORY_OFF;
 }
 
 /* Whether there may be anything to race: a sibling this socket can carry
@@ -293,29 +286,30 @@ static int he_connect_worth_it(const struct sockaddr *addr, const struct he_addr
                                const struct he_memo_answer *ans, int *siblings, int *due) {
     *siblings = he_race_count_siblings(dst, ans->addrs, ans->count, addr->sa_family);
     *due = he_refresh_due(ans, addr->sa_family, he_connector_now_ms(NULL));
-    return *siblings > 0 || *due || he_connect_may_reresolve(dst);
+    return *siblings > 0 || *due || he_connect_may_reresolve();
 }
 
 /* Whether the blocking race asks DNS: at once for a name whose memory is
  * due (RFC 8305 §3), else, with history on, late for a slow connect
  * (he_refresh_defer), so that an address DNS has moved away from is
  * rescued however fresh the memory. */
-static enum he_refresh_when he_connect_when_refresh(const struct he_addr *dst, int due,
-                                                    const struct he_memo_answer *ans) {
+static enum he_refresh_when he_connect_when_refresh(int due, const struct he_memo_answer *ans) {
     if (due && he_refresh_claim(ans->name, he_connector_now_ms(NULL))) {
         return HE_REFRESH_NOW;
     }
-    if (he_connect_may_reresolve(dst)) {
+    if (he_connect_may_reresolve()) {
         return HE_REFRESH_LATE;
     }
     return HE_REFRESH_NEVER;
 }
 
-/* connect(AF_UNSPEC) dissolves the socket's connection and its local
- * port: what the fd's record noted about how it got one no longer holds. */
+/* connect(AF_UNSPEC) dissolves the socket's connection and the local port
+ * connect() gave it: what the fd's record noted about how it got one no
+ * longer holds, unless the program bound that port itself (the kernel
+ * keeps such a bind). */
 static int he_connect_disconnect(int fd, const struct sockaddr *addr, socklen_t len) {
     int rc = he_real.connect(fd, addr, len);
-    if (rc == 0) {
+    if (rc == 0 && he_fdmap_bind_kind(fd) != HE_BIND_CHOSEN) {
         int saved = errno;
         he_fdmap_bind_note(fd, HE_BIND_FIXED);
         errno = saved;
@@ -335,11 +329,23 @@ HE_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
         return he_real.connect(fd, addr, len);
     }
     struct he_addr dst;
-    struct he_memo_answer ans;
-    if (!he_connect_wanted(addr, len, &dst, &ans)) {
+    if (he_addr_from_sockaddr(&dst, addr, len) != 0) {
         if (addr != NULL && len >= (socklen_t)sizeof(sa_family_t) && addr->sa_family == AF_UNSPEC) {
             return he_connect_disconnect(fd, addr, len);
         }
+        return he_real.connect(fd, addr, len);
+    }
+    uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
+    if (he_addr_is_loopback(&dst)) {
+        int rc = he_loopback_connect(fd, addr, len, &dst, frame);
+        if (rc < 0) {
+            errno = -rc;
+            return -1;
+        }
+        return 0;
+    }
+    struct he_memo_answer ans;
+    if (!he_connect_wanted(&dst, &ans)) {
         return he_real.connect(fd, addr, len);
     }
     int siblings, due;
@@ -363,13 +369,12 @@ HE_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
         he_connect_plan(fd, fl, &addr, &len, &dst, &ans, &plan, &sub);
         return he_connect_nonblocking(fd, addr, len, fl, &dst, &ans, &plan, own, own_len);
     }
-    enum he_refresh_when refresh = he_connect_when_refresh(&dst, due, &ans);
+    enum he_refresh_when refresh = he_connect_when_refresh(due, &ans);
     if (siblings == 0 && refresh == HE_REFRESH_NEVER) {
         return he_real.connect(fd, addr, len);
     }
     he_connect_plan(fd, fl, &addr, &len, &dst, &ans, &plan, &sub);
-    uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
-    int rc = he_connect_race(fd, addr, len, fl, &dst, &ans, &plan, refresh, frame);
+    int rc = he_connect_race(fd, addr, len, fl, &dst, &ans, &plan, refresh, frame, 0);
     if (rc < 0) {
         errno = -rc;
         return -1;

@@ -121,6 +121,7 @@ declare -A LAB_NAMES=(
     [refuse6.test]="2001:db8:1::30 198.51.100.10"
     [alldead.test]="198.51.100.20 198.51.100.21"
     [deadrefuse.test]="198.51.100.20 198.51.100.30 198.51.100.10"
+    [lonet.test]="::1 198.51.100.10"
 )
 
 # DNS names (dnsmasq's hosts file, never /etc/hosts), in file order.  Cases

@@ -18,6 +18,11 @@ iptables in lab.sh, not here.
                   (N bytes, BYTES their Python repr), then answers like
                   whoami.  Shows exactly what went into the connection.
 
+With --at KIND@ADDR:PORT (repeatable; KIND whoami or http, ADDR in
+brackets for IPv6) it runs only those listeners, each on that one address
+(IPv6 ones IPV6_V6ONLY), logging to LOGDIR/at.log: t_loopback.sh runs such
+a process in the client's own namespace, for servers on loopback.
+
 Each connection appends "reached <addr>" to LOGDIR/<server>.log; the banner
 server also logs "ident <addr> <the client's identification line>", which
 shows data flowed both ways through the (possibly spliced) connection.
@@ -139,6 +144,21 @@ def listen(port):
     return sock
 
 
+def listen_at(spec):
+    """KIND@ADDR:PORT -> (kind, bound socket)."""
+    kind, _, where = spec.partition("@")
+    addr, _, port = where.rpartition(":")
+    addr = addr.strip("[]")
+    family = socket.AF_INET6 if ":" in addr else socket.AF_INET
+    sock = socket.socket(family, socket.SOCK_STREAM)
+    sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    if family == socket.AF_INET6:
+        sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
+    sock.bind((addr, int(port)))
+    sock.listen(128)
+    return kind, sock
+
+
 def accept_loop(sock, handler, log):
     while True:
         conn, _ = sock.accept()
@@ -161,6 +181,7 @@ def main():
     ap.add_argument("--http-port", type=int, default=8080)
     ap.add_argument("--banner-port", type=int, default=2222)
     ap.add_argument("--record-port", type=int, default=7001)
+    ap.add_argument("--at", action="append", default=[])
     args = ap.parse_args()
 
     servers = [
@@ -170,6 +191,15 @@ def main():
         ("record", args.record_port, serve_record),
     ]
     threads = []
+    if args.at:
+        log = Log(os.path.join(args.log_dir, "at.log"))
+        handlers = {"whoami": serve_whoami, "http": serve_http}
+        for spec in args.at:
+            kind, sock = listen_at(spec)
+            threads.append(threading.Thread(
+                target=accept_loop, args=(sock, handlers[kind], log),
+                daemon=True))
+        servers = []
     for name, port, handler in servers:
         log = Log(os.path.join(args.log_dir, name + ".log"))
         sock = listen(port)

@@ -1,0 +1,143 @@
+#!/bin/bash
+# The loopback fast path (DESIGN.md, "Loopback"): a connect to 127.0.0.0/8
+# or ::1 is made exactly as the program asked; only when it fails hard
+# (refused, unreachable, address not available) does libhe try the name's
+# other addresses, on the program's own socket.
+#
+# Servers on loopback, in the client's own namespace (servers.py --at):
+#   7301 whoami, 7311 http  on ::1 and 127.0.0.1   (healthy: ::1 answers)
+#   7300 whoami, 7310 http  on 127.0.0.1 only      (::1 refuses)
+#   7302, 7312              nobody                 (both refuse)
+# localhost is ::1 then 127.0.0.1 (the lab's gai.conf puts ::1 first, as
+# glibc's default table does); lonet.test is ::1 then 198.51.100.10, a
+# loopback name whose second address is not loopback (the lab's whoami and
+# http servers, in hesrv).
+#
+# Programs: python3 connecting to the first address only, blocking and with
+# a timeout (non-blocking + poll); perl IO::Socket::IP with a timeout; curl
+# (its own Happy Eyeballs); node with autoSelectFamily; a C program with
+# epoll (progs/nb_connect.c); Java's Socket.connect(addr, timeout) with
+# -Djava.net.preferIPv6Addresses=true (Java puts IPv4 first by default).
+# Each scenario:
+#   healthy     reaches ::1; libhe says nothing (HE_LOG=info)
+#   refused     reaches 127.0.0.1; for programs that try one address, libhe's
+#               line "loopback ::1: Connection refused; trying its other
+#               addresses" shows who rescued them
+#   allrefused  the program's own ECONNREFUSED, as without libhe
+#   lonet       reaches 198.51.100.10
+. "$HE_IT_DIR/lib.sh"
+
+LO_READY=$HE_WORK/lo-servers.ready
+/usr/bin/python3 "$HE_IT_DIR/servers.py" --log-dir "$LAB_LOG_DIR" --ready-file "$LO_READY" \
+    --at "whoami@[::1]:7301" --at "whoami@127.0.0.1:7301" --at "http@[::1]:7311" \
+    --at "http@127.0.0.1:7311" --at "whoami@127.0.0.1:7300" --at "http@127.0.0.1:7310" \
+    >"$HE_WORK/lo-servers.out" 2>&1 &
+LO_PID=$!
+trap 'kill $LO_PID 2>/dev/null' EXIT
+for ((i = 0; i < 100; i++)); do
+    [ -s "$LO_READY" ] && break
+    sleep 0.05
+done
+
+LO_JAVA_DIR=$HE_WORK/java-lo
+
+# lo_cmd PROG NAME PORT: HE_CMD for PROG connecting to NAME's whoami (or,
+# for curl, http) server at PORT (the http port is PORT + 10, 8080 for the
+# lab's).
+lo_cmd() {
+    local prog=$1 name=$2 port=$3 http=$(($3 + 10))
+    [ "$port" = "$LAB_PORT_WHOAMI" ] && http=$LAB_PORT_HTTP
+    case $prog in
+    py-block) HE_CMD=(/usr/bin/python3 "$HE_IT_DIR/nb/first_addr.py" block "$name" "$port") ;;
+    py-timeout) HE_CMD=(/usr/bin/python3 "$HE_IT_DIR/nb/first_addr.py" timeout "$name" "$port") ;;
+    perl) HE_CMD=(perl "$HE_IT_DIR/nb/io_socket_ip.pl" "$name" "$port" 3) ;;
+    curl) HE_CMD=(curl -sS --max-time 3 "http://$name:$http/") ;;
+    node) HE_CMD=(node "$HE_IT_DIR/nb/node_connect.js" "$name" "$port") ;;
+    c-epoll) HE_CMD=("$HE_BIN/nb_connect" -m epoll "$name" "$port") ;;
+    java)
+        command -v javac >/dev/null || he_fail "no javac (Debian: openjdk-17-jdk-headless)"
+        if [ ! -e "$LO_JAVA_DIR/Connect.class" ]; then
+            mkdir -p "$LO_JAVA_DIR" &&
+                javac -d "$LO_JAVA_DIR" "$HE_IT_DIR/java/Connect.java" >"$HE_CASE_DIR/javac" 2>&1 ||
+                he_fail "javac failed: $(he_oneline "$(cat "$HE_CASE_DIR/javac")")"
+        fi
+        HE_CMD=(java -Xshare:auto -XX:TieredStopAtLevel=1 -Djava.net.preferIPv6Addresses=true
+            -cp "$LO_JAVA_DIR" Connect "$name" "$port" 1)
+        ;;
+    esac
+}
+
+# Programs that try only the first address: without libhe they fail when
+# it refuses, so libhe's line must show it stepped in.
+lo_first_only() {
+    case $1 in py-block | py-timeout | c-epoll | java) return 0 ;; esac
+    return 1
+}
+
+lo_expect_said() {
+    grep -q "race $1: loopback ::1: Connection refused; trying its other addresses" <<<"$HE_ERR" ||
+        he_fail "libhe did not say it tried the other addresses; $(he_ctx)"
+}
+
+lo_expect_quiet() {
+    ! grep -q "libhe.*info" <<<"$HE_ERR" || he_fail "libhe raced a healthy loopback connect; $(he_ctx)"
+}
+
+lo_expect_refused() {
+    expect_rc_nonzero
+    expect_not_reached
+    case $1 in
+    py-*) grep -qx "error 111" <<<"$HE_OUT" ;;
+    perl) grep -q "Connection refused" <<<"$HE_OUT" ;;
+    curl) [ "$HE_RC" -eq 7 ] ;;
+    node) grep -qx "error ECONNREFUSED" <<<"$HE_OUT" ;;
+    c-epoll) grep -qE "^(result error|connect rc=-1 errno)=ECONNREFUSED" <<<"$HE_OUT" ;;
+    java) grep -q "ConnectException: Connection refused" <<<"$HE_OUT" ;;
+    esac || he_fail "wanted the program's own refusal; $(he_ctx)"
+}
+
+lo_case() {
+    local scenario=$1 prog=$2
+    case $scenario in
+    healthy)
+        lo_cmd "$prog" localhost 7301
+        he_run --env HE_LOG=info "${HE_CMD[@]}"
+        if [ "$prog" = curl ]; then
+            # curl resolves "localhost" itself, IPv4 first.
+            expect_rc 0
+            grep -qxE "reached (::1|127\.0\.0\.1)" <<<"$HE_OUT" || he_fail "not reached; $(he_ctx)"
+        else
+            check_reached ::1
+        fi
+        lo_expect_quiet
+        ;;
+    refused)
+        lo_cmd "$prog" localhost 7300
+        he_run --env HE_LOG=info "${HE_CMD[@]}"
+        check_reached 127.0.0.1
+        if lo_first_only "$prog"; then
+            lo_expect_said localhost
+        fi
+        ;;
+    allrefused)
+        lo_cmd "$prog" localhost 7302
+        he_run --env HE_LOG=info "${HE_CMD[@]}"
+        lo_expect_refused "$prog"
+        ;;
+    lonet)
+        lo_cmd "$prog" lonet.test "$LAB_PORT_WHOAMI"
+        he_run --env HE_LOG=info "${HE_CMD[@]}"
+        check_reached "${LAB_LIVE4[0]}"
+        if lo_first_only "$prog"; then
+            lo_expect_said lonet.test
+        fi
+        ;;
+    esac
+    expect_under_ms 3000
+}
+
+for prog in py-block py-timeout perl curl node c-epoll java; do
+    for scenario in healthy refused allrefused lonet; do
+        he_case "loopback/$prog/$scenario" lo_case "$scenario" "$prog"
+    done
+done
