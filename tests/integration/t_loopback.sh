@@ -141,3 +141,37 @@ for prog in py-block py-timeout perl curl node c-epoll java; do
         he_case "loopback/$prog/$scenario" lo_case "$scenario" "$prog"
     done
 done
+
+# The system calls of COUNT healthy connects to localhost (::1 answers),
+# as strace sees them between the program's markers, one name per line.
+lo_trace() {
+    local out=$HE_CASE_DIR/strace.$1
+    shift
+    strace -f -qq -o "$out" -E "LD_PRELOAD=$HE_PRELOAD" "$@" >/dev/null 2>&1 ||
+        he_fail "strace $* failed"
+    sed -n '/write(-1, "BEGIN"/,/write(-1, "END"/p' "$out" | sed -E 's/^[0-9]+ +//; s/\(.*//'
+}
+
+# A healthy connect to a loopback name makes exactly the program's own
+# system calls (blocking), or those and one zero-timeout poll per connect
+# (non-blocking: whether the connect, decided already, was refused).
+# Counted, never timed.
+lo_case_syscalls() {
+    local nb=$1 n=20 plain lib extra
+    command -v strace >/dev/null || he_fail "no strace (Debian: strace)"
+    HE_PRELOAD= lo_trace plain "$HE_BIN/lo_syscalls" $nb localhost 7301 $n >/dev/null
+    plain=$(HE_PRELOAD= lo_trace plain "$HE_BIN/lo_syscalls" $nb localhost 7301 $n)
+    lib=$(lo_trace lib "$HE_BIN/lo_syscalls" $nb localhost 7301 $n)
+    [ "$(grep -c '^connect$' <<<"$plain")" -eq "$n" ] || he_fail "plain run: not $n connects: $(he_oneline "$plain")"
+    if [ -z "$nb" ]; then
+        [ "$plain" = "$lib" ] ||
+            he_fail "libhe's calls differ: $(diff <(echo "$plain") <(echo "$lib") | grep '^[<>]' | head -n 5 | tr '\n' ' ')"
+    else
+        extra=$(diff <(echo "$plain") <(echo "$lib") | grep '^[<>]' | sort | uniq -c | sed 's/^ *//')
+        [ "$extra" = "$n > poll" ] || [ -z "$extra" ] ||
+            he_fail "libhe added more than one poll per connect: $(he_oneline "$extra")"
+        [ "$(grep -c '^poll$' <<<"$lib")" -le $((2 * n)) ] || he_fail "too many polls"
+    fi
+}
+he_case loopback/syscalls/blocking lo_case_syscalls ""
+he_case loopback/syscalls/nonblocking lo_case_syscalls -n
