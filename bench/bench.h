@@ -7,6 +7,8 @@
 
 #include <dlfcn.h>
 #include <errno.h>
+#include <fcntl.h>
+#include <sched.h>
 #include <netinet/in.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -107,10 +109,31 @@ static int worker_ask(struct worker *w, char cmd, void *r, size_t size) {
     return 0;
 }
 
+/* A socket made in the network namespace at path (a file `ip netns add`
+ * made), for a listener on the far side of the lab's veth; the process
+ * itself stays where it is (a socket keeps its namespace). */
+static int socket_in_netns(const char *path, int type) {
+    int here = open("/proc/self/ns/net", O_RDONLY | O_CLOEXEC);
+    int there = open(path, O_RDONLY | O_CLOEXEC);
+    if (here < 0 || there < 0 || setns(there, CLONE_NEWNET) != 0) {
+        die("setns (BENCH_LISTEN_NETNS)");
+    }
+    int s = socket(AF_INET, type, 0);
+    if (setns(here, CLONE_NEWNET) != 0) {
+        die("setns back");
+    }
+    close(here);
+    close(there);
+    return s;
+}
+
 /* The driver is the listener: 0.0.0.0:port, backlog 65535 (capped by
- * net.core.somaxconn). */
+ * net.core.somaxconn), in this network namespace or, with
+ * BENCH_LISTEN_NETNS=PATH, in that one. */
 static int listener_open(int port, int nonblock) {
-    int s = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0), 0);
+    int type = SOCK_STREAM | SOCK_CLOEXEC | (nonblock ? SOCK_NONBLOCK : 0);
+    const char *ns = getenv("BENCH_LISTEN_NETNS");
+    int s = ns && *ns ? socket_in_netns(ns, type) : socket(AF_INET, type, 0);
     int one = 1;
     if (s < 0) {
         die("socket");
