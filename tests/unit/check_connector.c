@@ -232,8 +232,94 @@ START_TEST(test_connector_table) {
 }
 END_TEST
 
+/* A caller whose own attempt failed before the race (a refused loopback
+ * address, shim/loopback.c): attempt 0 reports that errno and never
+ * touches the socket; a sibling still starts and can be spliced. */
+START_TEST(test_connector_own_failed) {
+    memset(&fk, 0, sizeof fk);
+    struct sockaddr_in srv;
+    int l = listener(&srv);
+    int fd = caller_socket(CALLER_PLAIN);
+    struct sockaddr_in own = srv;
+    own.sin_addr.s_addr = htonl(0x7f000003);
+    struct he_addr first = addr_v4("127.0.0.3"),
+                   addrs[2] = {addr_v4("127.0.0.3"), addr_v4("127.0.0.1")};
+    struct he_race r;
+    he_race_init(&r, &first, addrs, 2, AF_INET, 250, 16);
+    int fl = fcntl(fd, F_GETFL);
+    struct he_connector c = {.sys = &fake_libc,
+                             .fd = fd,
+                             .fl = fl,
+                             .family = AF_INET,
+                             .addr = (struct sockaddr *)&own,
+                             .addrlen = sizeof own,
+                             .own_err = ECONNREFUSED};
+    ck_assert_int_eq(he_connector_start(&c, &r, 0), -ECONNREFUSED);
+    /* Untouched: no connect was made, so no peer and no flags changed. */
+    struct sockaddr_in peer;
+    socklen_t len = sizeof peer;
+    ck_assert_int_eq(getpeername(fd, (struct sockaddr *)&peer, &len), -1);
+    ck_assert_int_eq(errno, ENOTCONN);
+    ck_assert_int_eq(fcntl(fd, F_GETFL), fl);
+    int rc = he_connector_start(&c, &r, 1);
+    ck_assert_msg(rc == 0 || rc == 1, "sibling start gave %d", rc);
+    r.winner = 1;
+    ck_assert_int_eq(he_connector_finish(&c, &r), 0);
+    ck_assert_int_eq(fk.dup3_calls, 1);
+    ck_assert_int_eq(getpeername(fd, (struct sockaddr *)&peer, &len), 0);
+    ck_assert_uint_eq(peer.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+    close(fd);
+    close(l);
+}
+END_TEST
+
+/* he_addr_is_loopback (common/addr.c), which decides the fast path. */
+START_TEST(test_addr_loopback) {
+    static const struct {
+        int family;
+        const char *text;
+        int want;
+    } t[] = {
+        {AF_INET, "127.0.0.1", 1},
+        {AF_INET, "127.255.255.254", 1},
+        {AF_INET, "126.255.255.255", 0},
+        {AF_INET, "128.0.0.1", 0},
+        {AF_INET6, "::1", 1},
+        {AF_INET6, "::ffff:127.0.0.2", 1},
+        {AF_INET6, "::", 0},
+        {AF_INET6, "::2", 0},
+        {AF_INET6, "::ffff:10.0.0.1", 0},
+        {AF_INET6, "fe80::1", 0},
+        {AF_INET6, "::127.0.0.1", 0},
+    };
+    for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
+        struct sockaddr_storage ss = {0};
+        socklen_t len;
+        if (t[i].family == AF_INET) {
+            struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
+            sin->sin_family = AF_INET;
+            ck_assert_int_eq(inet_pton(AF_INET, t[i].text, &sin->sin_addr), 1);
+            len = sizeof *sin;
+        } else {
+            struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
+            sin6->sin6_family = AF_INET6;
+            ck_assert_int_eq(inet_pton(AF_INET6, t[i].text, &sin6->sin6_addr), 1);
+            len = sizeof *sin6;
+        }
+        struct he_addr a;
+        ck_assert_int_eq(he_addr_from_sockaddr(&a, (struct sockaddr *)&ss, len), 0);
+        ck_assert_msg(he_addr_is_loopback(&a) == t[i].want, "%s: wanted %d", t[i].text, t[i].want);
+    }
+}
+END_TEST
+
 static Suite *connector_suite(void) {
-    return he_check_table_suite("connector", test_connector_table, ROWS);
+    Suite *s = he_check_table_suite("connector", test_connector_table, ROWS);
+    TCase *tc = tcase_create("loopback");
+    tcase_add_test(tc, test_connector_own_failed);
+    tcase_add_test(tc, test_addr_loopback);
+    suite_add_tcase(s, tc);
+    return s;
 }
 
 HE_CHECK_MAIN(connector_suite)
