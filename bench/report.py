@@ -348,7 +348,7 @@ def burst(n, runs, wait, linger, live, target, siblings, lib, d, label):
     cf = "concurrent failover, %s" % label
     print("%s: all connected: %s (%s)" % (cf, "yes" if ok else "NO", " ".join(counts)))
     figs = [r for r in results if r is not None and r[1] is not None]
-    ttarget = "(target <= %s ms = attempt delay + 100 ms)" % target
+    ttarget = "(target <= %s ms = attempt delay + 60 ms)" % target
     if len(figs) == int(runs) and figs:
         p50s = sorted((r[1] for r in figs), key=as_ms)
         p99s = sorted((r[2] for r in figs), key=as_ms)
