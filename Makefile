@@ -28,7 +28,7 @@ RESOLVER_SRCS := resolver/memo.c resolver/memopick.c resolver/learn.c resolver/f
 RACER_SRCS    := racer/race.c racer/order.c racer/options.c racer/strand.c racer/connector.c \
                  racer/fdmap.c racer/background.c racer/helper.c racer/splice.c racer/fdclose.c \
                  racer/remember.c
-SHIM_SRCS     := shim/init.c shim/real.c shim/config.c shim/connect.c shim/loopback.c shim/refresh.c shim/lookup.c shim/bind.c shim/getaddrinfo.c \
+SHIM_SRCS     := shim/init.c shim/real.c shim/config.c shim/connect.c shim/loopback.c shim/socket.c shim/refresh.c shim/lookup.c shim/bind.c shim/getaddrinfo.c \
                  shim/gethostbyname.c shim/close.c shim/epoll.c
 LIB_SRCS      := $(COMMON_SRCS) $(HISTORY_SRCS) $(RESOLVER_SRCS) $(RACER_SRCS) $(SHIM_SRCS)
 LIB_OBJS      := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)

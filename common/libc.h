@@ -4,8 +4,8 @@
  * shim/real.c fills it once, lazily, on the first call that needs it, even
  * one made before libhe is set up (a close() during the program's start);
  * racer/ and resolver/ are handed it as their injected "system", so that a
- * unit test hands them a fake one.  socket and getsockname are not hooked;
- * they are here so that a test can fake them too.
+ * unit test hands them a fake one.  getsockname is not hooked; it is here
+ * so that a test can fake it too.
  *
  * What the racer and resolver tell the shim back goes through the small
  * struct he_fd_notes, so that this table stays libc's alone. */
@@ -23,6 +23,7 @@ struct he_libc {
     int (*connect)(int fd, const struct sockaddr *addr, socklen_t len);
     int (*bind)(int fd, const struct sockaddr *addr, socklen_t len);
     int (*getsockname)(int fd, struct sockaddr *addr, socklen_t *len);
+    int (*setsockopt)(int fd, int level, int name, const void *value, socklen_t len);
     int (*close)(int fd);
     int (*dup2)(int oldfd, int newfd);
     int (*dup3)(int oldfd, int newfd, int flags);

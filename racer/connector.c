@@ -61,35 +61,85 @@ static int he_connector_filtered(int fd) {
     return getsockopt(fd, SOL_SOCKET, SO_GET_FILTER, NULL, &n) != 0 || n != 0;
 }
 
+int he_connector_ephemeral_port(unsigned port) {
+    static unsigned range; /* low << 16 | high; 0: not read yet */
+    unsigned r = __atomic_load_n(&range, __ATOMIC_RELAXED);
+    if (r == 0) {
+        unsigned lo = 32768, hi = 60999; /* Linux's default */
+        FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
+        if (f != NULL) {
+            if (fscanf(f, "%u %u", &lo, &hi) != 2 || lo > hi || hi > 65535) {
+                lo = 32768, hi = 60999;
+            }
+            fclose(f);
+        }
+        r = lo << 16 | hi;
+        __atomic_store_n(&range, r, __ATOMIC_RELAXED);
+    }
+    return port >= r >> 16 && port <= (r & 0xffff);
+}
+
+/* A fresh socket (racer/fdmap.h) skipped getsockname before its connect.
+ * A bind the hooks could not see (the system call made directly) would
+ * have been missed, so once a sibling is due the port the socket has now
+ * is checked: one outside the ephemeral range was not the kernel's
+ * choice, and is fixed. */
+static int he_connector_fresh_port_ok(const struct he_connector *c) {
+    if (c->local_len != 0) {
+        return 1; /* read with getsockname before the connect */
+    }
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(c->fd, (struct sockaddr *)&ss, &len) != 0 ||
+        (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
+        return 0;
+    }
+    unsigned port = ntohs(he_sockaddr_port((struct sockaddr *)&ss));
+    return port == 0 || he_connector_ephemeral_port(port);
+}
+
+/* Whether the caller's socket is TCP without Fast Open (which defers the
+ * SYN to the first write: nothing to race) and without a socket filter
+ * (which cannot be read back whole).  A socket with its defaults
+ * (HE_FRESH_DEFAULTS: made TCP, no option ever set) is all of that. */
+static int he_connector_plain_tcp(const struct he_connector *c) {
+    if (c->fresh & HE_FRESH_DEFAULTS) {
+        return 1;
+    }
+    int type = 0, proto = 0, tfo = 0;
+    if (he_connector_getint(c->fd, SOL_SOCKET, SO_TYPE, &type) != 0 || type != SOCK_STREAM ||
+        he_connector_getint(c->fd, SOL_SOCKET, SO_PROTOCOL, &proto) != 0 || proto != IPPROTO_TCP) {
+        return 0;
+    }
+    if (he_connector_getint(c->fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &tfo) == 0 && tfo) {
+        return 0;
+    }
+    return !he_connector_filtered(c->fd);
+}
+
 /* Looks at the caller's socket once, when the first sibling is due: is it a
  * TCP socket libhe can reproduce?  Sets c->prep to READY or REFUSED. */
 static void he_connector_prepare(struct he_connector *c) {
-    int type = 0, proto = 0, tfo = 0;
     c->prep = HE_PREP_REFUSED;
-    if (he_connector_getint(c->fd, SOL_SOCKET, SO_TYPE, &type) != 0 || type != SOCK_STREAM ||
-        he_connector_getint(c->fd, SOL_SOCKET, SO_PROTOCOL, &proto) != 0 || proto != IPPROTO_TCP) {
+    if (!he_connector_plain_tcp(c)) {
         return;
     }
-    /* TCP Fast Open defers the SYN to the first write: nothing to race. */
-    if (he_connector_getint(c->fd, IPPROTO_TCP, TCP_FASTOPEN_CONNECT, &tfo) == 0 && tfo) {
-        return;
-    }
-    /* State that cannot be read back whole, so cannot be replayed: a
-     * signal owner (F_SETOWN, for SIGURG) or an attached socket filter. */
+    /* A signal owner (F_SETOWN, for SIGURG) cannot be replayed; fcntl and
+     * ioctl set it, not setsockopt, so even a fresh socket is asked. */
     struct f_owner_ex owner = {0};
-    if (fcntl(c->fd, F_GETOWN_EX, &owner) != 0 || owner.pid != 0 || he_connector_filtered(c->fd)) {
+    if (fcntl(c->fd, F_GETOWN_EX, &owner) != 0 || owner.pid != 0) {
         return;
     }
     /* A fixed local port cannot be shared by several attempts. */
-    if (c->local_kind == HE_LOCAL_FIXED) {
+    if (c->local_kind == HE_LOCAL_FIXED || !he_connector_fresh_port_ok(c)) {
         return;
     }
     if (c->family == AF_INET6 &&
         he_connector_getint(c->fd, IPPROTO_IPV6, IPV6_V6ONLY, &c->v6only) != 0) {
         return;
     }
-    c->type = type;
-    c->protocol = proto;
+    c->type = SOCK_STREAM;
+    c->protocol = IPPROTO_TCP;
     if (c->track) {
         c->track->caller();
     }
@@ -137,7 +187,10 @@ static int he_connector_close_sibling(struct he_connector *c, int s, int rc) {
  * sibling also captures the options; if one cannot be reproduced, racing
  * stops (-ENOTSUP). */
 static int he_connector_dress(struct he_connector *c, int s) {
-    if (!c->options_ready) {
+    if (!c->options_ready && (c->fresh & HE_FRESH_DEFAULTS)) {
+        c->options.count = 0; /* nothing set: a new socket is the same */
+        c->options_ready = 1;
+    } else if (!c->options_ready) {
         if (he_options_capture(&c->options, c->fd, s) != 0) {
             c->prep = HE_PREP_REFUSED;
             return -ENOTSUP;
@@ -242,6 +295,14 @@ static enum he_local_kind he_connector_local_as_chosen(struct he_connector *c) {
  * a connect that is really in flight reads the caller's SO_SNDTIMEO, which
  * then becomes the race's deadline (the kernel's EINPROGRESS at expiry). */
 int he_connector_note_local(struct he_connector *c) {
+    c->fresh = he_fdmap_fresh(c->fd);
+    if (c->fresh & HE_FRESH_UNBOUND) {
+        /* Made by socket() under libhe's eyes and never bound. */
+        memset(&c->local, 0, sizeof c->local);
+        c->local_len = 0;
+        c->local_kind = HE_LOCAL_NONE;
+        return 0;
+    }
     c->local_len = sizeof c->local;
     if (getsockname(c->fd, (struct sockaddr *)&c->local, &c->local_len) != 0) {
         c->local_kind = HE_LOCAL_FIXED;

@@ -110,6 +110,60 @@ enum he_bind_kind he_fdmap_bind_kind(int fd) {
     return kind != HE_BIND_FIXED && he_fdid_same(fd, &id) ? kind : HE_BIND_FIXED;
 }
 
+/* Two bits per fd number the map covers (HE_FRESH_*), 32 numbers a word:
+ * 256 KiB of zeroes until used. */
+#define HE_FDMAP_FRESH_WORDS ((HE_FDMAP_CHUNKS << HE_FDMAP_CHUNK_BITS) / 32)
+static uint64_t he_fdmap_fresh_bits[HE_FDMAP_FRESH_WORDS];
+
+static int he_fdmap_in_range(int fd) {
+    return fd >= 0 && ((unsigned)fd >> HE_FDMAP_CHUNK_BITS) < HE_FDMAP_CHUNKS;
+}
+
+static uint64_t *he_fdmap_fresh_word(int fd, uint64_t bits, uint64_t *mask) {
+    *mask = bits << (2 * (fd & 31));
+    return &he_fdmap_fresh_bits[fd >> 5];
+}
+
+void he_fdmap_fresh_set(int fd, unsigned bits) {
+    if (he_fdmap_in_range(fd)) {
+        uint64_t mask, all, *w = he_fdmap_fresh_word(fd, HE_FRESH_ALL, &all);
+        he_fdmap_fresh_word(fd, bits, &mask);
+        uint64_t old = __atomic_load_n(w, __ATOMIC_RELAXED);
+        while (!__atomic_compare_exchange_n(w, &old, (old & ~all) | mask, 1, __ATOMIC_RELEASE,
+                                            __ATOMIC_RELAXED)) {
+        }
+    }
+}
+
+void he_fdmap_fresh_clear(int fd, unsigned bits) {
+    if (he_fdmap_in_range(fd)) {
+        uint64_t mask, *w = he_fdmap_fresh_word(fd, bits, &mask);
+        if (__atomic_load_n(w, __ATOMIC_RELAXED) & mask) {
+            __atomic_fetch_and(w, ~mask, __ATOMIC_RELEASE);
+        }
+    }
+}
+
+unsigned he_fdmap_fresh(int fd) {
+    if (!he_fdmap_in_range(fd)) {
+        return 0;
+    }
+    uint64_t w = __atomic_load_n(&he_fdmap_fresh_bits[fd >> 5], __ATOMIC_ACQUIRE);
+    return (unsigned)(w >> (2 * (fd & 31))) & HE_FRESH_ALL;
+}
+
+void he_fdmap_fresh_clear_range(unsigned first, unsigned last) {
+    const unsigned end = HE_FDMAP_CHUNKS << HE_FDMAP_CHUNK_BITS;
+    for (unsigned fd = first; fd <= last && fd < end; fd++) {
+        if ((fd & 31) == 0 && last - fd >= 31) {
+            __atomic_store_n(&he_fdmap_fresh_bits[fd >> 5], 0, __ATOMIC_RELEASE);
+            fd += 31;
+        } else {
+            he_fdmap_fresh_clear((int)fd, HE_FRESH_ALL);
+        }
+    }
+}
+
 static int he_fdmap_find(const struct he_fd_slot *s, int epfd) {
     for (int i = 0; s->nreg != HE_FDMAP_UNKNOWN && i < s->nreg; i++) {
         if (s->reg[i].epfd == epfd) {

@@ -93,6 +93,23 @@ void he_fdmap_bind_note(int fd, enum he_bind_kind kind);
  * lock). */
 enum he_bind_kind he_fdmap_bind_kind(int fd);
 
+/* Fresh sockets: TCP sockets libhe saw socket() make (shim/socket.c), and
+ * what has not happened to them since:
+ *   HE_FRESH_UNBOUND   no bind(): connect() needs no getsockname to know
+ *                      the program bound nothing;
+ *   HE_FRESH_DEFAULTS  no setsockopt(): every option is still the
+ *                      kernel's default, so a sibling needs none replayed
+ *                      and the checks for state that cannot be (a socket
+ *                      filter, Fast Open) are moot.
+ * Lock-free bits by fd number, set and cleared with atomics (safe in
+ * signal handlers); every hook that ends what a number holds clears both,
+ * and a number libhe knows nothing about has neither. */
+enum { HE_FRESH_UNBOUND = 1, HE_FRESH_DEFAULTS = 2, HE_FRESH_ALL = 3 };
+void he_fdmap_fresh_set(int fd, unsigned bits);
+void he_fdmap_fresh_clear(int fd, unsigned bits);
+unsigned he_fdmap_fresh(int fd);
+void he_fdmap_fresh_clear_range(unsigned first, unsigned last);
+
 /* Records what a successful epoll_ctl(epfd, op, fd, ev) did. */
 void he_fdmap_epoll(int epfd, int op, int fd, const void *ev);
 /* fd was closed or replaced: its registrations and bind note went with

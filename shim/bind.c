@@ -13,6 +13,7 @@
  * with AF_UNSPEC and bound again) replaces the note. */
 HE_EXPORT int bind(int fd, const struct sockaddr *addr, socklen_t len) {
     int active = he_init();
+    he_fdmap_fresh_clear(fd, HE_FRESH_UNBOUND); /* bound now, or in doubt */
     int rc = he_real.bind(fd, addr, len);
     struct he_addr inet;
     if (active && rc == 0 && he_addr_from_sockaddr(&inet, addr, len) == 0) {

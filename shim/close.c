@@ -23,6 +23,7 @@ static int he_close_watched(int fd) {
 }
 
 HE_EXPORT int close(int fd) {
+    he_fdmap_fresh_clear(fd, HE_FRESH_ALL);
     if (he_close_watched(fd)) {
         return he_bg_close(fd);
     }
@@ -31,7 +32,11 @@ HE_EXPORT int close(int fd) {
 
 /* dup2/dup3 replace newfd: a race on it ends, libhe's socket there moves. */
 static int he_close_before_dup(int oldfd, int newfd) {
-    if (oldfd == newfd || !he_close_watched(newfd)) {
+    if (oldfd == newfd) {
+        return 0;
+    }
+    he_fdmap_fresh_clear(newfd, HE_FRESH_ALL);
+    if (!he_close_watched(newfd)) {
         return 0;
     }
     int rc = he_bg_dup_target(newfd);
@@ -65,6 +70,9 @@ static int he_close_range_watched(int flags) {
 }
 
 HE_EXPORT int close_range(unsigned first, unsigned last, int flags) {
+    if (!(flags & CLOSE_RANGE_CLOEXEC)) {
+        he_fdmap_fresh_clear_range(first, last);
+    }
     if (he_close_range_watched(flags)) {
         return he_bg_close_range(first, last, flags);
     }
@@ -72,6 +80,9 @@ HE_EXPORT int close_range(unsigned first, unsigned last, int flags) {
 }
 
 HE_EXPORT void closefrom(int lowfd) {
+    if (lowfd >= 0) {
+        he_fdmap_fresh_clear_range((unsigned)lowfd, ~0u);
+    }
     if (lowfd >= 0 && he_close_range_watched(0)) {
         he_bg_closefrom(lowfd);
         return;

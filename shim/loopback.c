@@ -31,7 +31,6 @@
 #include <errno.h>
 #include <fcntl.h>
 #include <poll.h>
-#include <stdio.h>
 #include <string.h>
 
 /* The failures that say nothing listens there, or the address does not
@@ -67,24 +66,6 @@ static int he_loopback_outcome(int fd, const struct sockaddr *to, socklen_t len)
     return errno;
 }
 
-/* Whether port is in the kernel's ephemeral range (read once). */
-static int he_loopback_ephemeral(unsigned port) {
-    static _Atomic unsigned range; /* low << 16 | high; 0: not read yet */
-    unsigned r = range;
-    if (r == 0) {
-        unsigned lo = 32768, hi = 60999; /* Linux's default */
-        FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
-        if (f != NULL) {
-            if (fscanf(f, "%u %u", &lo, &hi) != 2 || lo > hi || hi > 65535) {
-                lo = 32768, hi = 60999;
-            }
-            fclose(f);
-        }
-        r = range = lo << 16 | hi;
-    }
-    return port >= r >> 16 && port <= (r & 0xffff);
-}
-
 /* A connect that failed leaves getsockname showing the local port it was
  * given, though the kernel took it back: a port the program never bound
  * would read as fixed, and the socket could not be pointed elsewhere.
@@ -92,6 +73,9 @@ static int he_loopback_ephemeral(unsigned port) {
  * noted as connect()'s own (HE_BIND_AUTO, racer/fdmap.h).  A bind libhe
  * did not see (bindresvport, 512-1023) stays fixed. */
 static void he_loopback_note_port(int fd) {
+    if (he_fdmap_fresh(fd) & HE_FRESH_UNBOUND) {
+        return; /* known unbound: getsockname is not asked */
+    }
     struct sockaddr_storage ss;
     socklen_t sl = sizeof ss;
     if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
@@ -99,7 +83,7 @@ static void he_loopback_note_port(int fd) {
         return;
     }
     unsigned port = ntohs(he_sockaddr_port((struct sockaddr *)&ss));
-    if (port != 0 && he_loopback_ephemeral(port) && he_fdmap_bind_kind(fd) == HE_BIND_FIXED) {
+    if (port != 0 && he_connector_ephemeral_port(port) && he_fdmap_bind_kind(fd) == HE_BIND_FIXED) {
         he_fdmap_bind_note(fd, HE_BIND_AUTO);
     }
 }

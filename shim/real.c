@@ -62,10 +62,11 @@ static void *he_real_find(const char *name, void *ours, int optional) {
     } while (0)
 
 static void he_real_fill_all(void) {
-    HE_REAL(socket, NULL);
+    HE_REAL(socket, (void *)socket);
     HE_REAL(connect, (void *)connect);
     HE_REAL(bind, (void *)bind);
     HE_REAL(getsockname, NULL);
+    HE_REAL(setsockopt, (void *)setsockopt);
     HE_REAL(close, (void *)close);
     HE_REAL(dup2, (void *)dup2);
     HE_REAL(dup3, (void *)dup3);

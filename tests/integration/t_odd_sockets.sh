@@ -3,7 +3,10 @@
 # (the promises "after a splice the fd differs only in its peer" and
 # "it fails safe"): a socket filter (SO_GET_FILTER counts instructions,
 # which libhe once misread, overrunning its stack or missing the filter), and
-# a socket re-bound to a fixed port after libhe left it connecting.
+# a socket re-bound to a fixed port after libhe left it connecting, and
+# sockets bound where libhe's bind hook cannot see it (glibc's
+# bindresvport, the bind system call made directly): libhe must not take
+# them for fresh, unbound sockets (shim/socket.c).
 # progs/odd_sockets.c connects to dead4.test's dead first address with a
 # 600 ms SO_SNDTIMEO: -1/EINPROGRESS at 600 ms, as without libhe.
 # shellcheck source=lib.sh
@@ -31,3 +34,25 @@ odd_rebind() {
 }
 he_case odd/rebind-fixed-port odd_rebind
 he_case odd/rebind-fixed-port-plain odd_rebind --plain
+
+# Bound without libhe's bind hook seeing it: the reserved port (or 20001,
+# outside the ephemeral range) is kept, nothing raced.
+odd_unseen() {
+    local mode=$1
+    shift
+    he_run "$@" "$HE_BIN/odd_sockets" "$mode" dead4.test "$LAB_PORT_WHOAMI"
+    expect_rc 1
+    expect_result EINPROGRESS 580 1000
+    local port
+    port=$(sed -n 's/^port //p' <<<"$HE_OUT")
+    if [ "$mode" = resvport ]; then
+        [ -n "$port" ] && [ "$port" -ge 512 ] && [ "$port" -le 1023 ] ||
+            he_fail "reserved port lost; $(he_ctx)"
+    else
+        [ "$port" = 20001 ] || he_fail "fixed port lost; $(he_ctx)"
+    fi
+    expect_log_quiet whoami
+}
+he_case odd/bindresvport odd_unseen resvport
+he_case odd/bindresvport-plain odd_unseen resvport --plain
+he_case odd/raw-bind-syscall odd_unseen rawbind

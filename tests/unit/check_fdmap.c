@@ -235,6 +235,39 @@ START_TEST(test_fdmap_bind_note_follows_socket) {
 }
 END_TEST
 
+/* The fresh bits (HE_FRESH_*): two per number, set and cleared without
+ * touching a neighbour's; a range clear reaches exactly its range, whole
+ * words and partial ones; numbers out of range are never fresh. */
+START_TEST(test_fdmap_fresh_bits) {
+    he_fdmap_fresh_set(40, HE_FRESH_ALL);
+    he_fdmap_fresh_set(41, HE_FRESH_UNBOUND);
+    ck_assert_uint_eq(he_fdmap_fresh(40), HE_FRESH_ALL);
+    ck_assert_uint_eq(he_fdmap_fresh(41), HE_FRESH_UNBOUND);
+    ck_assert_uint_eq(he_fdmap_fresh(39), 0);
+    he_fdmap_fresh_clear(40, HE_FRESH_DEFAULTS);
+    ck_assert_uint_eq(he_fdmap_fresh(40), HE_FRESH_UNBOUND);
+    ck_assert_uint_eq(he_fdmap_fresh(41), HE_FRESH_UNBOUND);
+    he_fdmap_fresh_set(41, HE_FRESH_DEFAULTS); /* set replaces both bits */
+    ck_assert_uint_eq(he_fdmap_fresh(41), HE_FRESH_DEFAULTS);
+    for (int fd = 60; fd < 140; fd++) {
+        he_fdmap_fresh_set(fd, HE_FRESH_ALL);
+    }
+    he_fdmap_fresh_clear_range(63, 130);
+    ck_assert_uint_eq(he_fdmap_fresh(62), HE_FRESH_ALL);
+    ck_assert_uint_eq(he_fdmap_fresh(63), 0);
+    ck_assert_uint_eq(he_fdmap_fresh(96), 0);
+    ck_assert_uint_eq(he_fdmap_fresh(130), 0);
+    ck_assert_uint_eq(he_fdmap_fresh(131), HE_FRESH_ALL);
+    he_fdmap_fresh_clear_range(0, ~0u);
+    ck_assert_uint_eq(he_fdmap_fresh(131), 0);
+    ck_assert_uint_eq(he_fdmap_fresh(40), 0);
+    he_fdmap_fresh_set(-1, HE_FRESH_ALL);
+    he_fdmap_fresh_set(1 << 20, HE_FRESH_ALL);
+    ck_assert_uint_eq(he_fdmap_fresh(-1), 0);
+    ck_assert_uint_eq(he_fdmap_fresh(1 << 20), 0);
+}
+END_TEST
+
 static Suite *fdmap_suite(void) {
     Suite *s = suite_create("fdmap");
     TCase *tc = tcase_create("core");
@@ -244,6 +277,7 @@ static Suite *fdmap_suite(void) {
     tcase_add_test(tc, test_fdmap_forget_range);
     tcase_add_test(tc, test_fdmap_bind_notes_do_not_collide);
     tcase_add_test(tc, test_fdmap_bind_note_follows_socket);
+    tcase_add_test(tc, test_fdmap_fresh_bits);
     suite_add_tcase(s, tc);
     return s;
 }

@@ -10,7 +10,14 @@
  *   rebind     the socket was left connecting by an earlier connect (to
  *              alldead.test, 300 ms SO_SNDTIMEO), disconnected with
  *              AF_UNSPEC and bound to port 45678; prints "port P", the
- *              local port after connect. */
+ *              local port after connect.
+ *   resvport   bound with glibc's bindresvport (a reserved port, 512-1023,
+ *              bound without calling bind(): libhe's bind hook never sees
+ *              it); prints "port P".
+ *   rawbind    bound to port 20001 with the bind system call itself
+ *              (syscall(2), as a program without libc's bind would); a
+ *              port outside the ephemeral range, as every fixed port a
+ *              libhe cannot see must be (README, Limits); prints "port P". */
 #define _GNU_SOURCE
 #include "he_prog.h"
 
@@ -18,6 +25,7 @@
 #include <netdb.h>
 #include <netinet/in.h>
 #include <sys/socket.h>
+#include <sys/syscall.h>
 #include <sys/time.h>
 #include <time.h>
 
@@ -56,9 +64,25 @@ static void rebind(int fd, const char *port) {
     }
 }
 
+/* Not declared by glibc 2.36 (its RPC headers went to libtirpc), still
+ * exported. */
+int bindresvport(int fd, struct sockaddr_in *sin);
+
+static void bind_unseen(int fd, int raw) {
+    struct sockaddr_in local = {.sin_family = AF_INET, .sin_port = htons(20001)};
+    int one = 1;
+    setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
+    int rc = raw ? (int)syscall(SYS_bind, fd, (struct sockaddr *)&local, sizeof local)
+                 : bindresvport(fd, NULL);
+    if (rc != 0) {
+        perror(raw ? "bind(2) :20001" : "bindresvport");
+        exit(HE_EXIT_USAGE);
+    }
+}
+
 int main(int argc, char **argv) {
     if (argc < 4) {
-        fprintf(stderr, "usage: %s filter|rebind NAME PORT [N]\n", argv[0]);
+        fprintf(stderr, "usage: %s filter|rebind|resvport|rawbind NAME PORT [N]\n", argv[0]);
         return HE_EXIT_USAGE;
     }
     struct addrinfo *res = he_resolve(argv[2], argv[3], AF_INET);
@@ -71,6 +95,8 @@ int main(int argc, char **argv) {
         attach_filter(fd, n);
     } else if (strcmp(argv[1], "rebind") == 0) {
         rebind(fd, argv[3]);
+    } else if (strcmp(argv[1], "resvport") == 0 || strcmp(argv[1], "rawbind") == 0) {
+        bind_unseen(fd, argv[1][1] == 'a');
     } else {
         return HE_EXIT_USAGE;
     }
