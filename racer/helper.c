@@ -64,20 +64,39 @@ static void he_bg_event(uint64_t data, uint32_t events) {
     }
 }
 
-/* Starts what is due in every race, once the earliest is due, and works
- * out when the next one is.  Returns the wait until then (-1: none). */
+/* Races one sweep starts attempts in before it lets go of the lock.  A
+ * thousand races fall due within a few milliseconds of each other; started
+ * all in one go (a socket and a SYN each), they kept the lock for tens of
+ * milliseconds, and the program's own hooks (epoll_ctl, close, the next
+ * connect) waited for it while finished races waited to be spliced. */
+#define HE_BG_SWEEP_BUDGET 16
+
+/* Starts what is due in every race, once the earliest is due, at most
+ * HE_BG_SWEEP_BUDGET races' worth (the rest are due at once, after the
+ * helper has looked at its events), and works out when the next one is.
+ * Returns the wait until then (-1: none). */
 static int he_bg_sweep(void) {
     int64_t now = he_connector_now_ms(NULL);
     if (now < he_bg.next_due) {
         return he_bg.next_due == INT64_MAX ? -1 : (int)(he_bg.next_due - now);
     }
     he_bg.next_due = INT64_MAX;
+    int budget = HE_BG_SWEEP_BUDGET;
     for (int i = 0, left = he_bg.count; i < HE_BG_MAX && left > 0; i++) {
         struct he_bg_race *b = he_bg.race[i];
         if (b == NULL) {
             continue;
         }
         left--;
+        int w = he_race_wait_ms(&b->r, now);
+        if (w > 0) {
+            he_bg_note_due(b, now); /* nothing due yet */
+            continue;
+        }
+        if (w == 0 && budget-- == 0) {
+            he_bg.next_due = now; /* more is due: after the events */
+            break;
+        }
         struct he_race_io io;
         he_bg_io(b, &io);
         he_race_advance(&b->r, &io);
