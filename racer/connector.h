@@ -72,7 +72,6 @@ struct he_connector {
     unsigned fresh;                /* HE_FRESH_* (racer/fdmap.h), read then too */
     struct sockaddr_storage local;
     socklen_t local_len;
-    struct he_options options;
     int options_ready;
     unsigned strand_gen;                    /* this race's record (racer/strand.h) */
     int abandoned;                          /* reaped from under us: touch no socket */
@@ -80,6 +79,9 @@ struct he_connector {
     int internal_error;                     /* poll(2) failed: fall back to the kernel's wait */
     const struct he_connector_track *track; /* NULL: none (the helper thread's races) */
     const struct he_news *news;             /* NULL: no lookup runs with the race */
+    /* Last, and large (2 KB): set up only when a sibling needs it
+     * (he_connect_connector leaves it alone but its count). */
+    struct he_options options;
 };
 
 /* Reads the caller's local address as the program chose it (before its

@@ -17,20 +17,23 @@
 #include <netinet/in.h>
 #include <poll.h>
 #include <pthread.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
-struct he_connector he_connect_connector(int fd, const struct sockaddr *addr, socklen_t len,
-                                         int fl) {
-    return (struct he_connector){
-        .sys = &he_real,
-        .track = &he_connector_strand_track,
-        .fd = fd,
-        .fl = fl,
-        .family = addr->sa_family,
-        .addr = addr,
-        .addrlen = len,
-    };
+void he_connect_connector(struct he_connector *c, int fd, const struct sockaddr *addr,
+                          socklen_t len, int fl) {
+    /* Every connect to a known name sets one up: the options' 2 KB are
+     * not cleared, only counted as none. */
+    memset(c, 0, offsetof(struct he_connector, options));
+    c->options.count = 0;
+    c->sys = &he_real;
+    c->track = &he_connector_strand_track;
+    c->fd = fd;
+    c->fl = fl;
+    c->family = addr->sa_family;
+    c->addr = addr;
+    c->addrlen = len;
 }
 
 void he_connect_plain_plan(struct he_plan *p, const struct he_addr *first) {
@@ -55,7 +58,8 @@ static void he_connect_apply_plan(struct he_race *r, const struct he_plan *plan)
 static void he_connect_redirect(int fd, int fl, const struct sockaddr **addr, socklen_t *len,
                                 struct he_addr *dst, struct he_plan *p,
                                 struct sockaddr_storage *sub) {
-    struct he_connector c = he_connect_connector(fd, *addr, *len, fl);
+    struct he_connector c;
+    he_connect_connector(&c, fd, *addr, *len, fl);
     c.track = NULL;
     socklen_t l = he_addr_to_sockaddr(&p->first, (*addr)->sa_family, he_sockaddr_port(*addr), sub);
     if (l == 0 || !he_connector_redirectable(&c, &p->first)) {
@@ -134,7 +138,8 @@ int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, int fl,
     he_race_init(&r, dst, ans->addrs, ans->count, addr->sa_family, plan->delay_ms,
                  he_cfg.max_attempts);
     he_connect_apply_plan(&r, plan);
-    struct he_connector c = he_connect_connector(fd, addr, len, fl);
+    struct he_connector c;
+    he_connect_connector(&c, fd, addr, len, fl);
     c.own_err = own_err;
     struct he_race_io io;
     he_connector_io(&c, &io);
@@ -226,7 +231,8 @@ int he_connect_nonblocking(int fd, const struct sockaddr *addr, socklen_t len, i
                            const struct he_addr *dst, const struct he_memo_answer *ans,
                            const struct he_plan *plan, const struct sockaddr *own,
                            socklen_t own_len) {
-    struct he_connector c = he_connect_connector(fd, addr, len, fl);
+    struct he_connector c;
+    he_connect_connector(&c, fd, addr, len, fl);
     /* Read before connect() binds the socket to an ephemeral port. */
     int local = he_connector_note_local(&c);
     int rc = he_real.connect(fd, addr, len);

@@ -9,10 +9,10 @@
 
 #include <stdint.h>
 
-/* The connector for the caller's socket fd, whose status flags are fl,
- * connecting to addr. */
-struct he_connector he_connect_connector(int fd, const struct sockaddr *addr, socklen_t len,
-                                         int fl);
+/* Sets up *c, the connector for the caller's socket fd, whose status
+ * flags are fl, connecting to addr. */
+void he_connect_connector(struct he_connector *c, int fd, const struct sockaddr *addr,
+                          socklen_t len, int fl);
 
 /* A plan that changes nothing: first is attempt 0, the configured delay. */
 void he_connect_plain_plan(struct he_plan *p, const struct he_addr *first);

@@ -196,7 +196,8 @@ static int he_loopback_rescue(int fd, const struct sockaddr *addr, socklen_t len
     if (fl < 0 || (fl & O_ASYNC)) {
         return -own_err;
     }
-    struct he_connector c = he_connect_connector(fd, addr, len, fl);
+    struct he_connector c;
+    he_connect_connector(&c, fd, addr, len, fl);
     c.track = NULL;
     he_loopback_note_port(fd);
     if (he_log_level >= HE_LOG_INFO) {
