@@ -24,6 +24,9 @@ struct he_libc {
     int (*bind)(int fd, const struct sockaddr *addr, socklen_t len);
     int (*getsockname)(int fd, struct sockaddr *addr, socklen_t *len);
     int (*setsockopt)(int fd, int level, int name, const void *value, socklen_t len);
+    int (*dup)(int fd);
+    int (*fcntl)(int fd, int cmd, ...);
+    int (*fcntl64)(int fd, int cmd, ...);
     int (*close)(int fd);
     int (*dup2)(int oldfd, int newfd);
     int (*dup3)(int oldfd, int newfd, int flags);

@@ -14,6 +14,7 @@
 #include <pthread.h>
 #include <signal.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 #include <time.h>
 #include <unistd.h>
@@ -61,19 +62,33 @@ static int he_connector_filtered(int fd) {
     return getsockopt(fd, SOL_SOCKET, SO_GET_FILTER, NULL, &n) != 0 || n != 0;
 }
 
-int he_connector_ephemeral_port(unsigned port) {
-    static unsigned range; /* low << 16 | high; 0: not read yet */
+/* The kernel's ephemeral port range, low << 16 | high, with open and read
+ * only: this may run in a signal handler's connect(), where stdio's
+ * allocations could meet a malloc lock the handler interrupted. */
+static unsigned he_connector_port_range(const struct he_libc *sys) {
+    unsigned lo = 32768, hi = 60999; /* Linux's default */
+    char buf[32];
+    int fd = open("/proc/sys/net/ipv4/ip_local_port_range", O_RDONLY | O_CLOEXEC);
+    ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
+    if (fd >= 0) {
+        sys->close(fd);
+    }
+    if (n > 0) {
+        buf[n] = 0;
+        char *end;
+        unsigned long a = strtoul(buf, &end, 10), b = strtoul(end, NULL, 10);
+        if (a > 0 && a <= b && b <= 65535) {
+            lo = (unsigned)a, hi = (unsigned)b;
+        }
+    }
+    return lo << 16 | hi;
+}
+
+int he_connector_ephemeral_port(const struct he_libc *sys, unsigned port) {
+    static unsigned range; /* 0: not read yet */
     unsigned r = __atomic_load_n(&range, __ATOMIC_RELAXED);
     if (r == 0) {
-        unsigned lo = 32768, hi = 60999; /* Linux's default */
-        FILE *f = fopen("/proc/sys/net/ipv4/ip_local_port_range", "re");
-        if (f != NULL) {
-            if (fscanf(f, "%u %u", &lo, &hi) != 2 || lo > hi || hi > 65535) {
-                lo = 32768, hi = 60999;
-            }
-            fclose(f);
-        }
-        r = lo << 16 | hi;
+        r = he_connector_port_range(sys);
         __atomic_store_n(&range, r, __ATOMIC_RELAXED);
     }
     return port >= r >> 16 && port <= (r & 0xffff);
@@ -95,7 +110,7 @@ static int he_connector_fresh_port_ok(const struct he_connector *c) {
         return 0;
     }
     unsigned port = ntohs(he_sockaddr_port((struct sockaddr *)&ss));
-    return port == 0 || he_connector_ephemeral_port(port);
+    return port == 0 || he_connector_ephemeral_port(c->sys, port);
 }
 
 /* Whether the caller's socket is TCP without Fast Open (which defers the
@@ -121,6 +136,9 @@ static int he_connector_plain_tcp(const struct he_connector *c) {
  * TCP socket libhe can reproduce?  Sets c->prep to READY or REFUSED. */
 static void he_connector_prepare(struct he_connector *c) {
     c->prep = HE_PREP_REFUSED;
+    /* An option the program set since its connect() began (a non-blocking
+     * one goes on with its work) clears the bit: read it again. */
+    c->fresh &= he_fdmap_fresh(c->fresh_fd);
     if (!he_connector_plain_tcp(c)) {
         return;
     }
@@ -295,6 +313,7 @@ static enum he_local_kind he_connector_local_as_chosen(struct he_connector *c) {
  * a connect that is really in flight reads the caller's SO_SNDTIMEO, which
  * then becomes the race's deadline (the kernel's EINPROGRESS at expiry). */
 int he_connector_note_local(struct he_connector *c) {
+    c->fresh_fd = c->fd;
     c->fresh = he_fdmap_fresh(c->fd);
     if (c->fresh & HE_FRESH_UNBOUND) {
         /* Made by socket() under libhe's eyes and never bound. */
@@ -327,6 +346,14 @@ int he_connector_redirectable(struct he_connector *c, const struct he_addr *a) {
 static int he_connector_start_own(struct he_connector *c, struct he_race *r) {
     if (c->own_err != 0) {
         he_connector_note_local(c); /* what siblings replay */
+        /* The program's SO_SNDTIMEO still bounds its connect(): at expiry
+         * the race ends with the own attempt's errno, which the program
+         * would have had at once. */
+        int ms = he_connector_sndtimeo_ms(c->fd);
+        if (ms > 0) {
+            c->own_timeout = 1;
+            he_race_set_deadline(r, r->t0 + ms, c->own_err);
+        }
         return -c->own_err;
     }
     if (he_connector_note_local(c) != 0) {

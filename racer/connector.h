@@ -70,6 +70,7 @@ struct he_connector {
     int v6only;                    /* AF_INET6 caller with IPV6_V6ONLY: no IPv4 siblings */
     enum he_local_kind local_kind; /* read before attempt 0 starts */
     unsigned fresh;                /* HE_FRESH_* (racer/fdmap.h), read then too */
+    int fresh_fd; /* the program's number for the socket, whose bits those are */
     struct sockaddr_storage local;
     socklen_t local_len;
     int options_ready;
@@ -91,7 +92,7 @@ int he_connector_note_local(struct he_connector *c);
 /* Whether port is in the kernel's ephemeral range
  * (/proc/sys/net/ipv4/ip_local_port_range, read once): a port connect()
  * may have picked, rather than one a program bound. */
-int he_connector_ephemeral_port(unsigned port);
+int he_connector_ephemeral_port(const struct he_libc *sys, unsigned port);
 
 /* Whether the caller's socket may be pointed at a instead of its own
  * address (connection history, a refused loopback address): only when a

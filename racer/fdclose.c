@@ -17,7 +17,7 @@
 /* Moves libhe's descriptor at fd to another number, so that the program
  * can have that one.  Returns 0, or -errno (it stays). */
 static int he_bg_move(int fd, struct he_fd_slot *s) {
-    int to = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    int to = he_bg.sys->fcntl(fd, F_DUPFD_CLOEXEC, 0);
     if (to < 0) {
         return -errno;
     }

@@ -229,7 +229,7 @@ static int he_bg_admit(struct he_bg_race *b, const struct he_bg_request *q) {
         return rc;
     }
     b->fd = fd;
-    b->dupfd = fcntl(fd, F_DUPFD_CLOEXEC, 0);
+    b->dupfd = he_bg.sys->fcntl(fd, F_DUPFD_CLOEXEC, 0); /* libc's: the hook forgets freshness */
     if (b->dupfd < 0) {
         return -errno; /* EMFILE: the caller's attempt goes on alone */
     }

@@ -169,6 +169,7 @@ int he_race_network_error(int err) {
     case EHOSTDOWN:
     case ETIMEDOUT:
     case EPERM: /* a local firewall rule for this destination */
+    case EADDRNOTAVAIL: /* no source for this destination (::1 with IPv6 off) */
         return 1;
     default:
         return 0;

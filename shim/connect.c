@@ -153,7 +153,7 @@ int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, int fl,
     }
     /* The caller's own SO_SNDTIMEO, found when attempt 0 starts, overrides. */
     if (he_cfg.connect_timeout_ms > 0) {
-        he_race_set_deadline(&r, t0 + he_cfg.connect_timeout_ms, ETIMEDOUT);
+        he_race_set_deadline(&r, t0 + he_cfg.connect_timeout_ms, own_err ? own_err : ETIMEDOUT);
     }
     he_strand_begin(frame, fd, fl);
     c.strand_gen = he_strand_gen();

@@ -83,40 +83,10 @@ static void he_loopback_note_port(int fd) {
         return;
     }
     unsigned port = ntohs(he_sockaddr_port((struct sockaddr *)&ss));
-    if (port != 0 && he_connector_ephemeral_port(port) && he_fdmap_bind_kind(fd) == HE_BIND_FIXED) {
+    if (port != 0 && he_connector_ephemeral_port(&he_real, port) &&
+        he_fdmap_bind_kind(fd) == HE_BIND_FIXED) {
         he_fdmap_bind_note(fd, HE_BIND_AUTO);
     }
-}
-
-/* Linux quirk: an AF_INET6 socket whose connect to an IPv4-mapped address
- * failed keeps IPv4's operations, and a later connect to a native IPv6
- * address on it never completes.  So the caller's socket tries the native
- * IPv6 addresses first, and none at all once it has tried IPv4. */
-static int he_loopback_may_try(const struct he_connector *c, const struct he_addr *a,
-                               int tried_v4) {
-    return c->family != AF_INET6 || a->family == AF_INET || !tried_v4;
-}
-
-/* The next address (index into ans) the caller's socket tries, its
- * sockaddr in *to: native IPv6 ones first (see above), each group in the
- * name's order; *done marks those tried.  -1 when none is left. */
-static int he_loopback_next(struct he_connector *c, const struct he_memo_answer *ans, char *done,
-                            int tried_v4, struct sockaddr_storage *to, socklen_t *tolen) {
-    for (int pass = 0; pass < 2; pass++) {
-        for (int i = 0; i < ans->count; i++) {
-            const struct he_addr *a = &ans->addrs[i];
-            if (done[i] || (pass == 0) != (a->family == AF_INET6) ||
-                !he_loopback_may_try(c, a, tried_v4)) {
-                continue;
-            }
-            done[i] = 1;
-            *tolen = he_addr_to_sockaddr(a, c->family, he_sockaddr_port(c->addr), to);
-            if (*tolen != 0 && he_connector_redirectable(c, a)) {
-                return i;
-            }
-        }
-    }
-    return -1;
 }
 
 /* A blocking socket: the usual race, whose attempt 0, the caller's own,
@@ -126,64 +96,118 @@ static int he_loopback_race(struct he_connector *c, const struct he_addr *dst,
                             const struct he_memo_answer *ans, int own_err, uintptr_t frame) {
     struct he_plan plan;
     he_connect_plain_plan(&plan, dst);
-    return he_connect_race(c->fd, c->addr, c->addrlen, c->fl, dst, ans, &plan, HE_REFRESH_NEVER,
-                           frame, own_err);
+    int rc = he_connect_race(c->fd, c->addr, c->addrlen, c->fl, dst, ans, &plan, HE_REFRESH_NEVER,
+                             frame, own_err);
+    /* Whatever ended a rescue that found nothing (every sibling failed,
+     * the program's SO_SNDTIMEO, a signal), the program's connect had
+     * failed already, with own_err: that is its answer. */
+    return rc < 0 ? -own_err : rc;
 }
 
-/* The non-blocking race for what is left after ans's address i, with the
- * caller's socket connecting to i (to, tolen).  Returns 0 or -errno. */
-static int he_loopback_hand_over(struct he_connector *c, const struct he_memo_answer *ans,
-                                 const char *done, int i, const struct sockaddr *to,
-                                 socklen_t tolen) {
-    struct he_memo_answer rest = *ans;
-    rest.count = 0;
-    for (int k = 0; k < ans->count; k++) {
-        if (!done[k]) {
-            rest.addrs[rest.count++] = ans->addrs[k];
+/* A loopback sibling, attempt i of r, on a new socket: decided within
+ * its connect(), or seen with a zero-timeout poll.  1 when it connected
+ * (settled, ready to splice), 0 when not (closed again), -ENOTSUP when no
+ * sibling can be made at all. */
+static int he_loopback_sibling(struct he_connector *c, struct he_race *r, int i) {
+    int rc = he_connector_start(c, r, i);
+    if (rc < 0) {
+        return rc == -ENOTSUP ? rc : 0;
+    }
+    if (rc == 0) {
+        struct pollfd p = {.fd = r->att[i].handle, .events = POLLOUT};
+        int err;
+        if (poll(&p, 1, 0) != 1 ||
+            he_connector_sibling_outcome(c, r, i, &err) != HE_SETTLE_CONNECTED) {
+            he_connector_cancel(c, r, i);
+            return 0;
         }
     }
-    struct he_plan plan;
-    he_connect_plain_plan(&plan, &ans->addrs[i]);
-    if (he_connect_nonblocking(c->fd, to, tolen, c->fl, &ans->addrs[i], &rest, &plan, to, tolen) ==
-        0) {
-        return 0;
-    }
-    return -errno;
+    return 1;
 }
 
-/* A non-blocking socket: the other loopback addresses one by one on the
- * caller's socket, each decided within its connect(); the first address
- * that is not loopback takes what is left to the usual non-blocking race.
- * Nothing here waits.  When every address failed, the program gets its
- * own address's errno, at once. */
-static int he_loopback_walk(struct he_connector *c, const struct he_addr *dst,
-                            struct he_memo_answer *ans, int own_err) {
-    struct sockaddr_storage to;
-    socklen_t tolen;
-    char done[HE_MEMO_MAX_ADDRS] = {0};
-    int tried_v4 = dst->family == AF_INET, i;
-    for (int k = 0; k < ans->count; k++) {
-        done[k] = he_addr_equal(&ans->addrs[k], dst);
+/* The other loopback addresses of race r (attempt 0 failed already), one
+ * after the other on new sockets; the first that connects is spliced onto
+ * the caller's fd.  New sockets, not the caller's own: Linux leaves an
+ * AF_INET6 socket that tried an IPv4-mapped address unable to connect over
+ * IPv6 afterwards, and the program may reuse its socket.  Returns 0 when
+ * spliced, else -errno. */
+static int he_loopback_siblings(struct he_connector *c, struct he_race *r, uintptr_t frame) {
+    int rc = -ECONNREFUSED;
+    he_strand_begin(frame, c->fd, c->fl);
+    c->track = &he_connector_strand_track;
+    c->strand_gen = he_strand_gen();
+    for (int i = 1; i < r->count && rc != -ENOTSUP; i++) {
+        if (!he_addr_is_loopback(&r->att[i].addr)) {
+            continue;
+        }
+        rc = he_loopback_sibling(c, r, i);
+        if (rc == 1) {
+            r->winner = i;
+            rc = he_connector_finish(c, r);
+            break;
+        }
+        rc = rc == 0 ? -ECONNREFUSED : rc;
     }
-    while ((i = he_loopback_next(c, ans, done, tried_v4, &to, &tolen)) >= 0) {
-        const struct sockaddr *sa = (const struct sockaddr *)&to;
-        int err;
-        tried_v4 |= ans->addrs[i].family == AF_INET;
-        if (!he_addr_is_loopback(&ans->addrs[i])) {
-            err = -he_loopback_hand_over(c, ans, done, i, sa, tolen);
-        } else if (he_real.connect(c->fd, sa, tolen) == 0) {
-            err = 0;
-        } else {
-            err = errno == EINPROGRESS ? he_loopback_outcome(c->fd, sa, tolen) : errno;
-            if (err == 0) {
-                err = EINPROGRESS; /* connected already: writable at once */
+    he_strand_end();
+    c->track = NULL;
+    return rc;
+}
+
+/* The first address of r that is not loopback, for the caller's own socket
+ * to connect to, with the others left raced by the usual non-blocking race
+ * (racer/background.c).  Not a native IPv6 one after the own attempt went
+ * to an IPv4-mapped address: Linux would never complete it.  Returns 0 or
+ * -errno (-ECONNREFUSED: none). */
+static int he_loopback_hand_over(struct he_connector *c, const struct he_race *r,
+                                 const struct he_memo_answer *ans) {
+    int tainted = c->family == AF_INET6 && r->att[0].addr.family == AF_INET;
+    for (int i = 1; i < r->count; i++) {
+        const struct he_addr *a = &r->att[i].addr;
+        struct sockaddr_storage to;
+        socklen_t tolen = he_addr_to_sockaddr(a, c->family, he_sockaddr_port(c->addr), &to);
+        if (he_addr_is_loopback(a) || tolen == 0 || (tainted && a->family == AF_INET6) ||
+            !he_connector_redirectable(c, a)) {
+            continue;
+        }
+        struct he_memo_answer rest = *ans;
+        rest.count = 0;
+        for (int k = i + 1; k < r->count; k++) {
+            if (!he_addr_is_loopback(&r->att[k].addr)) {
+                rest.addrs[rest.count++] = r->att[k].addr;
             }
         }
-        if (!he_loopback_hard(err)) {
-            return -err;
-        }
+        struct he_plan plan;
+        he_connect_plain_plan(&plan, a);
+        const struct sockaddr *sa = (const struct sockaddr *)&to;
+        return he_connect_nonblocking(c->fd, sa, tolen, c->fl, a, &rest, &plan, sa, tolen) == 0
+                   ? 0
+                   : -errno;
     }
-    return -own_err;
+    return -ECONNREFUSED;
+}
+
+/* A non-blocking socket: nothing here waits.  The other loopback addresses
+ * are tried within this call (he_loopback_siblings): connected, the
+ * program's connect() says EINPROGRESS and its socket is writable at once.
+ * Else the first address that is not
+ * loopback goes to the usual non-blocking race on the caller's socket
+ * (EINPROGRESS).  When nothing is left, the program gets its own
+ * address's errno, at once. */
+static int he_loopback_walk(struct he_connector *c, const struct he_addr *dst,
+                            const struct he_memo_answer *ans, int own_err, uintptr_t frame) {
+    struct he_race r;
+    he_race_init(&r, dst, ans->addrs, ans->count, c->family, he_cfg.attempt_delay_ms,
+                 he_cfg.max_attempts);
+    c->own_err = own_err;
+    he_connector_note_local(c); /* what siblings replay */
+    int rc = he_loopback_siblings(c, &r, frame);
+    if (rc == 0) {
+        /* As the kernel answers a loopback connect that is done already:
+         * EINPROGRESS, and the socket writable at once. */
+        return -EINPROGRESS;
+    }
+    rc = he_loopback_hand_over(c, &r, ans);
+    return rc == -ECONNREFUSED || (rc < 0 && he_loopback_hard(-rc)) ? -own_err : rc;
 }
 
 /* The caller's own attempt failed hard (own_err) and the name has other
@@ -207,7 +231,7 @@ static int he_loopback_rescue(int fd, const struct sockaddr *addr, socklen_t len
                      own, strerror(own_err));
     }
     if (fl & O_NONBLOCK) {
-        return he_loopback_walk(&c, dst, ans, own_err);
+        return he_loopback_walk(&c, dst, ans, own_err, frame);
     }
     return he_loopback_race(&c, dst, ans, own_err, frame);
 }

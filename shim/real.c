@@ -3,6 +3,7 @@
 #include "hook.h"
 
 #include <dlfcn.h>
+#include <fcntl.h>
 #include <errno.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -67,6 +68,9 @@ static void he_real_fill_all(void) {
     HE_REAL(bind, (void *)bind);
     HE_REAL(getsockname, NULL);
     HE_REAL(setsockopt, (void *)setsockopt);
+    HE_REAL(dup, (void *)dup);
+    HE_REAL(fcntl, (void *)fcntl);
+    HE_REAL_OPTIONAL(fcntl64, (void *)fcntl64, he_real.fcntl);
     HE_REAL(close, (void *)close);
     HE_REAL(dup2, (void *)dup2);
     HE_REAL(dup3, (void *)dup3);

@@ -56,3 +56,44 @@ odd_unseen() {
 he_case odd/bindresvport odd_unseen resvport
 he_case odd/bindresvport-plain odd_unseen resvport --plain
 he_case odd/raw-bind-syscall odd_unseen rawbind
+
+# Fresh sockets (shim/socket.c): libhe skips reading the options of a
+# socket it saw made and never saw set up.  An option set where those
+# bits cannot see it must still reach the winner:
+#   dup        set through a dup of the socket, which was then closed
+#   after      set on a non-blocking socket after its connect() returned
+#              EINPROGRESS, before the first sibling started
+# dead4.test: the first address is dead, the sibling wins and is spliced.
+ODD_PY='
+import os, select, socket, sys
+mode = sys.argv[1]
+ai = socket.getaddrinfo("dead4.test", int(sys.argv[2]), socket.AF_INET, socket.SOCK_STREAM)[0]
+s = socket.socket(ai[0], ai[1])
+if mode == "dup":
+    d = socket.socket(fileno=os.dup(s.fileno()))
+    d.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    d.close()
+    s.settimeout(3)
+    s.connect(ai[4])
+else:
+    s.setblocking(False)
+    try:
+        s.connect(ai[4])
+    except BlockingIOError:
+        pass
+    s.setsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE, 1)
+    p = select.poll()
+    p.register(s, select.POLLOUT)
+    p.poll(3000)
+    print("so_error %d" % s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR))
+print("keepalive %d" % s.getsockopt(socket.SOL_SOCKET, socket.SO_KEEPALIVE))
+print("peer " + s.getpeername()[0])
+'
+odd_fresh_option() {
+    he_run /usr/bin/python3 -c "$ODD_PY" "$1" "$LAB_PORT_WHOAMI"
+    expect_rc 0
+    grep -qx "peer ${LAB_LIVE4[0]}" <<<"$HE_OUT" || he_fail "not rescued; $(he_ctx)"
+    grep -qx "keepalive 1" <<<"$HE_OUT" || he_fail "SO_KEEPALIVE lost in the splice; $(he_ctx)"
+}
+he_case odd/fresh/option-through-a-dup odd_fresh_option dup
+he_case odd/fresh/option-after-connect odd_fresh_option after

@@ -1134,7 +1134,7 @@ static const struct {
     int err, want;
 } neterr_rows[] = {
     {ECONNREFUSED, 1}, {ENETUNREACH, 1}, {EHOSTUNREACH, 1}, {ENETDOWN, 1},
-    {EHOSTDOWN, 1},    {ETIMEDOUT, 1},   {EPERM, 1},        {0, 0},
+    {EHOSTDOWN, 1},    {ETIMEDOUT, 1},   {EPERM, 1},        {EADDRNOTAVAIL, 1}, {0, 0},
     {EBADF, 0},        {EINVAL, 0},      {EAFNOSUPPORT, 0}, {EISCONN, 0},
     {EALREADY, 0},     {EINPROGRESS, 0}, {EINTR, 0},        {ENOTSOCK, 0},
     {EFAULT, 0},       {ENOTSUP, 0},     {EMFILE, 0},       {-ECONNREFUSED, 0},

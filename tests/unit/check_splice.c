@@ -34,7 +34,8 @@ static int fake_dup3(int oldfd, int newfd, int flags) {
     return dup3(oldfd, newfd, flags);
 }
 
-static const struct he_libc fake_libc = {.close = close, .dup3 = fake_dup3, .epoll_ctl = epoll_ctl};
+static const struct he_libc fake_libc = {
+    .close = close, .dup3 = fake_dup3, .epoll_ctl = epoll_ctl, .fcntl = fcntl};
 
 enum change {
     NONE = 0,
