@@ -22,6 +22,7 @@
 #include <netinet/tcp.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
 #include <unistd.h>
 
 /* What the fake table does, and what it saw. */
@@ -254,7 +255,14 @@ START_TEST(test_connector_own_failed) {
                              .addr = (struct sockaddr *)&own,
                              .addrlen = sizeof own,
                              .own_err = ECONNREFUSED};
+    /* The program's SO_SNDTIMEO still bounds the connect: the race's
+     * deadline, ending it with the own errno. */
+    struct timeval tv = {0, 800000};
+    ck_assert_int_eq(setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof tv), 0);
+    r.t0 = 1000;
     ck_assert_int_eq(he_connector_start(&c, &r, 0), -ECONNREFUSED);
+    ck_assert_int_eq(r.deadline_ms, 1800);
+    ck_assert_int_eq(r.deadline_err, ECONNREFUSED);
     /* Untouched: no connect was made, so no peer and no flags changed. */
     struct sockaddr_in peer;
     socklen_t len = sizeof peer;
@@ -268,6 +276,51 @@ START_TEST(test_connector_own_failed) {
     ck_assert_int_eq(fk.dup3_calls, 1);
     ck_assert_int_eq(getpeername(fd, (struct sockaddr *)&peer, &len), 0);
     ck_assert_uint_eq(peer.sin_addr.s_addr, htonl(INADDR_LOOPBACK));
+    close(fd);
+    close(l);
+}
+END_TEST
+
+/* A fresh socket's DEFAULTS bit (racer/fdmap.h) decides whether the first
+ * sibling reads the caller's options: trusted when still set at that
+ * moment, read again then (an option set after connect() clears it). */
+static const struct {
+    const char *name;
+    unsigned at_connect, at_sibling; /* the caller's bits then */
+    int want_nodelay;                /* on the sibling */
+} fresh_rows[] = {
+    {"no bits: the options are read", 0, 0, 1},
+    {"defaults all along: nothing read", HE_FRESH_ALL, HE_FRESH_ALL, 0},
+    {"an option set after connect: read", HE_FRESH_ALL, HE_FRESH_UNBOUND, 1},
+};
+
+START_TEST(test_connector_fresh_options) {
+    memset(&fk, 0, sizeof fk);
+    struct sockaddr_in srv;
+    int l = listener(&srv);
+    int fd = caller_socket(CALLER_NODELAY); /* set behind the bits' back */
+    he_fdmap_fresh_set(fd, fresh_rows[_i].at_connect);
+    struct he_addr first = addr_v4("127.0.0.3"),
+                   addrs[2] = {addr_v4("127.0.0.3"), addr_v4("127.0.0.1")};
+    struct he_race r;
+    he_race_init(&r, &first, addrs, 2, AF_INET, 250, 16);
+    struct he_connector c = {.sys = &fake_libc,
+                             .fd = fd,
+                             .fl = fcntl(fd, F_GETFL),
+                             .family = AF_INET,
+                             .addr = (struct sockaddr *)&srv,
+                             .addrlen = sizeof srv};
+    ck_assert_int_eq(he_connector_note_local(&c), 0);
+    he_fdmap_fresh_set(fd, fresh_rows[_i].at_sibling);
+    int rc = he_connector_start(&c, &r, 1);
+    ck_assert_msg(rc == 0 || rc == 1, "%s: start gave %d", fresh_rows[_i].name, rc);
+    int nodelay = -1;
+    socklen_t len = sizeof nodelay;
+    ck_assert_int_eq(getsockopt(r.att[1].handle, IPPROTO_TCP, TCP_NODELAY, &nodelay, &len), 0);
+    ck_assert_msg(!!nodelay == fresh_rows[_i].want_nodelay, "%s: sibling TCP_NODELAY %d",
+                  fresh_rows[_i].name, nodelay);
+    close(r.att[1].handle);
+    he_fdmap_fresh_clear(fd, HE_FRESH_ALL);
     close(fd);
     close(l);
 }
@@ -318,6 +371,8 @@ static Suite *connector_suite(void) {
     TCase *tc = tcase_create("loopback");
     tcase_add_test(tc, test_connector_own_failed);
     tcase_add_test(tc, test_addr_loopback);
+    tcase_add_loop_test(tc, test_connector_fresh_options, 0,
+                        (int)(sizeof fresh_rows / sizeof fresh_rows[0]));
     suite_add_tcase(s, tc);
     return s;
 }
