@@ -154,6 +154,25 @@ static struct he_addr addr_v4(const char *text) {
     return a;
 }
 
+/* Race r from the caller's own address, 127.0.0.3 (nothing answers), to the
+ * listener's 127.0.0.1 as its one sibling; c, the connector for the
+ * caller's socket fd to own (127.0.0.3 at the listener's port). */
+static void race_setup(struct he_race *r, struct he_connector *c, int fd, struct sockaddr_in *own,
+                       const struct sockaddr_in *srv) {
+    *own = *srv;
+    own->sin_addr.s_addr = htonl(0x7f000003);
+    struct he_addr first = addr_v4("127.0.0.3"),
+                   addrs[2] = {addr_v4("127.0.0.3"), addr_v4("127.0.0.1")};
+    he_race_init(r, &first, addrs, 2, AF_INET, 250, 16);
+    ck_assert_int_eq(r->count, 2);
+    *c = (struct he_connector){.sys = &fake_libc,
+                               .fd = fd,
+                               .fl = fcntl(fd, F_GETFL),
+                               .family = AF_INET,
+                               .addr = (struct sockaddr *)own,
+                               .addrlen = sizeof *own};
+}
+
 START_TEST(test_connector_table) {
     const struct connector_row *row = &rows[_i];
     memset(&fk, 0, sizeof fk);
@@ -163,21 +182,12 @@ START_TEST(test_connector_table) {
     int fd = caller_socket(row->caller);
     /* The caller's own address: 127.0.0.3, which nothing answers; the
      * sibling is the listener's 127.0.0.1 on the same port. */
-    struct sockaddr_in own = srv;
-    own.sin_addr.s_addr = htonl(0x7f000003);
-    struct he_addr first = addr_v4("127.0.0.3"),
-                   addrs[2] = {addr_v4("127.0.0.3"), addr_v4("127.0.0.1")};
+    struct sockaddr_in own;
     struct he_race r;
-    he_race_init(&r, &first, addrs, 2, AF_INET, 250, 16);
-    ck_assert_int_eq(r.count, 2);
-    int fl = fcntl(fd, F_GETFL);
-    struct he_connector c = {.sys = &fake_libc,
-                             .fd = fd,
-                             .fl = fl,
-                             .family = AF_INET,
-                             .addr = (struct sockaddr *)&own,
-                             .addrlen = sizeof own,
-                             .track = &he_connector_strand_track};
+    struct he_connector c;
+    race_setup(&r, &c, fd, &own, &srv);
+    c.track = &he_connector_strand_track;
+    int fl = c.fl;
     int frame;
     he_strand_begin((uintptr_t)&frame, fd, fl);
     c.strand_gen = he_strand_gen();
@@ -241,20 +251,12 @@ START_TEST(test_connector_own_failed) {
     struct sockaddr_in srv;
     int l = listener(&srv);
     int fd = caller_socket(CALLER_PLAIN);
-    struct sockaddr_in own = srv;
-    own.sin_addr.s_addr = htonl(0x7f000003);
-    struct he_addr first = addr_v4("127.0.0.3"),
-                   addrs[2] = {addr_v4("127.0.0.3"), addr_v4("127.0.0.1")};
+    struct sockaddr_in own;
     struct he_race r;
-    he_race_init(&r, &first, addrs, 2, AF_INET, 250, 16);
-    int fl = fcntl(fd, F_GETFL);
-    struct he_connector c = {.sys = &fake_libc,
-                             .fd = fd,
-                             .fl = fl,
-                             .family = AF_INET,
-                             .addr = (struct sockaddr *)&own,
-                             .addrlen = sizeof own,
-                             .own_err = ECONNREFUSED};
+    struct he_connector c;
+    race_setup(&r, &c, fd, &own, &srv);
+    c.own_err = ECONNREFUSED;
+    int fl = c.fl;
     /* The program's SO_SNDTIMEO still bounds the connect: the race's
      * deadline, ending it with the own errno. */
     struct timeval tv = {0, 800000};
@@ -300,16 +302,10 @@ START_TEST(test_connector_fresh_options) {
     int l = listener(&srv);
     int fd = caller_socket(CALLER_NODELAY); /* set behind the bits' back */
     he_fdmap_fresh_set(fd, fresh_rows[_i].at_connect);
-    struct he_addr first = addr_v4("127.0.0.3"),
-                   addrs[2] = {addr_v4("127.0.0.3"), addr_v4("127.0.0.1")};
+    struct sockaddr_in own;
     struct he_race r;
-    he_race_init(&r, &first, addrs, 2, AF_INET, 250, 16);
-    struct he_connector c = {.sys = &fake_libc,
-                             .fd = fd,
-                             .fl = fcntl(fd, F_GETFL),
-                             .family = AF_INET,
-                             .addr = (struct sockaddr *)&srv,
-                             .addrlen = sizeof srv};
+    struct he_connector c;
+    race_setup(&r, &c, fd, &own, &srv);
     ck_assert_int_eq(he_connector_note_local(&c), 0);
     he_fdmap_fresh_set(fd, fresh_rows[_i].at_sibling);
     int rc = he_connector_start(&c, &r, 1);
