@@ -111,9 +111,12 @@ enum he_bind_kind he_fdmap_bind_kind(int fd) {
 }
 
 /* Two bits per fd number the map covers (HE_FRESH_*), 32 numbers a word:
- * 256 KiB of zeroes until used. */
+ * 256 KiB of zeroes until used.  he_fdmap_fresh_top is one past the
+ * highest number ever marked: a range close (closefrom(3) in every
+ * spawned child) clears only up to it, not the whole table. */
 #define HE_FDMAP_FRESH_WORDS ((HE_FDMAP_CHUNKS << HE_FDMAP_CHUNK_BITS) / 32)
 static uint64_t he_fdmap_fresh_bits[HE_FDMAP_FRESH_WORDS];
+static unsigned he_fdmap_fresh_top;
 
 static int he_fdmap_in_range(int fd) {
     return fd >= 0 && ((unsigned)fd >> HE_FDMAP_CHUNK_BITS) < HE_FDMAP_CHUNKS;
@@ -124,13 +127,17 @@ static uint64_t *he_fdmap_fresh_word(int fd, uint64_t bits, uint64_t *mask) {
     return &he_fdmap_fresh_bits[fd >> 5];
 }
 
+/* Only socket() sets a number's bits, so its two steps need no more:
+ * other numbers' bits in the word are never touched. */
 void he_fdmap_fresh_set(int fd, unsigned bits) {
     if (he_fdmap_in_range(fd)) {
-        uint64_t mask, all, *w = he_fdmap_fresh_word(fd, HE_FRESH_ALL, &all);
-        he_fdmap_fresh_word(fd, bits, &mask);
-        uint64_t old = __atomic_load_n(w, __ATOMIC_RELAXED);
-        while (!__atomic_compare_exchange_n(w, &old, (old & ~all) | mask, 1, __ATOMIC_RELEASE,
-                                            __ATOMIC_RELAXED)) {
+        he_fdmap_fresh_clear(fd, HE_FRESH_ALL);
+        uint64_t mask, *w = he_fdmap_fresh_word(fd, bits, &mask);
+        __atomic_fetch_or(w, mask, __ATOMIC_RELEASE);
+        unsigned top = __atomic_load_n(&he_fdmap_fresh_top, __ATOMIC_RELAXED);
+        while ((unsigned)fd >= top &&
+               !__atomic_compare_exchange_n(&he_fdmap_fresh_top, &top, (unsigned)fd + 1, 1,
+                                            __ATOMIC_RELAXED, __ATOMIC_RELAXED)) {
         }
     }
 }
@@ -153,7 +160,7 @@ unsigned he_fdmap_fresh(int fd) {
 }
 
 void he_fdmap_fresh_clear_range(unsigned first, unsigned last) {
-    const unsigned end = HE_FDMAP_CHUNKS << HE_FDMAP_CHUNK_BITS;
+    const unsigned end = __atomic_load_n(&he_fdmap_fresh_top, __ATOMIC_RELAXED);
     for (unsigned fd = first; fd <= last && fd < end; fd++) {
         if ((fd & 31) == 0 && last - fd >= 31) {
             __atomic_store_n(&he_fdmap_fresh_bits[fd >> 5], 0, __ATOMIC_RELEASE);
