@@ -199,13 +199,6 @@ int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, int fl,
     return rc < 0 ? rc : 0;
 }
 
-/* A non-blocking connect: the caller's own attempt starts here and the
- * program gets the kernel's answer at once; when that is EINPROGRESS the
- * helper thread races the siblings (racer/background.c) while the program
- * waits in its own loop.  No DNS runs for these races.  own, own_len: the
- * program's own address when the plan sent the socket to a sibling: if
- * that fails within the call, the socket goes to its own address after
- * all, unraced. */
 /* The socket was sent to a sibling that refused within microseconds (the
  * zero-timeout poll sees POLLERR): it goes to its own address after all.
  * Linux's first connect() on it then reports the sibling's pending error
@@ -227,6 +220,13 @@ static int he_connect_fall_back(int fd, const struct he_addr *sibling, in_port_t
     return he_real.connect(fd, own, own_len);
 }
 
+/* A non-blocking connect: the caller's own attempt starts here and the
+ * program gets the kernel's answer at once; when that is EINPROGRESS the
+ * helper thread races the siblings (racer/background.c) while the program
+ * waits in its own loop.  No DNS runs for these races.  own, own_len: the
+ * program's own address when the plan sent the socket to a sibling: if
+ * that fails within the call, the socket goes to its own address after
+ * all, unraced. */
 int he_connect_nonblocking(int fd, const struct sockaddr *addr, socklen_t len, int fl,
                            const struct he_addr *dst, const struct he_memo_answer *ans,
                            const struct he_plan *plan, const struct sockaddr *own,
@@ -268,10 +268,7 @@ int he_connect_nonblocking(int fd, const struct sockaddr *addr, socklen_t len, i
     return -1;
 }
 
-/* The cheap checks, cheapest first, that decide whether connect() to dst
- * might race: an address a name taught.  Returns 1 and fills *ans when it
- * does. */
-static int he_connect_wanted(const struct he_addr *dst, struct he_memo_answer *ans) {
+int he_connect_wanted(const struct he_addr *dst, struct he_memo_answer *ans) {
     if (he_memo_is_empty(he_memo) || he_cfg.max_attempts < 2) {
         return 0;
     }

@@ -34,6 +34,11 @@ int he_connect_nonblocking(int fd, const struct sockaddr *addr, socklen_t len, i
                            const struct he_plan *plan, const struct sockaddr *own,
                            socklen_t own_len);
 
+/* The cheap checks, cheapest first, that decide whether connect() to dst
+ * might race: an address a name taught.  Returns 1 and fills *ans when it
+ * does. */
+int he_connect_wanted(const struct he_addr *dst, struct he_memo_answer *ans);
+
 /* connect() to a loopback address dst (shim/loopback.c).  Returns 0 or
  * -errno. */
 int he_loopback_connect(int fd, const struct sockaddr *addr, socklen_t len,

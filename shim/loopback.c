@@ -6,16 +6,17 @@
  * connect() returns: a blocking connect comes back connected or refused,
  * and a non-blocking one says EINPROGRESS but is already decided.  So the
  * program's connect is made exactly as it asked -- no flag change, no
- * timer, no system call of libhe's when it works -- and only a hard
- * failure (refused, unreachable, address not available) makes libhe try
- * the name's other addresses:
+ * timer, no system call of libhe's when it works -- and only a failure
+ * that says something about the destination (he_race_network_error:
+ * refused, unreachable, address not available, ...) makes libhe try the
+ * name's other addresses:
  *   - a blocking socket gets the usual race (shim/connect.c), whose own
  *     attempt has failed already: the siblings start at once, on new
  *     sockets, and the winner is spliced onto the caller's fd;
  *   - a non-blocking one tries the other loopback addresses one after the
- *     other on its own socket inside this call (each is decided at once
- *     too: nothing waits), and hands the first address that is not
- *     loopback, with what is left, to the usual non-blocking race.
+ *     other inside this call, on new sockets too (each is decided at once:
+ *     nothing waits), and hands the first address that is not loopback,
+ *     with what is left, to the usual non-blocking race on its own socket.
  * The program sees the first address that connected, or, when none did,
  * its own address's errno (a non-blocking program at once, from connect(),
  * rather than later from SO_ERROR).
@@ -33,22 +34,12 @@
 #include <poll.h>
 #include <string.h>
 
-/* The failures that say nothing listens there, or the address does not
- * exist here (::1 with IPv6 off): worth trying the name's other
- * addresses. */
-static int he_loopback_hard(int err) {
-    return err == ECONNREFUSED || err == ENETUNREACH || err == EADDRNOTAVAIL;
-}
-
 /* Whether dst is a remembered name's address with a sibling a socket of
  * addr's family could carry (*ans: the name's answer).  Memory only. */
 static int he_loopback_has_siblings(const struct sockaddr *addr, const struct he_addr *dst,
                                     struct he_memo_answer *ans) {
-    if (he_memo_is_empty(he_memo) || he_cfg.max_attempts < 2 ||
-        he_memo_lookup(he_memo, dst, he_thread_id(), ans) != 0) {
-        return 0;
-    }
-    return he_race_count_siblings(dst, ans->addrs, ans->count, addr->sa_family) > 0;
+    return he_connect_wanted(dst, ans) &&
+           he_race_count_siblings(dst, ans->addrs, ans->count, addr->sa_family) > 0;
 }
 
 /* A loopback connect that said EINPROGRESS is decided already: a
@@ -189,10 +180,9 @@ static int he_loopback_hand_over(struct he_connector *c, const struct he_race *r
 /* A non-blocking socket: nothing here waits.  The other loopback addresses
  * are tried within this call (he_loopback_siblings): connected, the
  * program's connect() says EINPROGRESS and its socket is writable at once.
- * Else the first address that is not
- * loopback goes to the usual non-blocking race on the caller's socket
- * (EINPROGRESS).  When nothing is left, the program gets its own
- * address's errno, at once. */
+ * Else the first address that is not loopback goes to the usual
+ * non-blocking race on the caller's socket (EINPROGRESS).  When nothing is left, the program gets
+ * its own address's errno, at once. */
 static int he_loopback_walk(struct he_connector *c, const struct he_addr *dst,
                             const struct he_memo_answer *ans, int own_err, uintptr_t frame) {
     struct he_race r;
@@ -207,7 +197,7 @@ static int he_loopback_walk(struct he_connector *c, const struct he_addr *dst,
         return -EINPROGRESS;
     }
     rc = he_loopback_hand_over(c, &r, ans);
-    return rc == -ECONNREFUSED || (rc < 0 && he_loopback_hard(-rc)) ? -own_err : rc;
+    return rc == -ECONNREFUSED || (rc < 0 && he_race_network_error(-rc)) ? -own_err : rc;
 }
 
 /* The caller's own attempt failed hard (own_err) and the name has other
@@ -245,12 +235,12 @@ int he_loopback_connect(int fd, const struct sockaddr *addr, socklen_t len,
     int err = errno;
     struct he_memo_answer ans;
     int pending = err == EINPROGRESS;
-    if ((!pending && !he_loopback_hard(err)) || !he_loopback_has_siblings(addr, dst, &ans)) {
+    if ((!pending && !he_race_network_error(err)) || !he_loopback_has_siblings(addr, dst, &ans)) {
         return -err;
     }
     if (pending) {
         err = he_loopback_outcome(fd, addr, len);
-        if (!he_loopback_hard(err)) {
+        if (!he_race_network_error(err)) {
             return -(err != 0 ? err : EINPROGRESS);
         }
     }
