@@ -94,6 +94,16 @@ int he_connector_ephemeral_port(const struct he_libc *sys, unsigned port) {
     return port >= r >> 16 && port <= (r & 0xffff);
 }
 
+int he_connector_local_port(int fd) {
+    struct sockaddr_storage ss;
+    socklen_t len = sizeof ss;
+    if (getsockname(fd, (struct sockaddr *)&ss, &len) != 0 ||
+        (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
+        return -1;
+    }
+    return ntohs(he_sockaddr_port((struct sockaddr *)&ss));
+}
+
 /* A fresh socket (racer/fdmap.h) skipped getsockname before its connect.
  * A bind the hooks could not see (the system call made directly) would
  * have been missed, so once a sibling is due the port the socket has now
@@ -103,14 +113,8 @@ static int he_connector_fresh_port_ok(const struct he_connector *c) {
     if (c->local_len != 0) {
         return 1; /* read with getsockname before the connect */
     }
-    struct sockaddr_storage ss;
-    socklen_t len = sizeof ss;
-    if (getsockname(c->fd, (struct sockaddr *)&ss, &len) != 0 ||
-        (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
-        return 0;
-    }
-    unsigned port = ntohs(he_sockaddr_port((struct sockaddr *)&ss));
-    return port == 0 || he_connector_ephemeral_port(c->sys, port);
+    int port = he_connector_local_port(c->fd);
+    return port == 0 || (port > 0 && he_connector_ephemeral_port(c->sys, (unsigned)port));
 }
 
 /* Whether the caller's socket is TCP without Fast Open (which defers the

@@ -70,7 +70,7 @@ struct he_connector {
     int v6only;                    /* AF_INET6 caller with IPV6_V6ONLY: no IPv4 siblings */
     enum he_local_kind local_kind; /* read before attempt 0 starts */
     unsigned fresh;                /* HE_FRESH_* (racer/fdmap.h), read then too */
-    int fresh_fd; /* the program's number for the socket, whose bits those are */
+    int fresh_fd;                  /* the program's number for the socket, whose bits those are */
     struct sockaddr_storage local;
     socklen_t local_len;
     int options_ready;
@@ -93,6 +93,10 @@ int he_connector_note_local(struct he_connector *c);
  * (/proc/sys/net/ipv4/ip_local_port_range, read once): a port connect()
  * may have picked, rather than one a program bound. */
 int he_connector_ephemeral_port(const struct he_libc *sys, unsigned port);
+
+/* The local port getsockname shows for fd (0: none), or -1 when fd is no
+ * INET socket. */
+int he_connector_local_port(int fd);
 
 /* Whether the caller's socket may be pointed at a instead of its own
  * address (connection history, a refused loopback address): only when a

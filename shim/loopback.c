@@ -67,14 +67,8 @@ static void he_loopback_note_port(int fd) {
     if (he_fdmap_fresh(fd) & HE_FRESH_UNBOUND) {
         return; /* known unbound: getsockname is not asked */
     }
-    struct sockaddr_storage ss;
-    socklen_t sl = sizeof ss;
-    if (getsockname(fd, (struct sockaddr *)&ss, &sl) != 0 ||
-        (ss.ss_family != AF_INET && ss.ss_family != AF_INET6)) {
-        return;
-    }
-    unsigned port = ntohs(he_sockaddr_port((struct sockaddr *)&ss));
-    if (port != 0 && he_connector_ephemeral_port(&he_real, port) &&
+    int port = he_connector_local_port(fd);
+    if (port > 0 && he_connector_ephemeral_port(&he_real, (unsigned)port) &&
         he_fdmap_bind_kind(fd) == HE_BIND_FIXED) {
         he_fdmap_bind_note(fd, HE_BIND_AUTO);
     }

@@ -1,15 +1,19 @@
 /* socket(2), setsockopt(2), and dup(2) and fcntl(2)'s F_DUPFD: the calls
- * that tell connect() what it need not ask.  A TCP socket libhe saw socket() make is fresh
- * (racer/fdmap.h): with no bind() since, it is bound to nothing, so a raced connect() needs no
- * getsockname to learn the program's bind; with no setsockopt() since, its options are the kernel's
- * defaults, so a sibling needs none replayed (with a thousand races at once, reading them was most
- * of the helper thread's work).  Everything else -- a socket inherited, dup()ed, or made by libc
- * internally -- is not fresh and is asked as before, and so is a socket with a second number (dup,
- * F_DUPFD, dup2/dup3 in shim/close.c): a bind or an option through that number would not clear the
- * first's bits.  A bind the hooks cannot see (glibc's bindresvport, the system call made directly)
- * is caught when a sibling is due: its port is outside the ephemeral range
- * (racer/connector.c); an option set with the system call itself is not
- * (README, Limits). */
+ * that tell connect() what it need not ask.  A TCP socket libhe saw
+ * socket() make is fresh (racer/fdmap.h):
+ *   - with no bind() since, it is bound to nothing, so a raced connect()
+ *     needs no getsockname to learn the program's bind;
+ *   - with no setsockopt() since, its options are the kernel's defaults,
+ *     so a sibling needs none replayed (with a thousand races at once,
+ *     reading them was most of the helper thread's work).
+ * Everything else -- a socket inherited, dup()ed, or made by libc
+ * internally -- is not fresh and is asked as before, and so is a socket
+ * with a second number (dup, F_DUPFD here, dup2/dup3 in shim/close.c): a
+ * bind or an option through that number would not clear the first's bits.
+ * A bind the hooks cannot see (glibc's bindresvport, the system call made
+ * directly) is caught when a sibling is due: its port is outside the
+ * ephemeral range (racer/connector.c); an option set with the system call
+ * itself is not (README, Limits). */
 #include "hook.h"
 
 #include "../racer/fdmap.h"
