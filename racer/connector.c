@@ -64,14 +64,17 @@ static int he_connector_filtered(int fd) {
 
 /* The kernel's ephemeral port range, low << 16 | high, with open and read
  * only: this may run in a signal handler's connect(), where stdio's
- * allocations could meet a malloc lock the handler interrupted. */
-static unsigned he_connector_port_range(const struct he_libc *sys) {
+ * allocations could meet a malloc lock the handler interrupted.  Closed
+ * with close(), the layer it was opened through: a sanitizer that watches
+ * descriptors (TSan) must see both, or it takes the number's next owner,
+ * in another thread, for a race on it. */
+static unsigned he_connector_port_range(void) {
     unsigned lo = 32768, hi = 60999; /* Linux's default */
     char buf[32];
     int fd = open("/proc/sys/net/ipv4/ip_local_port_range", O_RDONLY | O_CLOEXEC);
     ssize_t n = fd >= 0 ? read(fd, buf, sizeof buf - 1) : -1;
     if (fd >= 0) {
-        sys->close(fd);
+        close(fd);
     }
     if (n > 0) {
         buf[n] = 0;
@@ -84,11 +87,11 @@ static unsigned he_connector_port_range(const struct he_libc *sys) {
     return lo << 16 | hi;
 }
 
-int he_connector_ephemeral_port(const struct he_libc *sys, unsigned port) {
+int he_connector_ephemeral_port(unsigned port) {
     static unsigned range; /* 0: not read yet */
     unsigned r = __atomic_load_n(&range, __ATOMIC_RELAXED);
     if (r == 0) {
-        r = he_connector_port_range(sys);
+        r = he_connector_port_range();
         __atomic_store_n(&range, r, __ATOMIC_RELAXED);
     }
     return port >= r >> 16 && port <= (r & 0xffff);
@@ -114,7 +117,7 @@ static int he_connector_fresh_port_ok(const struct he_connector *c) {
         return 1; /* read with getsockname before the connect */
     }
     int port = he_connector_local_port(c->fd);
-    return port == 0 || (port > 0 && he_connector_ephemeral_port(c->sys, (unsigned)port));
+    return port == 0 || (port > 0 && he_connector_ephemeral_port((unsigned)port));
 }
 
 /* Whether the caller's socket is TCP without Fast Open (which defers the

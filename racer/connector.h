@@ -92,7 +92,7 @@ int he_connector_note_local(struct he_connector *c);
 /* Whether port is in the kernel's ephemeral range
  * (/proc/sys/net/ipv4/ip_local_port_range, read once): a port connect()
  * may have picked, rather than one a program bound. */
-int he_connector_ephemeral_port(const struct he_libc *sys, unsigned port);
+int he_connector_ephemeral_port(unsigned port);
 
 /* The local port getsockname shows for fd (0: none), or -1 when fd is no
  * INET socket. */

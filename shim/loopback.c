@@ -68,7 +68,7 @@ static void he_loopback_note_port(int fd) {
         return; /* known unbound: getsockname is not asked */
     }
     int port = he_connector_local_port(fd);
-    if (port > 0 && he_connector_ephemeral_port(&he_real, (unsigned)port) &&
+    if (port > 0 && he_connector_ephemeral_port((unsigned)port) &&
         he_fdmap_bind_kind(fd) == HE_BIND_FIXED) {
         he_fdmap_bind_note(fd, HE_BIND_AUTO);
     }
