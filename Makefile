@@ -25,12 +25,13 @@ HISTORY_SRCS  := history/table.c history/rules.c history/plan.c history/history.
                  history/netid.c
 RESOLVER_SRCS := resolver/memo.c resolver/memopick.c resolver/learn.c resolver/feed.c resolver/dns.c resolver/hosts.c resolver/sort.c \
                  resolver/gaiconf.c resolver/source.c resolver/answer.c
+FAULTS_SRCS   := faults/spec.c faults/sink.c faults/fault.c
 RACER_SRCS    := racer/race.c racer/order.c racer/options.c racer/strand.c racer/connector.c \
                  racer/fdmap.c racer/background.c racer/helper.c racer/splice.c racer/fdclose.c \
                  racer/remember.c
-SHIM_SRCS     := shim/init.c shim/real.c shim/config.c shim/connect.c shim/loopback.c shim/socket.c shim/refresh.c shim/lookup.c shim/bind.c shim/getaddrinfo.c \
+SHIM_SRCS     := shim/init.c shim/real.c shim/config.c shim/connect.c shim/loopback.c shim/faults.c shim/socket.c shim/refresh.c shim/lookup.c shim/bind.c shim/getaddrinfo.c \
                  shim/gethostbyname.c shim/close.c shim/epoll.c
-LIB_SRCS      := $(COMMON_SRCS) $(HISTORY_SRCS) $(RESOLVER_SRCS) $(RACER_SRCS) $(SHIM_SRCS)
+LIB_SRCS      := $(COMMON_SRCS) $(HISTORY_SRCS) $(RESOLVER_SRCS) $(RACER_SRCS) $(FAULTS_SRCS) $(SHIM_SRCS)
 LIB_OBJS      := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB           := $(BUILD)/libhe.so
 
@@ -172,7 +173,7 @@ install: $(LIB) $(HISTORY_CLI)
 
 format:
 	clang-format -i $(LIB_SRCS) history/cli.c \
-	    $(wildcard common/*.h history/*.h resolver/*.h racer/*.h shim/*.h) \
+	    $(wildcard common/*.h history/*.h resolver/*.h racer/*.h faults/*.h shim/*.h) \
 	    $(wildcard tests/unit/*.c tests/fuzz/*.c tests/integration/progs/*.c bench/*.c bench/*.h)
 
 clean:

@@ -1,8 +1,10 @@
 /* connect(2): where a blocking TCP connect to a remembered name's address
  * becomes a race among the name's addresses. */
 #include "connect.h"
+#include "faults.h"
 
 #include "../common/log.h"
+#include "../faults/fault.h"
 #include "../history/plan.h"
 #include "../racer/background.h"
 #include "../racer/connector.h"
@@ -339,7 +341,13 @@ HE_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
         return he_real.connect(fd, addr, len);
     }
     uintptr_t frame = (uintptr_t)__builtin_frame_address(0);
-    if (he_addr_is_loopback(&dst)) {
+    if (__builtin_expect(he_fault_on, 0)) {
+        he_faults_prepare();
+    }
+    /* A faulted loopback address is raced like any other: its fault is
+     * what the program must be rescued from. */
+    if (he_addr_is_loopback(&dst) &&
+        !(he_fault_on && he_fault_covers(&dst, ntohs(he_sockaddr_port(addr))))) {
         int rc = he_loopback_connect(fd, addr, len, &dst, frame);
         if (rc < 0) {
             errno = -rc;

@@ -5,6 +5,7 @@
 #include "../common/log.h"
 #include "../history/history.h"
 #include "../racer/background.h"
+#include "faults.h"
 #include "lookup.h"
 
 #include <pthread.h>
@@ -23,7 +24,7 @@ static int he_active;
 /* Configuration warnings are held until the log destination is known, and
  * then always written, whatever HE_LOG says: a bad variable is never
  * silently ignored. */
-#define HE_INIT_WARNINGS_MAX 8
+#define HE_INIT_WARNINGS_MAX 16
 static char he_init_warnings[HE_INIT_WARNINGS_MAX][512];
 static int he_init_nwarnings;
 
@@ -100,12 +101,14 @@ static void he_fork_child(void) {
     he_bg_fork_child();
     he_memo_fork_child(he_fork_memo());
     he_hist_fork_child();
+    he_faults_fork_child();
 }
 
 static void he_init_once(void) {
     he_bg_setup(he_real_get());
     /* secure_getenv: a setuid program ignores the variables entirely. */
     he_config_parse(&he_cfg, he_init_getenv, he_init_collect_warning);
+    he_faults_configure(&he_cfg, he_init_getenv, he_init_collect_warning);
     he_init_log_path();
     he_init_history();
     he_refresh_setup();
@@ -123,6 +126,7 @@ static void he_init_once(void) {
     }
     __atomic_store_n(&he_memo, m, __ATOMIC_RELEASE);
     he_lookup_setup();
+    he_faults_install();
     /* A child forked while its parent was initialising runs this again;
      * the handlers registered before the fork are already its own. */
     static int registered;

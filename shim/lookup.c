@@ -186,6 +186,14 @@ enum he_lookup_status he_lookup_cares(const char *name, int fams, struct he_look
     return status == 0 ? HE_LOOKUP_ANSWERED : HE_LOOKUP_FAILED;
 }
 
+int he_lookup_hosts_addrs(const char *name, struct he_addr *out, int max) {
+    if (he_lookup_hosts == NULL) {
+        return 0;
+    }
+    int n = he_hosts_find(he_lookup_hosts, name, AF_UNSPEC, out, max);
+    return n > 0 ? n : 0;
+}
+
 enum he_lookup_status he_lookup_hosts_find(const char *name, struct he_lookup_result *out) {
     if (he_lookup_hosts == NULL || !he_hosts_has(he_lookup_hosts, name)) {
         return HE_LOOKUP_PASS;

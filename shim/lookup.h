@@ -26,6 +26,10 @@ void he_lookup_setup(void);
  * when the file does not hold the name. */
 enum he_lookup_status he_lookup_hosts_find(const char *name, struct he_lookup_result *out);
 
+/* The name's addresses in HE_HOSTS, without teaching the name memory
+ * (HE_FAULTS's named entries): how many, 0 when it holds none. */
+int he_lookup_hosts_addrs(const char *name, struct he_addr *out, int max);
+
 /* Looks name up through c-ares for the families in fams (HE_MEMO_FAM_*)
  * and teaches the name memory the answers with their TTLs: ANSWERED,
  * FAILED with *eai (EAI_NONAME, EAI_AGAIN), or PASS when libc must answer

@@ -1,0 +1,50 @@
+/* HE_FAULTS realised (DESIGN.md, "Faults"): every connect libhe makes or
+ * passes on -- the program's own attempt and libhe's siblings, blocking or
+ * not -- goes through he_fault_connect once faults are installed, because
+ * it replaces connect in the one table of libc's functions.  A TCP connect
+ * to a faulted address is sent to a loopback sink (faults/sink.h) or, for
+ * unreach, fails at once; the real destination is never contacted.
+ *
+ * Rules are matched in the order given; the first whose address (or one of
+ * its name's addresses) and port fit decides.  A rule with a modifier
+ * counts attempts: a connect() on a socket already connecting or
+ * connected, or with an error still to report, is not a new attempt and
+ * is passed on unchanged (the kernel ignores its address).  Attempt k of
+ * rule i is faulted with the chance the rule gives, decided by a hash of
+ * (seed, i, k): the same seed gives the same sequence. */
+#ifndef HE_FAULT_H
+#define HE_FAULT_H
+
+#include "spec.h"
+
+#include "../common/libc.h"
+
+/* Whether any fault is installed: one load, for the hooks' fast paths. */
+extern int he_fault_on;
+
+/* Takes spec (kept, not copied) and seed, and puts he_fault_connect in
+ * sys's connect, keeping sys's old one for everything not faulted.
+ * name_of(dst, buf, len), which may be NULL, names the host a program
+ * resolved dst from (the name memory), for named rules. */
+void he_fault_install(struct he_libc *sys, struct he_fault_spec *spec, uint64_t seed,
+                      const char *(*name_of)(const struct he_addr *dst, char *buf, size_t len));
+
+/* The rule for dst:port (host order), or NULL.  name: the host dst was
+ * resolved from, or NULL. */
+const struct he_fault_rule *he_fault_match(const struct he_fault_spec *spec,
+                                           const struct he_addr *dst, int port, const char *name);
+
+/* Whether attempt k of rule index i is faulted (before COUNT is applied). */
+int he_fault_chance(uint64_t seed, int i, unsigned long k, int permyriad);
+
+/* Whether a connect to dst:port is faulted (a loopback destination taking
+ * libhe's fast path then races like any other). */
+int he_fault_covers(const struct he_addr *dst, int port);
+
+/* Adds addrs to every named rule for name (lower case, no trailing dot). */
+void he_fault_resolved(const char *name, const struct he_addr *addrs, int n);
+
+/* Faults injected so far in this process. */
+unsigned long he_fault_injected(void);
+
+#endif

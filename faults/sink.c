@@ -1,0 +1,159 @@
+#include "sink.h"
+
+#include <errno.h>
+#include <netinet/in.h>
+#include <sched.h>
+#include <string.h>
+#include <unistd.h>
+
+enum { HE_SINK_EMPTY = 0, HE_SINK_MAKING, HE_SINK_READY };
+
+struct he_sink {
+    int state;
+    int fd, filler; /* filler: drop's connection that fills the accept queue */
+    struct sockaddr_storage addr;
+    socklen_t len;
+};
+
+/* [0] IPv4, [1] IPv6; by mode (refuse, drop, silent, close). */
+static struct he_sink he_sinks[2][HE_FAULT_CLOSE + 1];
+static const struct he_libc *he_sink_sys;
+static int (*he_sink_connect)(int, const struct sockaddr *, socklen_t);
+
+void he_sink_setup(const struct he_libc *sys) {
+    he_sink_sys = sys;
+    /* libc's own: the table's connect may be the fault layer (fault.c). */
+    he_sink_connect = sys->connect;
+}
+
+static int he_sink_same(const struct sockaddr_storage *a, socklen_t alen,
+                        const struct sockaddr_storage *b, socklen_t blen) {
+    return alen == blen && memcmp(a, b, alen) == 0;
+}
+
+/* Whether the sink's numbers still hold the sink: the program may have
+ * closed them (a daemon closing every fd) and reused the numbers. */
+static int he_sink_intact(const struct he_sink *s, enum he_fault_mode mode) {
+    struct sockaddr_storage a;
+    socklen_t len = sizeof a;
+    if (he_sink_sys->getsockname(s->fd, (struct sockaddr *)&a, &len) != 0 ||
+        !he_sink_same(&a, len, &s->addr, s->len)) {
+        return 0;
+    }
+    len = sizeof a;
+    return mode != HE_FAULT_DROP || (getpeername(s->filler, (struct sockaddr *)&a, &len) == 0 &&
+                                     he_sink_same(&a, len, &s->addr, s->len));
+}
+
+static int he_sink_fail(int fd, int filler) {
+    int err = errno;
+    if (fd >= 0) {
+        he_sink_sys->close(fd);
+    }
+    if (filler >= 0) {
+        he_sink_sys->close(filler);
+    }
+    return -err;
+}
+
+/* A new sink for mode on the loopback address of family. */
+static int he_sink_make(struct he_sink *s, int family, enum he_fault_mode mode) {
+    int type = SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK;
+    int fd = he_sink_sys->socket(family, type, 0), filler = -1;
+    if (fd < 0) {
+        return -errno;
+    }
+    struct sockaddr_storage a = {.ss_family = (sa_family_t)family};
+    socklen_t len;
+    if (family == AF_INET) {
+        ((struct sockaddr_in *)&a)->sin_addr.s_addr = htonl(INADDR_LOOPBACK);
+        len = sizeof(struct sockaddr_in);
+    } else {
+        int one = 1;
+        he_sink_sys->setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &one, sizeof one);
+        ((struct sockaddr_in6 *)&a)->sin6_addr = in6addr_loopback;
+        len = sizeof(struct sockaddr_in6);
+    }
+    if (he_sink_sys->bind(fd, (struct sockaddr *)&a, len) != 0 ||
+        he_sink_sys->getsockname(fd, (struct sockaddr *)&a, &len) != 0) {
+        return he_sink_fail(fd, filler);
+    }
+    if (mode != HE_FAULT_REFUSE && listen(fd, mode == HE_FAULT_DROP ? 0 : SOMAXCONN) != 0) {
+        return he_sink_fail(fd, filler);
+    }
+    if (mode == HE_FAULT_DROP) {
+        /* Backlog 0 takes one connection; with it queued and never
+         * accepted, the queue is full and every later SYN is dropped. */
+        filler = he_sink_sys->socket(family, type, 0);
+        if (filler < 0 ||
+            (he_sink_connect(filler, (struct sockaddr *)&a, len) != 0 && errno != EINPROGRESS)) {
+            return he_sink_fail(fd, filler);
+        }
+    }
+    s->fd = fd;
+    s->filler = filler;
+    s->addr = a;
+    s->len = len;
+    return 0;
+}
+
+/* The sink, made or remade if need be; NULL with *err when it cannot be. */
+static struct he_sink *he_sink_get(int family, enum he_fault_mode mode, int *err) {
+    struct he_sink *s = &he_sinks[family == AF_INET6][mode];
+    for (;;) {
+        int st = __atomic_load_n(&s->state, __ATOMIC_ACQUIRE);
+        if (st == HE_SINK_READY && he_sink_intact(s, mode)) {
+            return s;
+        }
+        if (st == HE_SINK_MAKING) {
+            sched_yield(); /* another thread is making it: microseconds */
+            continue;
+        }
+        if (!__atomic_compare_exchange_n(&s->state, &st, HE_SINK_MAKING, 0, __ATOMIC_ACQ_REL,
+                                         __ATOMIC_ACQUIRE)) {
+            continue;
+        }
+        /* A sink that is no longer intact is not closed: its numbers are
+         * the program's now. */
+        *err = he_sink_make(s, family, mode);
+        __atomic_store_n(&s->state, *err == 0 ? HE_SINK_READY : HE_SINK_EMPTY, __ATOMIC_RELEASE);
+        return *err == 0 ? s : NULL;
+    }
+}
+
+int he_sink_addr(enum he_fault_mode mode, int sock_family, int dst_family,
+                 struct sockaddr_storage *out, socklen_t *len) {
+    int err = 0;
+    struct he_sink *s = he_sink_get(dst_family, mode, &err);
+    if (s == NULL) {
+        /* No ::1 (IPv6 off): a real connect to an IPv6 address fails so. */
+        return err == -EADDRNOTAVAIL || err == -EAFNOSUPPORT ? -ENETUNREACH : err;
+    }
+    struct he_addr a;
+    if (he_addr_from_sockaddr(&a, (struct sockaddr *)&s->addr, s->len) != 0) {
+        return -EINVAL;
+    }
+    *len = he_addr_to_sockaddr(&a, sock_family, he_sockaddr_port((struct sockaddr *)&s->addr), out);
+    return *len == 0 ? -EAFNOSUPPORT : 0;
+}
+
+void he_sink_drain(int dst_family) {
+    struct he_sink *s = &he_sinks[dst_family == AF_INET6][HE_FAULT_CLOSE];
+    if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != HE_SINK_READY) {
+        return;
+    }
+    int c;
+    while ((c = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+        close(c); /* through the layer accept4 came from (a sanitizer's) */
+    }
+}
+
+void he_sink_fork_child(void) {
+    for (int f = 0; f < 2; f++) {
+        for (int m = 0; m <= HE_FAULT_CLOSE; m++) {
+            int making = HE_SINK_MAKING;
+            __atomic_compare_exchange_n(&he_sinks[f][m].state, &making, HE_SINK_EMPTY, 0,
+                                        __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);
+        }
+    }
+}
