@@ -39,7 +39,7 @@ HISTORY_OBJS := $(HISTORY_SRCS:%.c=%.o)
 
 # Each unit test links only the objects of the module it tests.
 UNIT_TESTS := check_race check_memo check_config check_options check_strand check_hosts check_feed check_sort check_answer \
-              check_fdmap check_connector check_splice check_history check_histshare
+              check_fdmap check_connector check_splice check_history check_histshare check_faults
 check_race_OBJS    := racer/race.o racer/order.o common/addr.o
 check_memo_OBJS    := resolver/memo.o resolver/memopick.o resolver/learn.o common/addr.o
 check_config_OBJS  := shim/config.o common/log.o
@@ -50,6 +50,7 @@ check_feed_OBJS    := resolver/feed.o common/addr.o
 check_sort_OBJS    := resolver/sort.o resolver/gaiconf.o resolver/source.o common/addr.o
 check_answer_OBJS  := resolver/answer.o common/addr.o
 check_fdmap_OBJS   := racer/fdmap.o common/fdid.o
+check_faults_OBJS  := faults/spec.o faults/fault.o faults/sink.o common/addr.o common/log.o
 check_history_OBJS := $(HISTORY_OBJS) common/addr.o common/log.o
 check_histshare_OBJS := $(HISTORY_OBJS) common/addr.o common/log.o
 check_connector_OBJS := racer/connector.o racer/options.o racer/strand.o racer/fdmap.o racer/race.o \
@@ -61,10 +62,11 @@ UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 # Fuzz targets: tests/fuzz/fuzz_<name>.c with a corpus in tests/fuzz/corpus/<name>/.
 # `make fuzz` runs each under libFuzzer for FUZZ_SECONDS; `make check`
 # replays every corpus with the ordinary compiler.
-FUZZ_TARGETS := config hosts history
+FUZZ_TARGETS := config hosts history faults
 fuzz_config_OBJS := shim/config.o common/log.o
 fuzz_hosts_OBJS  := resolver/hosts.o common/addr.o
 fuzz_history_OBJS := history/table.o history/rules.o common/addr.o
+fuzz_faults_OBJS := faults/spec.o faults/fault.o faults/sink.o common/addr.o common/log.o
 FUZZ_SECONDS ?= 60
 FUZZ_REPLAYS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
 
