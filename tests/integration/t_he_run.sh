@@ -42,6 +42,29 @@ herun_case_python() {
 }
 he_case he-run/python-dead4 herun_case_python
 
+# --fault adds HE_FAULTS entries, after what the variable holds: with
+# HE_MAX_ATTEMPTS=1 the program itself sees each fault (a live address
+# refused, another unreachable).
+herun_case_fault() {
+    local py='
+import socket, sys
+for a in sys.argv[1:]:
+    try:
+        socket.create_connection((a, '"$LAB_PORT_WHOAMI"'), timeout=2).close()
+        print(a, "connected")
+    except OSError as e:
+        print(a, e.errno)
+'
+    he_run --plain --env "HE_RUN_LIB=$HE_LIB" ${SAN_RT:+--env "LD_PRELOAD=$SAN_RT"} \
+        --env "HE_FAULTS=${LAB_LIVE4[0]}=refuse" --env HE_MAX_ATTEMPTS=1 \
+        /bin/sh "$HE_RUN_SCRIPT" --fault "${LAB_LIVE4[1]}=unreach" -- \
+        /usr/bin/python3 -c "$py" "${LAB_LIVE4[0]}" "${LAB_LIVE4[1]}"
+    expect_rc 0
+    [ "$HE_OUT" = "${LAB_LIVE4[0]} 111
+${LAB_LIVE4[1]} 113" ] || he_fail "wanted the first refused, the second unreachable; $(he_ctx)"
+}
+he_case he-run/fault herun_case_fault
+
 # A preload already there stays, first; libhe is appended once.
 herun_case_keeps_preload() {
     local lib
