@@ -297,7 +297,7 @@ int he_fault_parse(const char *text, struct he_fault_spec *spec, he_fault_warn_f
 }
 
 int he_fault_parse_seed(const char *text, uint64_t *seed) {
-    if (text == NULL || *text == '\0' || *text == '-' || *text == '+' || he_fault_is_blank(*text)) {
+    if (text == NULL || *text < '0' || *text > '9') { /* strtoull would skip blanks, take signs */
         return -EINVAL;
     }
     char *end;
