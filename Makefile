@@ -28,9 +28,9 @@ RESOLVER_SRCS := resolver/memo.c resolver/memopick.c resolver/learn.c resolver/f
 FAULTS_SRCS   := faults/spec.c faults/sink.c faults/fault.c
 RACER_SRCS    := racer/race.c racer/order.c racer/options.c racer/strand.c racer/connector.c \
                  racer/fdmap.c racer/background.c racer/helper.c racer/splice.c racer/fdclose.c \
-                 racer/remember.c
+                 racer/remember.c racer/stats.c
 SHIM_SRCS     := shim/init.c shim/real.c shim/config.c shim/connect.c shim/loopback.c shim/faults.c shim/socket.c shim/refresh.c shim/lookup.c shim/bind.c shim/getaddrinfo.c \
-                 shim/gethostbyname.c shim/close.c shim/epoll.c
+                 shim/gethostbyname.c shim/close.c shim/epoll.c shim/exit.c
 LIB_SRCS      := $(COMMON_SRCS) $(HISTORY_SRCS) $(RESOLVER_SRCS) $(RACER_SRCS) $(FAULTS_SRCS) $(SHIM_SRCS)
 LIB_OBJS      := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB           := $(BUILD)/libhe.so
@@ -53,7 +53,7 @@ check_fdmap_OBJS   := racer/fdmap.o common/fdid.o
 check_faults_OBJS  := faults/spec.o faults/fault.o faults/sink.o common/addr.o common/log.o
 check_history_OBJS := $(HISTORY_OBJS) common/addr.o common/log.o
 check_histshare_OBJS := $(HISTORY_OBJS) common/addr.o common/log.o
-check_connector_OBJS := racer/connector.o racer/options.o racer/strand.o racer/fdmap.o racer/race.o \
+check_connector_OBJS := racer/connector.o racer/options.o racer/strand.o racer/fdmap.o racer/race.o racer/stats.o \
                         racer/order.o common/addr.o common/fdid.o common/log.o
 check_splice_OBJS  := racer/splice.o racer/background.o racer/helper.o racer/remember.o \
                       $(HISTORY_OBJS) $(check_connector_OBJS)

@@ -33,6 +33,7 @@ struct he_libc {
     int (*close_range)(unsigned first, unsigned last, int flags);
     void (*closefrom)(int lowfd);
     int (*epoll_ctl)(int epfd, int op, int fd, struct epoll_event *ev);
+    void (*_exit)(int status) __attribute__((noreturn)); /* _Exit is the same in glibc */
     int (*getaddrinfo)(const char *node, const char *service, const struct addrinfo *hints,
                        struct addrinfo **res);
     void (*freeaddrinfo)(struct addrinfo *res);

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 int he_log_level = HE_LOG_WARN;
+int he_log_json;
 static const char *he_log_path;
 
 static const char *const he_log_names[] = {"error", "warn", "info", "debug"};
@@ -50,6 +51,10 @@ void he_log_setup(int level, const char *path) {
     he_log_level = level;
     he_log_path = (path && *path) ? path : NULL;
     __atomic_store_n(&he_log_file_warned, 0, __ATOMIC_RELAXED);
+}
+
+void he_log_setup_json(int json) {
+    he_log_json = json;
 }
 
 /* write(2) that can raise no signal in the program: a pipe whose reader
@@ -94,24 +99,8 @@ static int he_log_open_file(void) {
 }
 
 /* Writes the whole line with one write(2) so that lines from several threads
- * or processes sharing the file do not interleave.  Preserves errno: the
- * hooks call this on paths where errno must be what libc left. */
-void he_log_write(int level, const char *fmt, ...) {
-    int saved = errno;
-    char line[1024];
-    int n = snprintf(line, sizeof line, "libhe[%d] %s: ", (int)getpid(),
-                     he_log_names[level < 0   ? 0
-                                  : level > 3 ? 3
-                                              : level]);
-    va_list ap;
-    va_start(ap, fmt);
-    int m = vsnprintf(line + n, sizeof line - (size_t)n - 1, fmt, ap);
-    va_end(ap);
-    size_t len = (size_t)n + (m < 0 ? 0 : (size_t)m);
-    if (len > sizeof line - 2) {
-        len = sizeof line - 2;
-    }
-    line[len++] = '\n';
+ * or processes sharing the file do not interleave. */
+static void he_log_emit(const char *line, size_t len) {
     int fd = he_log_path ? he_log_open_file() : -1;
     if (fd >= 0) {
         he_log_write_quiet(fd, line, len);
@@ -119,5 +108,76 @@ void he_log_write(int level, const char *fmt, ...) {
     } else if (he_log_stderr_same()) {
         he_log_write_quiet(2, line, len);
     }
+}
+
+void he_log_json_str(char *buf, size_t room, size_t *used, const char *s) {
+    static const char hex[] = "0123456789abcdef";
+    size_t u = *used;
+    if (u + 3 > room) {
+        return;
+    }
+    buf[u++] = '"';
+    for (; *s != '\0' && u + 8 < room; s++) {
+        unsigned char c = (unsigned char)*s;
+        if (c == '"' || c == '\\') {
+            buf[u++] = '\\';
+            buf[u++] = (char)c;
+        } else if (c < 0x20 || c == 0x7f) {
+            memcpy(buf + u, "\\u00", 4);
+            buf[u + 4] = hex[c >> 4];
+            buf[u + 5] = hex[c & 15];
+            u += 6;
+        } else {
+            buf[u++] = (char)c;
+        }
+    }
+    buf[u++] = '"';
+    buf[u] = '\0';
+    *used = u;
+}
+
+void he_log_line(const char *line, size_t len) {
+    int saved = errno;
+    char buf[4096];
+    if (len > sizeof buf - 1) {
+        len = sizeof buf - 1;
+    }
+    memcpy(buf, line, len);
+    buf[len++] = '\n';
+    he_log_emit(buf, len);
+    errno = saved;
+}
+
+static const char *he_log_name(int level) {
+    return he_log_names[level < 0 ? 0 : level > 3 ? 3 : level];
+}
+
+/* Preserves errno: the hooks call this on paths where errno must be what
+ * libc left. */
+void he_log_write(int level, const char *fmt, ...) {
+    int saved = errno;
+    char msg[1024], line[2048];
+    va_list ap;
+    va_start(ap, fmt);
+    int m = vsnprintf(msg, sizeof msg, fmt, ap);
+    va_end(ap);
+    if (m < 0) {
+        msg[0] = '\0';
+    }
+    size_t len;
+    if (he_log_json) {
+        int n = snprintf(line, sizeof line,
+                         "{\"event\":\"log\",\"pid\":%d,\"level\":\"%s\",\"msg\":", (int)getpid(),
+                         he_log_name(level));
+        len = (size_t)n;
+        he_log_json_str(line, sizeof line - 2, &len, msg);
+        line[len++] = '}';
+    } else {
+        int n =
+            snprintf(line, sizeof line, "libhe[%d] %s: %s", (int)getpid(), he_log_name(level), msg);
+        len = n < 0 ? 0 : (size_t)n < sizeof line - 1 ? (size_t)n : sizeof line - 2;
+    }
+    line[len++] = '\n';
+    he_log_emit(line, len);
     errno = saved;
 }

@@ -14,6 +14,8 @@
 #ifndef HE_LOG_H
 #define HE_LOG_H
 
+#include <stddef.h>
+
 enum he_log_level {
     HE_LOG_ERROR = 0,
     HE_LOG_WARN = 1,
@@ -22,12 +24,25 @@ enum he_log_level {
 };
 
 extern int he_log_level;
+/* HE_LOG_FORMAT=json: every line is one JSON object (he_log_write's as
+ * {"event":"log",...}); see README, "Log lines as JSON". */
+extern int he_log_json;
 
 /* Where lines go: path NULL means stderr.  The string must outlive the
  * process (it comes from the environment). */
 void he_log_setup(int level, const char *path);
+void he_log_setup_json(int json);
 
 void he_log_write(int level, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+
+/* Writes line[0..len) and a newline, whatever the level, as one write to
+ * where lines go.  For lines made whole by their caller (a JSON event,
+ * the summary). */
+void he_log_line(const char *line, size_t len);
+
+/* Appends s to buf[*used..room) as a JSON string (quotes included),
+ * cutting it rather than overflowing; *used stays below room. */
+void he_log_json_str(char *buf, size_t room, size_t *used, const char *s);
 
 #define HE_LOG(level, ...)                                                                         \
     do {                                                                                           \

@@ -192,7 +192,7 @@ void he_fault_install(struct he_libc *sys, struct he_fault_spec *spec, uint64_t 
     he_fault_seed = seed;
     he_fault_name_of = name_of;
     he_fault_next = sys->connect;
-    sys->connect = he_fault_connect;
+    __atomic_store_n(&sys->connect, he_fault_connect, __ATOMIC_RELEASE);
     __atomic_store_n(&he_fault_on, spec->n > 0, __ATOMIC_RELEASE);
 }
 
@@ -214,4 +214,8 @@ void he_fault_resolved(const char *name, const struct he_addr *addrs, int n) {
 
 unsigned long he_fault_injected(void) {
     return __atomic_load_n(&he_fault_count, __ATOMIC_RELAXED);
+}
+
+void he_fault_reset_count(void) {
+    __atomic_store_n(&he_fault_count, 0, __ATOMIC_RELAXED);
 }

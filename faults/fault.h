@@ -44,7 +44,8 @@ int he_fault_covers(const struct he_addr *dst, int port);
 /* Adds addrs to every named rule for name (lower case, no trailing dot). */
 void he_fault_resolved(const char *name, const struct he_addr *addrs, int n);
 
-/* Faults injected so far in this process. */
+/* Faults injected so far in this process; a forked child's start at 0. */
 unsigned long he_fault_injected(void);
+void he_fault_reset_count(void);
 
 #endif

@@ -94,11 +94,11 @@ void he_bg_io(struct he_bg_race *b, struct he_race_io *io) {
 
 static void he_bg_log(const struct he_bg_race *b) {
     int64_t ms = he_connector_now_ms(NULL) - b->t0;
-    if (b->outcome != NULL && he_log_level >= HE_LOG_INFO) {
+    if (b->outcome != NULL && he_log_level >= HE_LOG_INFO && !he_log_json) {
         he_log_write(HE_LOG_INFO, "race %s (non-blocking): %s after %lld ms", b->name, b->outcome,
                      (long long)ms);
     }
-    he_connector_log(&b->r, b->name, b->r.result, ms);
+    he_connector_log(&b->r, b->name, b->r.result, ms, b->outcome != NULL ? b->outcome : "");
 }
 
 /* The race's outcomes, once, before a failed splice rewrites its winner. */

@@ -35,6 +35,7 @@ struct he_bg_request {
     const struct he_addr *bad;
     int nbad;
     int sibling_at_once;
+    int own_redirected; /* the caller's socket went to a sibling (he_race's) */
 };
 
 /* libc's functions for everything here; set once by he_init. */

@@ -1,6 +1,7 @@
 #include "connector.h"
 
 #include "fdmap.h"
+#include "stats.h"
 #include "strand.h"
 
 #include "../common/log.h"
@@ -634,11 +635,70 @@ int he_connector_finish(struct he_connector *c, struct he_race *r) {
     return 0;
 }
 
-void he_connector_log(const struct he_race *r, const char *name, int rc, int64_t elapsed) {
+/* What a race came to, as HE_STATS counts it (racer/stats.h). */
+static enum he_stats_outcome he_connector_outcome_of(const struct he_race *r, int rc) {
+    if (r->winner == 0) {
+        return r->own_redirected ? HE_STATS_RESCUED : HE_STATS_OWN;
+    }
+    if (r->winner > 0) {
+        return HE_STATS_RESCUED;
+    }
+    /* The program's own attempt goes on without libhe. */
+    return rc == -EINPROGRESS || rc == -EALREADY || rc == -EINTR ? HE_STATS_LEFT : HE_STATS_FAILED;
+}
+
+static const char *const he_connector_outcome_names[] = {"own", "rescued", "failed", "left"};
+
+/* The race as one JSON object (HE_LOG_FORMAT=json; field names are
+ * documented in README and stay). */
+static void he_connector_log_json(const struct he_race *r, const char *name, int rc,
+                                  int64_t elapsed, const char *note) {
+    char line[3072], addr[HE_ADDR_STRLEN];
+    size_t u = (size_t)snprintf(line, sizeof line,
+                                "{\"event\":\"race\",\"pid\":%d,\"name\":", (int)getpid());
+    he_log_json_str(line, sizeof line, &u, name);
+    enum he_stats_outcome o = he_connector_outcome_of(r, rc);
+    u += (size_t)snprintf(
+        line + u, sizeof line - u,
+        ",\"result\":\"%s\",\"ms\":%lld,\"blocking\":%s,\"winner\":", he_connector_outcome_names[o],
+        (long long)elapsed, note == NULL ? "true" : "false");
+    if (r->winner >= 0) {
+        he_log_json_str(line, sizeof line, &u,
+                        he_addr_format(&r->att[r->winner].addr, addr, sizeof addr));
+        u += (size_t)snprintf(line + u, sizeof line - u, ",\"attempt\":%d", r->winner + 1);
+    } else {
+        const char *e = rc < 0 ? strerrorname_np(-rc) : NULL;
+        u += (size_t)snprintf(line + u, sizeof line - u, "null,\"error\":\"%s\"", e ? e : "?");
+    }
+    if (note != NULL && *note != '\0') {
+        u += (size_t)snprintf(line + u, sizeof line - u, ",\"note\":");
+        he_log_json_str(line, sizeof line, &u, note);
+    }
+    u += (size_t)snprintf(line + u, sizeof line - u, ",\"attempts\":[");
+    for (int i = 0; i < r->count && u < sizeof line - 200; i++) {
+        const struct he_attempt *a = &r->att[i];
+        u += (size_t)snprintf(line + u, sizeof line - u, "%s{\"addr\":", i ? "," : "");
+        he_log_json_str(line, sizeof line, &u, he_addr_format(&a->addr, addr, sizeof addr));
+        const char *e = a->state == HE_ATTEMPT_FAILED ? strerrorname_np(a->err) : NULL;
+        u += (size_t)snprintf(line + u, sizeof line - u, ",\"state\":\"%s\"%s%s%s}",
+                              he_attempt_state_name(a->state), e ? ",\"error\":\"" : "", e ? e : "",
+                              e ? "\"" : "");
+    }
+    u += (size_t)snprintf(line + u, sizeof line - u, "]}");
+    he_log_line(line, u < sizeof line ? u : sizeof line - 1);
+}
+
+void he_connector_log(const struct he_race *r, const char *name, int rc, int64_t elapsed,
+                      const char *note) {
+    he_stats_note(he_connector_outcome_of(r, rc), elapsed);
     /* A connect settled by the caller's own attempt alone is for debugging;
      * a race where a sibling started is worth an info line. */
     int level = r->count > 1 && r->att[1].state != HE_ATTEMPT_WAITING ? HE_LOG_INFO : HE_LOG_DEBUG;
     if (he_log_level < level) {
+        return;
+    }
+    if (he_log_json) {
+        he_connector_log_json(r, name, rc, elapsed, note);
         return;
     }
     char line[900];

@@ -126,7 +126,11 @@ enum he_settle he_connector_sibling_outcome(struct he_connector *c, struct he_ra
 /* One line per race for the log: the name, the candidates, the winner,
  * the time taken, and what became of each loser.  At info level when a
  * sibling was started, else at debug. */
-void he_connector_log(const struct he_race *r, const char *name, int rc, int64_t elapsed);
+/* Counts the race (racer/stats.h) and logs it: one line at info level
+ * when a sibling started, else at debug.  note: a non-blocking race's
+ * outcome in words, NULL for a blocking race. */
+void he_connector_log(const struct he_race *r, const char *name, int rc, int64_t elapsed,
+                      const char *note);
 
 /* Fills io with the real connector's callbacks and clock. */
 void he_connector_io(struct he_connector *c, struct he_race_io *io);

@@ -251,6 +251,7 @@ static int he_bg_admit(struct he_bg_race *b, const struct he_bg_request *q) {
         he_race_demote(&b->r, q->bad, q->nbad);
     }
     b->r.sibling_at_once = q->sibling_at_once;
+    b->r.own_redirected = q->own_redirected;
     he_bg.race[slot] = b;
     if ((rc = he_bg_watch(b, b->dupfd, 0)) != 0) {
         he_bg.race[slot] = NULL;

@@ -76,13 +76,16 @@ struct he_race {
     int news_pending;
     int delay_ms;        /* Connection Attempt Delay, clamped */
     int sibling_at_once; /* the first sibling starts with attempt 0 (history) */
-    int64_t deadline_ms; /* absolute, -1 for none */
-    int deadline_err;    /* EINPROGRESS (SO_SNDTIMEO) or ETIMEDOUT */
-    int winner;          /* index, -1 while none */
-    int64_t t0;          /* when attempt 0 started */
-    int64_t next_at;     /* when the next attempt is due */
-    int ended;           /* result is set */
-    int result;          /* what he_race_run returns */
+    /* Attempt 0 is not the caller's own address: the history sent the
+     * caller's socket to a sibling (shim/connect.c); its win is a rescue. */
+    int own_redirected;
+    int64_t deadline_ms;                         /* absolute, -1 for none */
+    int deadline_err;                            /* EINPROGRESS (SO_SNDTIMEO) or ETIMEDOUT */
+    int winner;                                  /* index, -1 while none */
+    int64_t t0;                                  /* when attempt 0 started */
+    int64_t next_at;                             /* when the next attempt is due */
+    int ended;                                   /* result is set */
+    int result;                                  /* what he_race_run returns */
     struct he_attempt att[HE_RACE_MAX_ATTEMPTS]; /* last: only count are set */
 };
 

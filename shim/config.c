@@ -134,6 +134,35 @@ static void he_config_resolve(struct he_config_ctx *ctx, int *out) {
     he_config_warn(ctx, "HE_RESOLVE", s, "is not libc or cares", "libc");
 }
 
+/* A variable that is one of names (without case); *out is its index,
+ * dflt when unset or empty, bad (with one warning) otherwise. */
+static void he_config_choice(struct he_config_ctx *ctx, const char *var, const char *const *names,
+                             int n, int dflt, int bad, int *out) {
+    *out = dflt;
+    const char *s = ctx->get(var);
+    if (s == NULL || *s == '\0') {
+        return;
+    }
+    for (int i = 0; i < n; i++) {
+        if (strcasecmp(s, names[i]) == 0) {
+            *out = i;
+            return;
+        }
+    }
+    char why[96];
+    snprintf(why, sizeof why, "is not %s or %s", names[0], names[1]);
+    he_config_warn(ctx, var, s, why, names[bad]);
+    *out = bad;
+}
+
+/* HE_STATS=0|1 (someone who sets it at all most likely wants the
+ * summary) and HE_LOG_FORMAT=text|json. */
+static void he_config_report(struct he_config_ctx *ctx, struct he_config *cfg) {
+    static const char *const stats[] = {"0", "1"}, *const formats[] = {"text", "json"};
+    he_config_choice(ctx, "HE_STATS", stats, 2, 0, 1, &cfg->stats);
+    he_config_choice(ctx, "HE_LOG_FORMAT", formats, 2, 0, 0, &cfg->log_json);
+}
+
 /* Appends one "ip[:port]" or "[ip6]:port" or "ip6" item to out as c-ares's
  * ares_set_servers_ports_csv takes it.  Returns 0 or -EINVAL. */
 static int he_config_server(const char *item, size_t len, char *out, size_t room) {
@@ -279,5 +308,6 @@ int he_config_parse(struct he_config *cfg, he_config_getenv_fn getenv_fn,
     cfg->hosts_file = (hosts && *hosts) ? hosts : NULL;
     he_config_nameservers(&ctx, cfg->nameservers, sizeof cfg->nameservers);
     he_config_history_all(&ctx, cfg);
+    he_config_report(&ctx, cfg);
     return ctx.warnings;
 }

@@ -35,6 +35,8 @@ struct he_config {
     const char *history_file; /* HE_HISTORY_FILE, NULL = the default place */
     int history_window_s;     /* HE_HISTORY_WINDOW_S: a first failure is believed this long */
     int history_window_max_s; /* HE_HISTORY_WINDOW_MAX_S: the doubling stops here */
+    int stats;                /* HE_STATS=1: a summary line at exit (shim/exit.c) */
+    int log_json;             /* HE_LOG_FORMAT=json: log lines as JSON objects */
 };
 
 /* RFC 8305 §5: "A simple implementation can have a fixed delay for how long

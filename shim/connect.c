@@ -51,6 +51,7 @@ static void he_connect_apply_plan(struct he_race *r, const struct he_plan *plan)
         he_race_demote(r, plan->addrs + plan->n - plan->nbad, plan->nbad);
     }
     r->sibling_at_once = plan->own == HE_PLAN_WITH_SIBLING;
+    r->own_redirected = plan->own == HE_PLAN_OWN_LAST;
 }
 
 /* The caller's socket pointed at the plan's first sibling instead of its
@@ -197,7 +198,7 @@ int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, int fl,
     if (!c.abandoned) {
         he_race_remember(&r, he_sockaddr_port(addr));
     }
-    he_connector_log(&r, ans->name, rc, he_connector_now_ms(NULL) - t0);
+    he_connector_log(&r, ans->name, rc, he_connector_now_ms(NULL) - t0, NULL);
     return rc < 0 ? rc : 0;
 }
 
@@ -264,7 +265,8 @@ int he_connect_nonblocking(int fd, const struct sockaddr *addr, socklen_t len, i
                               he_cfg.max_attempts,
                               plan->addrs + plan->n - plan->nbad,
                               plan->nbad,
-                              plan->own == HE_PLAN_WITH_SIBLING};
+                              plan->own == HE_PLAN_WITH_SIBLING,
+                              plan->own == HE_PLAN_OWN_LAST};
     he_bg_start(&q);
     errno = EINPROGRESS;
     return -1;

@@ -25,6 +25,11 @@ extern int he_records_live;
  * fork handlers).  Cheap after the first call.  Returns 1 when libhe is
  * active, 0 when hooks must pass straight through (HE_DISABLE=1, or the
  * name memory could not be allocated). */
+/* HE_STATS's summary (shim/exit.c): registered at set-up; a forked
+ * child's counters start again. */
+void he_exit_setup(void);
+void he_exit_fork_child(void);
+
 int he_init(void);
 
 /* Every hook's first step after he_init: if this thread abandoned a race

@@ -102,6 +102,7 @@ static void he_fork_child(void) {
     he_memo_fork_child(he_fork_memo());
     he_hist_fork_child();
     he_faults_fork_child();
+    he_exit_fork_child();
 }
 
 static void he_init_once(void) {
@@ -113,6 +114,7 @@ static void he_init_once(void) {
     he_init_history();
     he_refresh_setup();
     he_log_setup(he_cfg.log_level, he_cfg.log_file);
+    he_log_setup_json(he_cfg.log_json);
     for (int i = 0; i < he_init_nwarnings; i++) {
         he_log_write(HE_LOG_WARN, "%s", he_init_warnings[i]);
     }
@@ -127,6 +129,7 @@ static void he_init_once(void) {
     __atomic_store_n(&he_memo, m, __ATOMIC_RELEASE);
     he_lookup_setup();
     he_faults_install();
+    he_exit_setup();
     /* A child forked while its parent was initialising runs this again;
      * the handlers registered before the fork are already its own. */
     static int registered;

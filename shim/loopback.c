@@ -28,6 +28,7 @@
 #include "../common/log.h"
 #include "../racer/fdmap.h"
 #include "../racer/race.h"
+#include "../racer/stats.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -186,12 +187,18 @@ static int he_loopback_walk(struct he_connector *c, const struct he_addr *dst,
     he_connector_note_local(c); /* what siblings replay */
     int rc = he_loopback_siblings(c, &r, frame);
     if (rc == 0) {
+        he_stats_note(HE_STATS_RESCUED, 0);
         /* As the kernel answers a loopback connect that is done already:
          * EINPROGRESS, and the socket writable at once. */
         return -EINPROGRESS;
     }
+    /* Handed over, the helper thread's race is counted when it ends. */
     rc = he_loopback_hand_over(c, &r, ans);
-    return rc == -ECONNREFUSED || (rc < 0 && he_race_network_error(-rc)) ? -own_err : rc;
+    if (rc == -ECONNREFUSED || (rc < 0 && he_race_network_error(-rc))) {
+        he_stats_note(HE_STATS_FAILED, 0);
+        return -own_err;
+    }
+    return rc;
 }
 
 /* The caller's own attempt failed hard (own_err) and the name has other

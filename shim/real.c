@@ -3,8 +3,8 @@
 #include "hook.h"
 
 #include <dlfcn.h>
-#include <fcntl.h>
 #include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -77,6 +77,7 @@ static void he_real_fill_all(void) {
     HE_REAL_OPTIONAL(close_range, (void *)close_range, he_real_no_close_range);
     HE_REAL_OPTIONAL(closefrom, (void *)closefrom, he_real_no_closefrom);
     HE_REAL(epoll_ctl, (void *)epoll_ctl);
+    HE_REAL(_exit, (void *)_exit);
     HE_REAL(getaddrinfo, (void *)getaddrinfo);
     HE_REAL(freeaddrinfo, (void *)freeaddrinfo);
     HE_REAL(gethostbyname, (void *)gethostbyname);

@@ -11,9 +11,20 @@
 #include <string.h>
 
 static const char *const he_fuzz_vars[] = {
-    "HE_DISABLE", "HE_ATTEMPT_DELAY_MS", "HE_CONNECT_TIMEOUT_MS", "HE_MAX_ATTEMPTS",
-    "HE_MAP_MAX", "HE_LOG",              "HE_LOG_FILE",          "HE_MAP_TTL",
-    "HE_RESOLUTION_DELAY_MS", "HE_RESOLVE", "HE_HOSTS",            "HE_NAMESERVERS",
+    "HE_DISABLE",
+    "HE_ATTEMPT_DELAY_MS",
+    "HE_CONNECT_TIMEOUT_MS",
+    "HE_MAX_ATTEMPTS",
+    "HE_MAP_MAX",
+    "HE_LOG",
+    "HE_LOG_FILE",
+    "HE_MAP_TTL",
+    "HE_RESOLUTION_DELAY_MS",
+    "HE_RESOLVE",
+    "HE_HOSTS",
+    "HE_NAMESERVERS",
+    "HE_STATS",
+    "HE_LOG_FORMAT",
 };
 #define HE_FUZZ_NVARS (sizeof he_fuzz_vars / sizeof he_fuzz_vars[0])
 
@@ -55,7 +66,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         cfg.map_max > HE_MAP_MAX_LIMIT || cfg.log_level < 0 || cfg.log_level > 3 ||
         cfg.map_ttl_s < 0 || cfg.map_ttl_s > HE_MAP_TTL_MAX_S || cfg.resolution_delay_ms < 0 ||
         cfg.resolution_delay_ms > HE_RESOLUTION_DELAY_MAX_MS ||
-        memchr(cfg.nameservers, '\0', sizeof cfg.nameservers) == NULL) {
+        memchr(cfg.nameservers, '\0', sizeof cfg.nameservers) == NULL ||
+        (cfg.stats != 0 && cfg.stats != 1) || (cfg.log_json != 0 && cfg.log_json != 1)) {
         abort();
     }
     free(copy);

@@ -121,6 +121,12 @@ static long field(const struct he_config *cfg, const char *var) {
     if (strcmp(var, "HE_MIN_ATTEMPT_DELAY_MS") == 0) {
         return cfg->min_attempt_delay_ms;
     }
+    if (strcmp(var, "HE_STATS") == 0) {
+        return cfg->stats;
+    }
+    if (strcmp(var, "HE_LOG_FORMAT") == 0) {
+        return cfg->log_json;
+    }
     ck_abort_msg("no field for %s", var);
     return 0;
 }
@@ -146,6 +152,8 @@ static void assert_defaults_except(const struct he_config *cfg, const char *exce
         {"HE_HISTORY_WINDOW_S", HE_HISTORY_WINDOW_DEFAULT_S},
         {"HE_HISTORY_WINDOW_MAX_S", HE_HISTORY_WINDOW_MAX_DEFAULT_S},
         {"HE_MIN_ATTEMPT_DELAY_MS", HE_MIN_ATTEMPT_DELAY_DEFAULT_MS},
+        {"HE_STATS", 0},
+        {"HE_LOG_FORMAT", 0},
     };
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
         if (except != NULL && strcmp(defaults[i].var, except) == 0) {
@@ -206,6 +214,15 @@ static const struct var_row var_rows[] = {
     {"HE_RESOLVE", "libc", 0, 0, NULL},
     {"HE_RESOLVE", "", 0, 0, NULL},
     {"HE_RESOLVE", "dns", 0, 1, "libc"},
+    {"HE_STATS", "1", 1, 0, NULL},
+    {"HE_STATS", "0", 0, 0, NULL},
+    {"HE_STATS", "", 0, 0, NULL},
+    {"HE_STATS", "yes", 1, 1, "1"},
+    {"HE_LOG_FORMAT", "json", 1, 0, NULL},
+    {"HE_LOG_FORMAT", "JSON", 1, 0, NULL},
+    {"HE_LOG_FORMAT", "text", 0, 0, NULL},
+    {"HE_LOG_FORMAT", "", 0, 0, NULL},
+    {"HE_LOG_FORMAT", "xml", 0, 1, "text"},
     {"HE_HISTORY", "off", 0, 0, NULL},
     {"HE_HISTORY", "PROCESS", 1, 0, NULL},
     {"HE_HISTORY", "user", 2, 0, NULL},
