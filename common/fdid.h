@@ -26,4 +26,15 @@ int he_fdid_of(int fd, struct he_fdid *id);
  * cookie matches sockets only; dev and inode match sockets only too. */
 int he_fdid_same(int fd, const struct he_fdid *id);
 
+/* libhe itself put the socket to on the number that held from (HE_FAULTS's
+ * delay splices the real connection in while a blocking race on this very
+ * fd waits).  Kept for the last HE_FDID_MOVES moves; sockets with a cookie
+ * only. */
+#define HE_FDID_MOVES 64
+void he_fdid_moved(const struct he_fdid *from, const struct he_fdid *to);
+
+/* Whether fd holds what *id names, or what libhe moved it to (then *id
+ * names that from now on). */
+int he_fdid_follow(int fd, struct he_fdid *id);
+
 #endif

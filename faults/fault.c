@@ -19,6 +19,7 @@ static uint64_t he_fault_seed;
 static int (*he_fault_next)(int, const struct sockaddr *, socklen_t);
 static const char *(*he_fault_name_of)(const struct he_addr *, char *, size_t);
 static unsigned long he_fault_count;
+static he_fault_delay_fn he_fault_delay;
 
 static int he_fault_resolved_to(const struct he_fault_rule *r, const struct he_addr *dst) {
     int n = __atomic_load_n(&r->nresolved, __ATOMIC_ACQUIRE);
@@ -109,6 +110,23 @@ static void he_fault_seed_note(void) {
     }
 }
 
+/* A connect counted that started no attempt is taken back. */
+static void he_fault_undo(struct he_fault_rule *r, int faulted) {
+    if (r->count == 0 && r->permyriad == HE_FAULT_ALWAYS) {
+        if (faulted) {
+            __atomic_sub_fetch(&he_fault_count, 1, __ATOMIC_RELAXED);
+        }
+        return;
+    }
+    __atomic_sub_fetch(&r->attempts, 1, __ATOMIC_RELAXED);
+    if (faulted) {
+        __atomic_sub_fetch(&he_fault_count, 1, __ATOMIC_RELAXED);
+        if (r->count != 0) {
+            __atomic_sub_fetch(&r->injected, 1, __ATOMIC_RELAXED);
+        }
+    }
+}
+
 /* Whether this new attempt gets rule r's fault (r is rule index i). */
 static int he_fault_decide(struct he_fault_rule *r, int i) {
     if (r->count == 0 && r->permyriad == HE_FAULT_ALWAYS) {
@@ -125,9 +143,12 @@ static int he_fault_decide(struct he_fault_rule *r, int i) {
            __atomic_fetch_add(&r->injected, 1, __ATOMIC_RELAXED) < (unsigned long)r->count;
 }
 
-/* The fault done to fd: its connect() sent to mode's sink, or failed. */
-static int he_fault_realise(int fd, const struct sockaddr *addr, const struct he_addr *dst,
-                            enum he_fault_mode mode) {
+/* The fault done to fd: its connect() sent to mode's sink, or failed, or
+ * (delay) held there until the real one is made.  new: see
+ * he_fault_delay_fn. */
+static int he_fault_realise(int fd, const struct sockaddr *addr, socklen_t len,
+                            const struct he_addr *dst, const struct he_fault_rule *r, int new) {
+    enum he_fault_mode mode = r->mode;
     if (mode == HE_FAULT_UNREACH) {
         errno = EHOSTUNREACH;
         return -1;
@@ -139,13 +160,32 @@ static int he_fault_realise(int fd, const struct sockaddr *addr, const struct he
         errno = -rc; /* never the real destination */
         return -1;
     }
-    rc = he_fault_next(fd, (struct sockaddr *)&to, tolen);
-    if (mode == HE_FAULT_CLOSE) {
-        int err = errno;
-        he_sink_drain(dst->family);
-        errno = err;
+    if (mode == HE_FAULT_DELAY) {
+        if (he_fault_delay == NULL) {
+            errno = ENOTSUP;
+            return -1;
+        }
+        return he_fault_delay(fd, addr, len, (struct sockaddr *)&to, tolen, r->delay_ms, new);
     }
+    rc = he_fault_next(fd, (struct sockaddr *)&to, tolen);
+    he_sink_settle(mode, dst->family);
     return rc;
+}
+
+/* The counted fault, logged. */
+static int he_fault_inject(int fd, const struct sockaddr *addr, socklen_t len,
+                           const struct he_addr *dst, struct he_fault_rule *r, int port,
+                           int index) {
+    __atomic_add_fetch(&he_fault_count, 1, __ATOMIC_RELAXED);
+    if (he_log_level >= HE_LOG_INFO) {
+        int saved = errno;
+        char a[HE_ADDR_STRLEN];
+        he_log_write(HE_LOG_INFO, "fault: %s port %d: %s (HE_FAULTS entry %d)",
+                     he_addr_format(dst, a, sizeof a), port, he_fault_mode_name(r->mode),
+                     index + 1);
+        errno = saved;
+    }
+    return he_fault_realise(fd, addr, len, dst, r, 1);
 }
 
 static int he_fault_connect(int fd, const struct sockaddr *addr, socklen_t len) {
@@ -168,29 +208,28 @@ static int he_fault_connect(int fd, const struct sockaddr *addr, socklen_t len) 
         if (r->mode == HE_FAULT_UNREACH) {
             return he_fault_next(fd, addr, len);
         }
-        return he_fault_realise(fd, addr, &dst, r->mode);
+        return he_fault_realise(fd, addr, len, &dst, r, 0);
     }
-    if (!he_fault_decide(r, index)) {
-        errno = saved;
-        return he_fault_next(fd, addr, len);
-    }
-    __atomic_add_fetch(&he_fault_count, 1, __ATOMIC_RELAXED);
-    if (he_log_level >= HE_LOG_INFO) {
-        char a[HE_ADDR_STRLEN];
-        he_log_write(HE_LOG_INFO, "fault: %s port %d: %s (HE_FAULTS entry %d)",
-                     he_addr_format(&dst, a, sizeof a), port, he_fault_mode_name(r->mode),
-                     index + 1);
-    }
+    int faulted = he_fault_decide(r, index);
     errno = saved;
-    return he_fault_realise(fd, addr, &dst, r->mode);
+    int rc = faulted ? he_fault_inject(fd, addr, len, &dst, r, port, index)
+                     : he_fault_next(fd, addr, len);
+    if (rc != 0 && (errno == ECONNABORTED || errno == EALREADY || errno == EISCONN)) {
+        /* The kernel had an earlier attempt's end to report (its error
+         * already read with SO_ERROR): this connect started nothing. */
+        he_fault_undo(r, faulted);
+    }
+    return rc;
 }
 
 void he_fault_install(struct he_libc *sys, struct he_fault_spec *spec, uint64_t seed,
-                      const char *(*name_of)(const struct he_addr *dst, char *buf, size_t len)) {
+                      const char *(*name_of)(const struct he_addr *dst, char *buf, size_t len),
+                      he_fault_delay_fn delay) {
     he_sink_setup(sys);
     he_fault_spec = spec;
     he_fault_seed = seed;
     he_fault_name_of = name_of;
+    he_fault_delay = delay;
     he_fault_next = sys->connect;
     __atomic_store_n(&sys->connect, he_fault_connect, __ATOMIC_RELEASE);
     __atomic_store_n(&he_fault_on, spec->n > 0, __ATOMIC_RELEASE);

@@ -26,8 +26,16 @@ extern int he_fault_on;
  * sys's connect, keeping sys's old one for everything not faulted.
  * name_of(dst, buf, len), which may be NULL, names the host a program
  * resolved dst from (the name memory), for named rules. */
+/* delay:MS, done by the shim (a helper-thread race, shim/faults.c): fd's
+ * connect to real is held at sink (drop's) and made after ms.  new: this
+ * connect() starts an attempt; else it settles one (a blocking socket
+ * waits, as the kernel would).  Returns as connect() does. */
+typedef int (*he_fault_delay_fn)(int fd, const struct sockaddr *real, socklen_t len,
+                                 const struct sockaddr *sink, socklen_t sink_len, int ms, int new);
+
 void he_fault_install(struct he_libc *sys, struct he_fault_spec *spec, uint64_t seed,
-                      const char *(*name_of)(const struct he_addr *dst, char *buf, size_t len));
+                      const char *(*name_of)(const struct he_addr *dst, char *buf, size_t len),
+                      he_fault_delay_fn delay);
 
 /* The rule for dst:port (host order), or NULL.  name: the host dst was
  * resolved from, or NULL. */

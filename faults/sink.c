@@ -16,7 +16,7 @@ struct he_sink {
 };
 
 /* [0] IPv4, [1] IPv6; by mode (refuse, drop, silent, close). */
-static struct he_sink he_sinks[2][HE_FAULT_CLOSE + 1];
+static struct he_sink he_sinks[2][HE_FAULT_MODES];
 static const struct he_libc *he_sink_sys;
 static int (*he_sink_connect)(int, const struct sockaddr *, socklen_t);
 
@@ -124,7 +124,9 @@ static struct he_sink *he_sink_get(int family, enum he_fault_mode mode, int *err
 int he_sink_addr(enum he_fault_mode mode, int sock_family, int dst_family,
                  struct sockaddr_storage *out, socklen_t *len) {
     int err = 0;
-    struct he_sink *s = he_sink_get(dst_family, mode, &err);
+    /* A delayed attempt waits on drop's sink until its real one is in. */
+    struct he_sink *s =
+        he_sink_get(dst_family, mode == HE_FAULT_DELAY ? HE_FAULT_DROP : mode, &err);
     if (s == NULL) {
         /* No ::1 (IPv6 off): a real connect to an IPv6 address fails so. */
         return err == -EADDRNOTAVAIL || err == -EAFNOSUPPORT ? -ENETUNREACH : err;
@@ -137,20 +139,63 @@ int he_sink_addr(enum he_fault_mode mode, int sock_family, int dst_family,
     return *len == 0 ? -EAFNOSUPPORT : 0;
 }
 
-void he_sink_drain(int dst_family) {
-    struct he_sink *s = &he_sinks[dst_family == AF_INET6][HE_FAULT_CLOSE];
-    if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != HE_SINK_READY) {
-        return;
+/* silent's accepted connections, held open and never read or written,
+ * so that its queue holds only connections not yet seen: one whose client
+ * has gone is closed at the next tidy. */
+#define HE_SINK_HELD_MAX 4096
+static int he_sink_held[HE_SINK_HELD_MAX];
+static int he_sink_nheld;
+static int he_sink_held_busy;
+
+/* Whether the client of an accepted connection has closed its end. */
+static int he_sink_client_gone(int c) {
+    char b;
+    ssize_t n = recv(c, &b, 1, MSG_PEEK | MSG_DONTWAIT);
+    return n == 0 || (n < 0 && errno != EAGAIN && errno != EWOULDBLOCK);
+}
+
+static void he_sink_hold(int listener) {
+    for (int i = 0; i < he_sink_nheld;) {
+        if (he_sink_client_gone(he_sink_held[i])) {
+            close(he_sink_held[i]);
+            he_sink_held[i] = he_sink_held[--he_sink_nheld];
+        } else {
+            i++;
+        }
     }
     int c;
-    while ((c = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
-        close(c); /* through the layer accept4 came from (a sanitizer's) */
+    while (he_sink_nheld < HE_SINK_HELD_MAX &&
+           (c = accept4(listener, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+        he_sink_held[he_sink_nheld++] = c;
     }
+}
+
+void he_sink_settle(enum he_fault_mode mode, int dst_family) {
+    if (mode != HE_FAULT_CLOSE && mode != HE_FAULT_SILENT) {
+        return;
+    }
+    struct he_sink *s = &he_sinks[dst_family == AF_INET6][mode];
+    if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) != HE_SINK_READY || !he_sink_intact(s, mode)) {
+        return; /* its number may be the program's now: never accept there */
+    }
+    int saved = errno;
+    if (mode == HE_FAULT_SILENT) {
+        if (!__atomic_exchange_n(&he_sink_held_busy, 1, __ATOMIC_ACQUIRE)) {
+            he_sink_hold(s->fd);
+            __atomic_store_n(&he_sink_held_busy, 0, __ATOMIC_RELEASE);
+        }
+    } else {
+        int c;
+        while ((c = accept4(s->fd, NULL, NULL, SOCK_NONBLOCK | SOCK_CLOEXEC)) >= 0) {
+            close(c); /* through the layer accept4 came from (a sanitizer's) */
+        }
+    }
+    errno = saved;
 }
 
 void he_sink_fork_child(void) {
     for (int f = 0; f < 2; f++) {
-        for (int m = 0; m <= HE_FAULT_CLOSE; m++) {
+        for (int m = 0; m < HE_FAULT_MODES; m++) {
             int making = HE_SINK_MAKING;
             __atomic_compare_exchange_n(&he_sinks[f][m].state, &making, HE_SINK_EMPTY, 0,
                                         __ATOMIC_ACQ_REL, __ATOMIC_ACQUIRE);

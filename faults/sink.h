@@ -7,8 +7,9 @@
  *           connection never accepted): the kernel drops the SYNs and the
  *           program's socket retransmits them, as towards a dead host;
  *   refuse  a bound socket that does not listen: the SYN gets an RST;
- *   silent  a listener that never accepts: the kernel completes the
- *           handshake and buffers what the program sends;
+ *   silent  a listener whose connections libhe accepts and holds, never
+ *           reading or writing: the kernel completes the handshake and
+ *           buffers what the program sends;
  *   close   a listener whose connections libhe accepts and closes as soon
  *           as they are made (he_sink_drain).
  *
@@ -34,9 +35,10 @@ void he_sink_setup(const struct he_libc *sys);
 int he_sink_addr(enum he_fault_mode mode, int sock_family, int dst_family,
                  struct sockaddr_storage *out, socklen_t *len);
 
-/* The close sink of dst_family: accepts and closes every connection made
- * to it so far. */
-void he_sink_drain(int dst_family);
+/* After a connect to mode's sink of dst_family: close's connections are
+ * accepted and closed; silent's are accepted and held (never read or
+ * written) until their client closes, so that its queue never fills. */
+void he_sink_settle(enum he_fault_mode mode, int dst_family);
 
 /* In a child forked while a sink was being made. */
 void he_sink_fork_child(void);

@@ -13,6 +13,7 @@
 static const char *const he_fault_modes[] = {
     [HE_FAULT_NONE] = "none",       [HE_FAULT_DROP] = "drop",     [HE_FAULT_REFUSE] = "refuse",
     [HE_FAULT_UNREACH] = "unreach", [HE_FAULT_SILENT] = "silent", [HE_FAULT_CLOSE] = "close",
+    [HE_FAULT_DELAY] = "delay",
 };
 
 const char *he_fault_mode_name(enum he_fault_mode mode) {
@@ -181,15 +182,28 @@ static const char *he_fault_percent(const char *s, size_t len, int *out) {
 static const char *he_fault_mode(const char *s, size_t len, struct he_fault_rule *r) {
     size_t mlen = strcspn(s, "*@");
     mlen = mlen < len ? mlen : len;
+    size_t wlen = strcspn(s, ":*@");
+    wlen = wlen < mlen ? wlen : mlen;
     r->mode = HE_FAULT_NONE;
-    for (int m = HE_FAULT_DROP; m <= HE_FAULT_CLOSE; m++) {
-        if (strlen(he_fault_modes[m]) == mlen && memcmp(s, he_fault_modes[m], mlen) == 0) {
+    for (int m = HE_FAULT_DROP; m < HE_FAULT_MODES; m++) {
+        if (strlen(he_fault_modes[m]) == wlen && memcmp(s, he_fault_modes[m], wlen) == 0) {
             r->mode = (enum he_fault_mode)m;
         }
     }
     if (r->mode == HE_FAULT_NONE) {
-        return "mode is not one of drop, refuse, unreach, silent, close";
+        return "mode is not one of drop, refuse, unreach, silent, close, delay:MS";
     }
+    long ms = 0;
+    if (r->mode == HE_FAULT_DELAY &&
+        (wlen == mlen ||
+         he_fault_number(s + wlen + 1, mlen - wlen - 1, HE_FAULT_DELAY_MAX_MS, &ms) != 0 ||
+         ms == 0)) {
+        return "delay needs :MS, 1..600000";
+    }
+    if (r->mode != HE_FAULT_DELAY && wlen != mlen) {
+        return "only delay takes :MS";
+    }
+    r->delay_ms = (int)ms;
     r->count = 0;
     r->permyriad = HE_FAULT_ALWAYS;
     int seen_count = 0, seen_percent = 0;
@@ -300,9 +314,15 @@ int he_fault_parse_seed(const char *text, uint64_t *seed) {
     if (text == NULL || *text < '0' || *text > '9') { /* strtoull would skip blanks, take signs */
         return -EINVAL;
     }
+    /* Decimal, or hexadecimal after 0x: never octal (042 is 42). */
+    int hex = text[0] == '0' && (text[1] == 'x' || text[1] == 'X');
+    if (hex && !((text[2] >= '0' && text[2] <= '9') || (text[2] >= 'a' && text[2] <= 'f') ||
+                 (text[2] >= 'A' && text[2] <= 'F'))) {
+        return -EINVAL;
+    }
     char *end;
     errno = 0;
-    unsigned long long v = strtoull(text, &end, 0);
+    unsigned long long v = strtoull(hex ? text + 2 : text, &end, hex ? 16 : 10);
     if (errno != 0 || *end != '\0') {
         return -EINVAL;
     }

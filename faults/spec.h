@@ -8,6 +8,7 @@
  *   TARGET    = IPV4 [":" PORT] | IPV6 | "[" IPV6 "]" [":" PORT]
  *             | NAME [":" PORT]           a name: every address it has
  *   MODE      = "drop" | "refuse" | "unreach" | "silent" | "close"
+ *             | "delay:" MS               connects after MS (1..600000)
  *   MODIFIER  = "*" COUNT                 only the first COUNT attempts
  *             | "@" PERCENT "%"           each attempt with this chance
  *
@@ -36,13 +37,18 @@ enum he_fault_mode {
     HE_FAULT_UNREACH, /* EHOSTUNREACH at once, as from an unreachable route */
     HE_FAULT_SILENT,  /* connects; the server never sends a byte */
     HE_FAULT_CLOSE,   /* connects; the server closes at once */
+    HE_FAULT_DELAY,   /* connects to the real address, after delay_ms */
 };
+#define HE_FAULT_MODES (HE_FAULT_DELAY + 1)
+/* delay:MS takes 1 ms .. 10 min. */
+#define HE_FAULT_DELAY_MAX_MS 600000
 
 struct he_fault_rule {
     char name[HE_FAULT_NAME_MAX + 1]; /* lower case, no trailing dot; "" for an address */
     struct he_addr addr;              /* the address, when name is "" */
     int port;                         /* host order; 0: every port */
     enum he_fault_mode mode;
+    int delay_ms;  /* delay:MS */
     long count;    /* *COUNT: attempts faulted at most; 0: no limit */
     int permyriad; /* @PERCENT in 1/10000; HE_FAULT_ALWAYS without one */
     /* A name's addresses (faults/fault.c fills them), and the rule's
@@ -65,8 +71,8 @@ typedef void (*he_fault_warn_fn)(void *ctx, const char *msg);
  * entries left out; warn (may be NULL) hears each. */
 int he_fault_parse(const char *text, struct he_fault_spec *spec, he_fault_warn_fn warn, void *ctx);
 
-/* HE_FAULTS_SEED: a decimal or 0x-hexadecimal 64-bit number.  0 or
- * -EINVAL. */
+/* HE_FAULTS_SEED: a decimal (leading zeros allowed, never octal) or
+ * 0x-hexadecimal 64-bit number.  0 or -EINVAL. */
 int he_fault_parse_seed(const char *text, uint64_t *seed);
 
 const char *he_fault_mode_name(enum he_fault_mode mode);

@@ -94,6 +94,14 @@ void he_bg_io(struct he_bg_race *b, struct he_race_io *io) {
 
 static void he_bg_log(const struct he_bg_race *b) {
     int64_t ms = he_connector_now_ms(NULL) - b->t0;
+    if (b->fault_delay) {
+        HE_LOG(HE_LOG_INFO, "fault: delay: %s after %lld ms",
+               b->r.winner > 0 ? "connected"
+               : b->outcome    ? b->outcome
+                               : "not connected",
+               (long long)ms);
+        return;
+    }
     if (b->outcome != NULL && he_log_level >= HE_LOG_INFO && !he_log_json) {
         he_log_write(HE_LOG_INFO, "race %s (non-blocking): %s after %lld ms", b->name, b->outcome,
                      (long long)ms);
@@ -103,7 +111,7 @@ static void he_bg_log(const struct he_bg_race *b) {
 
 /* The race's outcomes, once, before a failed splice rewrites its winner. */
 static void he_bg_remember(struct he_bg_race *b) {
-    if (!b->remembered) {
+    if (!b->remembered && !b->fault_delay) {
         b->remembered = 1;
         he_race_remember(&b->r, he_sockaddr_port((const struct sockaddr *)&b->addr));
     }

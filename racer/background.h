@@ -36,6 +36,10 @@ struct he_bg_request {
     int nbad;
     int sibling_at_once;
     int own_redirected; /* the caller's socket went to a sibling (he_race's) */
+    /* HE_FAULTS's delay:MS (shim/faults.c): attempt 0 waits at a sink,
+     * the one sibling is the real address, started after exactly
+     * delay_ms; not logged as a race, not counted, not remembered. */
+    int fault_delay;
 };
 
 /* libc's functions for everything here; set once by he_init. */

@@ -25,6 +25,7 @@ struct he_bg_race {
     struct he_fdid id; /* the caller's socket (common/fdid.h) */
     int own_failed;
     int remembered;      /* its outcomes went to the history */
+    int fault_delay;     /* he_bg_request's */
     const char *outcome; /* why no splice, for the log */
     int64_t t0;
     struct sockaddr_storage addr;

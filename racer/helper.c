@@ -252,6 +252,10 @@ static int he_bg_admit(struct he_bg_race *b, const struct he_bg_request *q) {
     }
     b->r.sibling_at_once = q->sibling_at_once;
     b->r.own_redirected = q->own_redirected;
+    if (q->fault_delay) {
+        b->fault_delay = 1;
+        b->r.delay_ms = q->delay_ms; /* the fault's, not a race's (unclamped) */
+    }
     he_bg.race[slot] = b;
     if ((rc = he_bg_watch(b, b->dupfd, 0)) != 0) {
         he_bg.race[slot] = NULL;

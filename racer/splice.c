@@ -95,6 +95,12 @@ enum he_splice_result he_splice_winner(struct he_bg_race *b) {
         he_bg.sys->close(s);
         return rc;
     }
+    struct he_fdid to;
+    if (b->fault_delay && he_fdid_of(s, &to) == 0) {
+        /* A blocking race may wait on this fd (its own attempt is the
+         * delayed one): what it finds there next is still its socket. */
+        he_fdid_moved(&b->id, &to);
+    }
     int moved[HE_FDMAP_REGS] = {0};
     he_bg_epoll_detach(b->fd, slot, moved);
     if (he_bg.sys->dup3(s, b->fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {

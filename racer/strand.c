@@ -148,5 +148,6 @@ int he_strand_check(uintptr_t frame, he_close_fn real_close) {
 }
 
 int he_strand_caller_replaced(void) {
-    return he_strand_tls.have_caller && !he_strand_still_ours(&he_strand_tls.caller);
+    struct he_strand *t = &he_strand_tls;
+    return t->have_caller && !he_fdid_follow(t->caller.fd, &t->caller.id);
 }

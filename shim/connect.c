@@ -266,7 +266,8 @@ int he_connect_nonblocking(int fd, const struct sockaddr *addr, socklen_t len, i
                               plan->addrs + plan->n - plan->nbad,
                               plan->nbad,
                               plan->own == HE_PLAN_WITH_SIBLING,
-                              plan->own == HE_PLAN_OWN_LAST};
+                              plan->own == HE_PLAN_OWN_LAST,
+                              0};
     he_bg_start(&q);
     errno = EINPROGRESS;
     return -1;

@@ -3,10 +3,16 @@
 #include "../common/log.h"
 #include "../faults/fault.h"
 #include "../faults/sink.h"
+#include "connect.h"
 #include "hook.h"
 #include "lookup.h"
 
+#include "../racer/background.h"
+#include "../racer/connector.h"
+
 #include <errno.h>
+#include <fcntl.h>
+#include <poll.h>
 #include <sched.h>
 #include <stdio.h>
 #include <string.h>
@@ -42,7 +48,8 @@ void he_faults_configure(struct he_config *cfg, he_config_getenv_fn getenv_fn,
             warn_fn(msg);
         }
     }
-    if (he_faults.n > 0 && getenv_fn("HE_HISTORY") == NULL) {
+    const char *history = getenv_fn("HE_HISTORY");
+    if (he_faults.n > 0 && (history == NULL || *history == '\0')) {
         cfg->history = HE_HISTORY_PROCESS;
     }
 }
@@ -67,9 +74,89 @@ static const char *he_faults_name_of(const struct he_addr *dst, char *buf, size_
     return buf;
 }
 
+/* libc's functions, connect included: what a delayed attempt's real
+ * connect is made with (the table's connect is the fault layer). */
+static struct he_libc he_faults_libc;
+
+/* Hands fd, connecting to sink, to the helper thread: its one sibling is
+ * real, started after ms and spliced onto fd when connected. */
+static int he_faults_defer(struct he_connector *c, const struct he_addr *sink,
+                           const struct he_addr *real, int ms) {
+    struct he_bg_request q = {.c = c,
+                              .first = sink,
+                              .addrs = real,
+                              .n = 1,
+                              .name = "(delay fault)",
+                              .delay_ms = ms,
+                              .max_attempts = 2,
+                              .fault_delay = 1};
+    return he_bg_start(&q);
+}
+
+/* A blocking connect() to a delayed address waits as the kernel would: for
+ * the socket to be writable (the splice's shutdown wakes the wait), at
+ * most the socket's SO_SNDTIMEO (then EINPROGRESS), and a signal ends it
+ * with EINTR, the attempt going on. */
+static int he_faults_wait(int fd, const struct sockaddr *real, socklen_t len) {
+    int ms = he_connector_sndtimeo_ms(fd);
+    struct pollfd p = {.fd = fd, .events = POLLOUT};
+    int rc = poll(&p, 1, ms > 0 ? ms : -1);
+    if (rc == 0) {
+        errno = EINPROGRESS;
+        return -1;
+    }
+    if (rc < 0) {
+        return -1;
+    }
+    rc = he_faults_libc.connect(fd, real, len);
+    return rc == 0 || errno == EISCONN ? 0 : -1;
+}
+
+static int he_faults_delay(int fd, const struct sockaddr *real, socklen_t len,
+                           const struct sockaddr *sink, socklen_t sink_len, int ms, int new) {
+    int fl = he_faults_libc.fcntl(fd, F_GETFL);
+    if (fl < 0) {
+        return -1;
+    }
+    if (!new) {
+        /* Settling: the kernel's answer for a non-blocking socket. */
+        return (fl & O_NONBLOCK) ? he_faults_libc.connect(fd, real, len)
+                                 : he_faults_wait(fd, real, len);
+    }
+    struct he_addr to, at;
+    if (he_addr_from_sockaddr(&to, real, len) != 0 ||
+        he_addr_from_sockaddr(&at, sink, sink_len) != 0) {
+        errno = EINVAL;
+        return -1;
+    }
+    struct he_connector c;
+    he_connect_connector(&c, fd, real, len, fl);
+    c.sys = &he_faults_libc;
+    c.track = NULL;
+    he_connector_note_local(&c); /* before connect binds it */
+    he_faults_libc.fcntl(fd, F_SETFL, fl | O_NONBLOCK);
+    int rc = he_faults_libc.connect(fd, sink, sink_len);
+    if (rc == 0 || errno != EINPROGRESS || he_faults_defer(&c, &at, &to, ms) != 0) {
+        /* No helper for it (no memory, no fd): connected at once, and
+         * said so, rather than held for ever. */
+        HE_LOG(HE_LOG_WARN, "HE_FAULTS: a delay could not be applied; connecting at once");
+        struct sockaddr unspec = {.sa_family = AF_UNSPEC};
+        he_faults_libc.connect(fd, &unspec, sizeof unspec);
+        he_faults_libc.fcntl(fd, F_SETFL, fl);
+        return he_faults_libc.connect(fd, real, len);
+    }
+    he_faults_libc.fcntl(fd, F_SETFL, fl);
+    if (fl & O_NONBLOCK) {
+        errno = EINPROGRESS;
+        return -1;
+    }
+    return he_faults_wait(fd, real, len);
+}
+
 void he_faults_install(void) {
     if (he_faults.n > 0) {
-        he_fault_install(&he_real, &he_faults, he_faults_seed, he_faults_name_of);
+        he_faults_libc = he_real;
+        he_fault_install(&he_real, &he_faults, he_faults_seed, he_faults_name_of, he_faults_delay);
         HE_LOG(HE_LOG_INFO, "faults: %d HE_FAULTS entries", he_faults.n);
     }
 }

@@ -42,7 +42,10 @@ static int he_fuzz_entries(const char *text) {
 }
 
 static void he_fuzz_rule(const struct he_fault_spec *spec, const struct he_fault_rule *r) {
-    he_fuzz_check(r->mode >= HE_FAULT_DROP && r->mode <= HE_FAULT_CLOSE);
+    he_fuzz_check(r->mode >= HE_FAULT_DROP && r->mode < HE_FAULT_MODES);
+    he_fuzz_check(r->mode == HE_FAULT_DELAY
+                      ? r->delay_ms >= 1 && r->delay_ms <= HE_FAULT_DELAY_MAX_MS
+                      : r->delay_ms == 0);
     he_fuzz_check(r->port >= 0 && r->port <= 65535);
     he_fuzz_check(r->count >= 0 && r->count <= 1000000000);
     he_fuzz_check(r->permyriad >= 0 && r->permyriad <= HE_FAULT_ALWAYS);

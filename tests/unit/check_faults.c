@@ -6,8 +6,8 @@
 #include "he_check.h"
 
 #include <arpa/inet.h>
-#include <errno.h>
 #include <check.h>
+#include <errno.h>
 #include <stdio.h>
 #include <string.h>
 
@@ -142,9 +142,8 @@ START_TEST(test_lists) {
     ck_assert_int_eq(spec.n, 0);
     ck_assert_int_eq(nwarnings, 0);
     /* A bad entry is left out; the others apply, in order. */
-    ck_assert_int_eq(he_fault_parse("nonsense,192.0.2.1=refuse, db.test=drop*1 ,x=y", &spec,
-                                    collect, NULL),
-                     2);
+    ck_assert_int_eq(
+        he_fault_parse("nonsense,192.0.2.1=refuse, db.test=drop*1 ,x=y", &spec, collect, NULL), 2);
     ck_assert_int_eq(spec.n, 2);
     ck_assert_int_eq(nwarnings, 2);
     ck_assert(strstr(warnings[0], "'nonsense'") != NULL);
@@ -170,7 +169,8 @@ START_TEST(test_lists) {
     ck_assert_int_eq(he_fault_parse(longe, &spec, collect, NULL), 1);
     ck_assert(strstr(warnings[0], "...'") != NULL);
     ck_assert_int_eq(he_fault_parse("\x01\x1b=drop", &spec, collect, NULL), 1);
-    ck_assert(strstr(warnings[1], "'?" "?=drop'") != NULL);
+    ck_assert(strstr(warnings[1], "'?"
+                                  "?=drop'") != NULL);
 }
 END_TEST
 
@@ -180,6 +180,14 @@ START_TEST(test_seed) {
     ck_assert_uint_eq(s, 42);
     ck_assert_int_eq(he_fault_parse_seed("0x10", &s), 0);
     ck_assert_uint_eq(s, 16);
+    ck_assert_int_eq(he_fault_parse_seed("042", &s), 0);
+    ck_assert_uint_eq(s, 42);
+    ck_assert_int_eq(he_fault_parse_seed("09", &s), 0);
+    ck_assert_uint_eq(s, 9);
+    ck_assert_int_eq(he_fault_parse_seed("0X1f", &s), 0);
+    ck_assert_uint_eq(s, 31);
+    ck_assert_int_eq(he_fault_parse_seed("0x", &s), -EINVAL);
+    ck_assert_int_eq(he_fault_parse_seed("0x-1", &s), -EINVAL);
     ck_assert_int_eq(he_fault_parse_seed("18446744073709551615", &s), 0);
     ck_assert_uint_eq(s, UINT64_MAX);
     ck_assert_int_eq(he_fault_parse_seed("18446744073709551616", &s), -EINVAL);
