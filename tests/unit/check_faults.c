@@ -68,6 +68,14 @@ static const struct entry_row entry_rows[] = {
     {"192.0.2.1=drop@0.25%", "192.0.2.1", NULL, 0, HE_FAULT_DROP, 0, 25, NULL},
     {"192.0.2.1=drop@100%", "192.0.2.1", NULL, 0, HE_FAULT_DROP, 0, HE_FAULT_ALWAYS, NULL},
     {"192.0.2.1=drop@0%", "192.0.2.1", NULL, 0, HE_FAULT_DROP, 0, 0, NULL},
+    {"192.0.2.1=delay:250", "192.0.2.1", NULL, 0, HE_FAULT_DELAY, 0, HE_FAULT_ALWAYS, NULL},
+    {"192.0.2.1:80=delay:600000*2@50%", "192.0.2.1", NULL, 80, HE_FAULT_DELAY, 2, 5000, NULL},
+    {"192.0.2.1=delay", NULL, NULL, 0, 0, 0, 0, "delay needs :MS"},
+    {"192.0.2.1=delay:", NULL, NULL, 0, 0, 0, 0, "delay needs :MS"},
+    {"192.0.2.1=delay:0", NULL, NULL, 0, 0, 0, 0, "delay needs :MS"},
+    {"192.0.2.1=delay:600001", NULL, NULL, 0, 0, 0, 0, "delay needs :MS"},
+    {"192.0.2.1=delay:1s", NULL, NULL, 0, 0, 0, 0, "delay needs :MS"},
+    {"192.0.2.1=drop:5", NULL, NULL, 0, 0, 0, 0, "only delay takes :MS"},
     {"192.0.2.1", NULL, NULL, 0, 0, 0, 0, "no '=MODE'"},
     {"192.0.2.1=", NULL, NULL, 0, 0, 0, 0, "mode is not"},
     {"192.0.2.1=dead", NULL, NULL, 0, 0, 0, 0, "mode is not"},
@@ -126,6 +134,12 @@ START_TEST(test_entry) {
     ck_assert_int_eq(r->mode, row->mode);
     ck_assert_int_eq(r->count, row->count);
     ck_assert_int_eq(r->permyriad, row->permyriad);
+    if (r->mode == HE_FAULT_DELAY) {
+        int want = strstr(row->text, "600000") != NULL ? 600000 : 250;
+        ck_assert_int_eq(r->delay_ms, want);
+    } else {
+        ck_assert_int_eq(r->delay_ms, 0);
+    }
 }
 END_TEST
 
