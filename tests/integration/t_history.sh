@@ -519,3 +519,52 @@ hist_case_tmp_default() {
     hist_expect_warm "${ms[1]}"
 }
 he_case history/file-in-tmp-without-xdg hist_case_tmp_default
+
+# Two network namespaces one after the other (a test lab run after
+# another): the kernel gives the second the first one's inode number, but
+# not its cookie; what the first learned must not be used in the second.
+# Each has 203.0.113.20 dead (SYNs dropped) and .21 live on its lo; the
+# program connects twice per namespace: cold (the delay), then warm.
+hist_case_next_netns() {
+    local script='
+        ip link set lo up && ip addr add 203.0.113.20/32 dev lo && ip addr add 203.0.113.21/32 dev lo &&
+            iptables -A INPUT -d 203.0.113.20 -p tcp --syn -j DROP || exit 3
+        stat -L -c "netns %i" /proc/self/ns/net
+        /usr/bin/python3 -c "
+import socket
+s = socket.socket(); s.bind((\"203.0.113.21\", 7308)); s.listen(8)
+open(\"$1/ready\", \"w\").close()
+while True:
+    c, _ = s.accept(); c.close()" &
+        for i in $(seq 50); do [ -e "$1/ready" ] && break; sleep 0.05; done
+        rm -f "$1/ready"
+        for i in 1 2; do
+            env LD_PRELOAD="$2" /usr/bin/python3 -c "
+import socket, time
+t = time.monotonic()
+socket.create_connection((\"lab2.test\", 7308)).close()
+print(\"connect\", int((time.monotonic() - t) * 1000))"
+        done
+        kill $!'
+    printf '203.0.113.20 lab2.test\n203.0.113.21 lab2.test\n' >"$HE_CASE_DIR/hosts"
+    local run out1 out2
+    for run in 1 2; do
+        he_run --plain --env "HE_HOSTS=$HE_CASE_DIR/hosts" unshare -n /bin/bash -c "$script" \
+            _ "$HE_CASE_DIR" "$HE_PRELOAD"
+        expect_rc 0
+        [ "$run" = 1 ] && out1=$HE_OUT || out2=$HE_OUT
+        # The kernel frees a namespace a moment after its last process
+        # ends; only then is its inode number given again.
+        [ "$run" = 1 ] && sleep 1
+    done
+    local cold1 warm1 cold2
+    cold1=$(sed -n '2s/^connect //p' <<<"$out1")
+    warm1=$(sed -n '3s/^connect //p' <<<"$out1")
+    cold2=$(sed -n '2s/^connect //p' <<<"$out2")
+    [ -n "$cold2" ] && [ "$cold1" -ge $((HE_DELAY_MS * 9 / 10)) ] && [ "$warm1" -lt $((HE_DELAY_MS / 2)) ] ||
+        he_fail "wanted a cold then a warm connect in the first namespace: '$out1' / '$out2'"
+    # The second namespace starts cold: its history is not the first's.
+    [ "$cold2" -ge $((HE_DELAY_MS * 9 / 10)) ] ||
+        he_fail "the second namespace used the first's history ($(head -1 <<<"$out1"), $(head -1 <<<"$out2")): '$out2'"
+}
+he_case history/next-netns-starts-cold hist_case_next_netns
