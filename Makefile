@@ -2,6 +2,7 @@
 
 CC      ?= cc
 PREFIX  ?= /usr/local
+LIBDIR  ?= $(PREFIX)/lib
 DESTDIR ?=
 BUILD   ?= build
 SAN     ?=
@@ -75,7 +76,7 @@ CHECK_CFLAGS := $(shell pkg-config --cflags check 2>/dev/null)
 CHECK_LIBS   := $(shell pkg-config --libs check 2>/dev/null)
 
 .PHONY: all deps demo check check-unit check-install check-integration check-asan check-tsan bench \
-        install fuzz print-fuzz-srcs format clean help
+        install fuzz print-fuzz-srcs format clean help deb check-deb
 
 HISTORY_CLI := $(BUILD)/he-history
 
@@ -90,7 +91,9 @@ help:
 	@echo "make check-tsan the threaded tests under ThreadSanitizer"
 	@echo "make bench      overhead and failover figures"
 	@echo "make fuzz       run the libFuzzer targets for FUZZ_SECONDS each (needs clang)"
-	@echo "make install    PREFIX=$(PREFIX) DESTDIR=$(DESTDIR)"
+	@echo "make install    PREFIX=$(PREFIX) DESTDIR=$(DESTDIR) LIBDIR=$(LIBDIR)"
+	@echo "make deb        build/libhe_$(VERSION)_<arch>.deb, then lintian (LINT=no: without)"
+	@echo "make check-deb  the .deb installed into a scratch root, and examples/ci run against it"
 
 $(BUILD)/obj/%.o: %.c
 	@mkdir -p $(dir $@)
@@ -117,7 +120,7 @@ deps:
 	@scripts/install-deps
 
 check: deps
-	$(MAKE) check-unit check-install check-integration
+	$(MAKE) check-unit check-install check-deb check-integration
 
 check-install:
 	tests/check-install.sh
@@ -162,16 +165,44 @@ demo: deps $(LIB)
 bench: deps $(LIB)
 	@bench/run $(abspath $(LIB))
 
+# he-run (and he-lab) learn where the library is, and the version.
+SUBST = sed -e 's|@LIBDIR@|$(LIBDIR)|' -e 's|@VERSION@|$(VERSION)|'
+
 install: $(LIB) $(HISTORY_CLI)
-	install -d $(DESTDIR)$(PREFIX)/lib $(DESTDIR)$(PREFIX)/bin \
+	install -d $(DESTDIR)$(LIBDIR) $(DESTDIR)$(PREFIX)/bin \
 	    $(DESTDIR)$(PREFIX)/share/man/man1 $(DESTDIR)$(PREFIX)/share/man/man7
-	install -m 0755 $(LIB) $(DESTDIR)$(PREFIX)/lib/libhe.so
+	install -m 0755 $(LIB) $(DESTDIR)$(LIBDIR)/libhe.so
 	install -m 0755 $(HISTORY_CLI) $(DESTDIR)$(PREFIX)/bin/he-history
-	sed -e 's|@LIBDIR@|$(PREFIX)/lib|' -e 's|@VERSION@|$(VERSION)|' scripts/he-run \
-	    > $(DESTDIR)$(PREFIX)/bin/he-run
+	$(SUBST) scripts/he-run > $(DESTDIR)$(PREFIX)/bin/he-run
 	chmod 0755 $(DESTDIR)$(PREFIX)/bin/he-run
 	install -m 0644 man/he-run.1 $(DESTDIR)$(PREFIX)/share/man/man1/he-run.1
 	install -m 0644 man/libhe.7 $(DESTDIR)$(PREFIX)/share/man/man7/libhe.7
+	if [ -f scripts/he-lab ]; then \
+	    $(SUBST) scripts/he-lab > $(DESTDIR)$(PREFIX)/bin/he-lab && \
+	    chmod 0755 $(DESTDIR)$(PREFIX)/bin/he-lab; fi
+	if [ -f man/he-lab.1 ]; then \
+	    install -m 0644 man/he-lab.1 $(DESTDIR)$(PREFIX)/share/man/man1/he-lab.1; fi
+
+# ---- Debian package -------------------------------------------------------
+# `make deb`: build/libhe_VERSION_ARCH.deb from `make install PREFIX=/usr
+# LIBDIR=/usr/lib/<multiarch>/libhe` (built in build/deb with
+# dpkg-buildflags' hardening; scripts/build-deb, packaging/deb/), then lintian
+# (installed by `scripts/install-deps lint` if missing; LINT=no skips it).
+# `make check-deb` (part of `make check`): the same package installed into a
+# scratch root with dpkg --root, and examples/ci/failover-check.sh run
+# against it and against the build tree.
+LINT ?= yes
+DEB  := build/libhe_$(VERSION)_$(shell dpkg --print-architecture 2>/dev/null).deb
+
+deb:
+	@scripts/build-deb $(VERSION) $(DEB)
+	@if [ "$(LINT)" != no ]; then scripts/install-deps lint && \
+	    echo "lintian $(DEB)" && lintian --fail-on error,warning --info $(DEB) && \
+	    echo "lintian: no errors, no warnings"; fi
+
+check-deb: $(LIB) $(HISTORY_CLI)
+	@scripts/build-deb $(VERSION) $(DEB) >/dev/null
+	tests/check-deb.sh $(DEB)
 
 format:
 	clang-format -i $(LIB_SRCS) history/cli.c \

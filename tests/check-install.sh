@@ -10,6 +10,14 @@ fail=0
 for f in lib/libhe.so bin/he-run bin/he-history share/man/man1/he-run.1 share/man/man7/libhe.7; do
     [ -f "$stage/opt/he/$f" ] || { echo "FAIL install: $f missing"; fail=1; }
 done
+# he-lab and its page, when the tree has them, substituted as he-run is.
+if [ -f "$top/scripts/he-lab" ]; then
+    [ -x "$stage/opt/he/bin/he-lab" ] || { echo "FAIL install: bin/he-lab missing"; fail=1; }
+    ! grep -q '@VERSION@\|@LIBDIR@' "$stage/opt/he/bin/he-lab" 2>/dev/null ||
+        { echo "FAIL install: bin/he-lab not substituted"; fail=1; }
+fi
+[ ! -f "$top/man/he-lab.1" ] || [ -f "$stage/opt/he/share/man/man1/he-lab.1" ] ||
+    { echo "FAIL install: share/man/man1/he-lab.1 missing"; fail=1; }
 preload=$("$stage/opt/he/bin/he-run" sh -c 'echo "$LD_PRELOAD"')
 [ "$preload" = "$stage/opt/he/lib/libhe.so" ] || { echo "FAIL install: he-run preloads '$preload'"; fail=1; }
 "$stage/opt/he/bin/he-run" --version | grep -q "^he-run (libhe) [0-9]" ||
