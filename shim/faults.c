@@ -12,6 +12,8 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <netinet/in.h>
+#include <netinet/tcp.h>
 #include <poll.h>
 #include <sched.h>
 #include <stdio.h>
@@ -95,14 +97,17 @@ static int he_faults_defer(struct he_connector *c, const struct he_addr *sink,
 
 /* A blocking connect() to a delayed address waits as the kernel would: for
  * the socket to be writable (the splice's shutdown wakes the wait), at
- * most the socket's SO_SNDTIMEO (then EINPROGRESS), and a signal ends it
- * with EINTR, the attempt going on. */
-static int he_faults_wait(int fd, const struct sockaddr *real, socklen_t len) {
+ * most the socket's SO_SNDTIMEO (then timeout_err: EINPROGRESS for the
+ * connect that started the attempt, EALREADY for a later one), and a
+ * signal ends it with EINTR, the attempt going on.  0 once connected: the
+ * helper settled the connection, so connect() says EISCONN, which for the
+ * call that waited for it is the kernel's 0. */
+static int he_faults_wait(int fd, const struct sockaddr *real, socklen_t len, int timeout_err) {
     int ms = he_connector_sndtimeo_ms(fd);
     struct pollfd p = {.fd = fd, .events = POLLOUT};
     int rc = poll(&p, 1, ms > 0 ? ms : -1);
     if (rc == 0) {
-        errno = EINPROGRESS;
+        errno = timeout_err;
         return -1;
     }
     if (rc < 0) {
@@ -119,9 +124,15 @@ static int he_faults_delay(int fd, const struct sockaddr *real, socklen_t len,
         return -1;
     }
     if (!new) {
-        /* Settling: the kernel's answer for a non-blocking socket. */
-        return (fl & O_NONBLOCK) ? he_faults_libc.connect(fd, real, len)
-                                 : he_faults_wait(fd, real, len);
+        /* Settling.  A non-blocking socket, or one no longer waiting at the
+         * sink (connected: EISCONN; failed): the kernel's answer.  A
+         * blocking one still waiting: wait, as the kernel would. */
+        struct tcp_info ti;
+        socklen_t tl = sizeof ti;
+        int waiting =
+            getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 && ti.tcpi_state == TCP_SYN_SENT;
+        return (fl & O_NONBLOCK) || !waiting ? he_faults_libc.connect(fd, real, len)
+                                             : he_faults_wait(fd, real, len, EALREADY);
     }
     struct he_addr to, at;
     if (he_addr_from_sockaddr(&to, real, len) != 0 ||
@@ -150,7 +161,7 @@ static int he_faults_delay(int fd, const struct sockaddr *real, socklen_t len,
         errno = EINPROGRESS;
         return -1;
     }
-    return he_faults_wait(fd, real, len);
+    return he_faults_wait(fd, real, len, EINPROGRESS);
 }
 
 void he_faults_install(void) {
