@@ -25,6 +25,7 @@
 #       the real address (the server says so, getpeername says so) after
 #       300 ms, not sooner, well within 1 s.
 #       py-timeout-v6: the same on IPv6 (the ::1 sinks).
+#   faults/delay/connect-again  connect() again on a delayed socket
 #   faults/delay/sndtimeo  a blocking connect with SO_SNDTIMEO (100 ms)
 #       shorter than the delay: EINPROGRESS at SO_SNDTIMEO, as from the
 #       lab's dead address, then writable at the delay, SO_ERROR 0, the
@@ -457,6 +458,32 @@ f_case_delay_sndtimeo() {
     expect_log_count whoami 1
 }
 he_case faults/delay/sndtimeo f_case_delay_sndtimeo
+
+# faults/delay/connect-again: connect() again on a delayed blocking socket
+# answers as the kernel does: EALREADY while the attempt is in flight (at
+# SO_SNDTIMEO), EISCONN once connected; and on a socket whose blocking
+# connect returned 0, EISCONN every time.
+f_case_delay_again() {
+    local py='
+import errno, socket, struct, sys, time
+addr = (sys.argv[1], int(sys.argv[2]))
+name = lambda rc: errno.errorcode.get(rc, str(rc))
+s = socket.socket(); s.connect(addr)
+print("connected", name(s.connect_ex(addr)), name(s.connect_ex(addr)))
+s = socket.socket()
+s.setsockopt(socket.SOL_SOCKET, socket.SO_SNDTIMEO, struct.pack("ll", 0, 100000))
+print("pending", name(s.connect_ex(addr)), name(s.connect_ex(addr)))
+time.sleep(0.4)
+print("later", name(s.connect_ex(addr)))
+'
+    he_run --env HE_MAX_ATTEMPTS=1 --env "HE_FAULTS=${LAB_LIVE4[0]}=delay:300" \
+        /usr/bin/python3 -c "$py" "${LAB_LIVE4[0]}" "$LAB_PORT_WHOAMI"
+    expect_rc 0
+    [ "$HE_OUT" = "connected EISCONN EISCONN
+pending EINPROGRESS EALREADY
+later EISCONN" ] || he_fail "wanted the kernel's answers; $(he_ctx)"
+}
+he_case faults/delay/connect-again f_case_delay_again
 
 # ---------------------------------------------------------------- racing
 
