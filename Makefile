@@ -31,7 +31,7 @@ RACER_SRCS    := racer/race.c racer/order.c racer/options.c racer/strand.c racer
                  racer/fdmap.c racer/background.c racer/helper.c racer/splice.c racer/fdclose.c \
                  racer/remember.c racer/stats.c
 SHIM_SRCS     := shim/init.c shim/real.c shim/config.c shim/connect.c shim/loopback.c shim/faults.c shim/socket.c shim/refresh.c shim/lookup.c shim/bind.c shim/getaddrinfo.c \
-                 shim/gethostbyname.c shim/close.c shim/epoll.c shim/exit.c
+                 shim/gethostbyname.c shim/close.c shim/epoll.c shim/exit.c shim/getpeername.c
 LIB_SRCS      := $(COMMON_SRCS) $(HISTORY_SRCS) $(RESOLVER_SRCS) $(RACER_SRCS) $(FAULTS_SRCS) $(SHIM_SRCS)
 LIB_OBJS      := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB           := $(BUILD)/libhe.so

@@ -9,6 +9,9 @@
 #include <poll.h>
 #include <string.h>
 
+#ifndef SO_COOKIE
+#define SO_COOKIE 57
+#endif
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP 262
 #endif
@@ -143,6 +146,58 @@ static int he_fault_decide(struct he_fault_rule *r, int i) {
            __atomic_fetch_add(&r->injected, 1, __ATOMIC_RELAXED) < (unsigned long)r->count;
 }
 
+/* The faulted address each silent or close socket stands for, by cookie:
+ * a ring, written and read under a spin flag held for a copy. */
+static struct {
+    uint64_t cookie;
+    struct sockaddr_storage real;
+    socklen_t len;
+} he_fault_peers[HE_FAULT_PEERS];
+static unsigned he_fault_peers_next;
+static int he_fault_peers_busy;
+
+static uint64_t he_fault_cookie(int fd) {
+    uint64_t c = 0;
+    socklen_t l = sizeof c;
+    return getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c, &l) == 0 ? c : 0;
+}
+
+static void he_fault_note_peer(int fd, const struct sockaddr *real, socklen_t len) {
+    uint64_t c = he_fault_cookie(fd);
+    if (c == 0 || len > sizeof(struct sockaddr_storage) ||
+        __atomic_exchange_n(&he_fault_peers_busy, 1, __ATOMIC_ACQUIRE)) {
+        return;
+    }
+    unsigned i = he_fault_peers_next++ % HE_FAULT_PEERS;
+    he_fault_peers[i].cookie = c;
+    memcpy(&he_fault_peers[i].real, real, len);
+    he_fault_peers[i].len = len;
+    __atomic_store_n(&he_fault_peers_busy, 0, __ATOMIC_RELEASE);
+}
+
+int he_fault_peer(int fd, const struct sockaddr *got, socklen_t got_len, struct sockaddr *out,
+                  socklen_t *len) {
+    if (!__atomic_load_n(&he_fault_on, __ATOMIC_ACQUIRE) || !he_sink_owns(got, got_len)) {
+        return 0;
+    }
+    uint64_t c = he_fault_cookie(fd);
+    int found = 0;
+    if (c == 0 || __atomic_exchange_n(&he_fault_peers_busy, 1, __ATOMIC_ACQUIRE)) {
+        return 0;
+    }
+    for (int i = 0; i < HE_FAULT_PEERS && !found; i++) {
+        if (he_fault_peers[i].cookie == c) {
+            /* As the kernel does: at most *len bytes, *len the full size. */
+            socklen_t full = he_fault_peers[i].len;
+            memcpy(out, &he_fault_peers[i].real, *len < full ? *len : full);
+            *len = full;
+            found = 1;
+        }
+    }
+    __atomic_store_n(&he_fault_peers_busy, 0, __ATOMIC_RELEASE);
+    return found;
+}
+
 /* The fault done to fd: its connect() sent to mode's sink, or failed, or
  * (delay) held there until the real one is made.  new: see
  * he_fault_delay_fn. */
@@ -168,7 +223,13 @@ static int he_fault_realise(int fd, const struct sockaddr *addr, socklen_t len,
         return he_fault_delay(fd, addr, len, (struct sockaddr *)&to, tolen, r->delay_ms, new);
     }
     rc = he_fault_next(fd, (struct sockaddr *)&to, tolen);
+    int err = errno;
+    if (new && (mode == HE_FAULT_SILENT || mode == HE_FAULT_CLOSE) &&
+        (rc == 0 || err == EINPROGRESS)) {
+        he_fault_note_peer(fd, addr, len);
+    }
     he_sink_settle(mode, dst->family);
+    errno = err;
     return rc;
 }
 

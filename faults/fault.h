@@ -52,6 +52,14 @@ int he_fault_covers(const struct he_addr *dst, int port);
 /* Adds addrs to every named rule for name (lower case, no trailing dot). */
 void he_fault_resolved(const char *name, const struct he_addr *addrs, int n);
 
+/* getpeername(2) of a silent or close connection names the sink: the
+ * faulted address it stands for instead, when fd's socket (by SO_COOKIE)
+ * is one of the last HE_FAULT_PEERS made so.  Returns 1 with *out and
+ * *len set as getpeername would, else 0. */
+#define HE_FAULT_PEERS 1024
+int he_fault_peer(int fd, const struct sockaddr *got, socklen_t got_len, struct sockaddr *out,
+                  socklen_t *len);
+
 /* Faults injected so far in this process; a forked child's start at 0. */
 unsigned long he_fault_injected(void);
 void he_fault_reset_count(void);

@@ -193,6 +193,25 @@ void he_sink_settle(enum he_fault_mode mode, int dst_family) {
     errno = saved;
 }
 
+int he_sink_owns(const struct sockaddr *a, socklen_t len) {
+    struct he_addr x;
+    if (he_addr_from_sockaddr(&x, a, len) != 0) {
+        return 0;
+    }
+    static const enum he_fault_mode modes[] = {HE_FAULT_SILENT, HE_FAULT_CLOSE};
+    for (int m = 0; m < 2; m++) {
+        const struct he_sink *s = &he_sinks[x.family == AF_INET6][modes[m]];
+        struct he_addr y;
+        if (__atomic_load_n(&s->state, __ATOMIC_ACQUIRE) == HE_SINK_READY &&
+            he_addr_from_sockaddr(&y, (const struct sockaddr *)&s->addr, s->len) == 0 &&
+            he_addr_equal(&x, &y) &&
+            he_sockaddr_port(a) == he_sockaddr_port((const struct sockaddr *)&s->addr)) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 void he_sink_fork_child(void) {
     for (int f = 0; f < 2; f++) {
         for (int m = 0; m < HE_FAULT_MODES; m++) {

@@ -40,6 +40,10 @@ int he_sink_addr(enum he_fault_mode mode, int sock_family, int dst_family,
  * written) until their client closes, so that its queue never fills. */
 void he_sink_settle(enum he_fault_mode mode, int dst_family);
 
+/* Whether a (a peer address) is silent's or close's sink, of either
+ * family, IPv4-mapped or not. */
+int he_sink_owns(const struct sockaddr *a, socklen_t len);
+
 /* In a child forked while a sink was being made. */
 void he_sink_fork_child(void);
 
