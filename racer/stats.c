@@ -1,8 +1,16 @@
 #include "stats.h"
 
 static struct he_stats he_stats;
+static int he_stats_on;
+
+void he_stats_enable(void) {
+    __atomic_store_n(&he_stats_on, 1, __ATOMIC_RELAXED);
+}
 
 void he_stats_note(enum he_stats_outcome outcome, int64_t elapsed_ms) {
+    if (!__atomic_load_n(&he_stats_on, __ATOMIC_RELAXED)) {
+        return;
+    }
     unsigned long *slot[] = {&he_stats.own, &he_stats.rescued, &he_stats.failed, &he_stats.left};
     __atomic_add_fetch(&he_stats.races, 1, __ATOMIC_RELAXED);
     __atomic_add_fetch(slot[outcome], 1, __ATOMIC_RELAXED);

@@ -19,7 +19,12 @@ struct he_stats {
     unsigned long dead_wait_ms; /* time in races the own address lost */
 };
 
-/* One race ended after elapsed_ms. */
+/* Counting is on only with HE_STATS (shim/exit.c turns it on): without
+ * it, a race ends with no shared counter touched, which threads racing at
+ * once would otherwise bounce between their CPUs. */
+void he_stats_enable(void);
+
+/* One race ended after elapsed_ms (nothing when counting is off). */
 void he_stats_note(enum he_stats_outcome outcome, int64_t elapsed_ms);
 void he_stats_read(struct he_stats *out);
 /* A forked child counts its own races from zero. */

@@ -49,6 +49,7 @@ static void he_exit_summary(void) {
 void he_exit_setup(void) {
     __atomic_store_n(&he_exit_pid, getpid(), __ATOMIC_RELEASE);
     if (he_cfg.stats) {
+        he_stats_enable();
         atexit(he_exit_summary);
     }
 }
