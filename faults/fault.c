@@ -1,5 +1,6 @@
 #include "fault.h"
 
+#include "../common/fdid.h"
 #include "../common/log.h"
 #include "sink.h"
 
@@ -9,9 +10,6 @@
 #include <poll.h>
 #include <string.h>
 
-#ifndef SO_COOKIE
-#define SO_COOKIE 57
-#endif
 #ifndef IPPROTO_MPTCP
 #define IPPROTO_MPTCP 262
 #endif
@@ -93,10 +91,15 @@ static int he_fault_is_tcp(int fd) {
  * connecting or connected (TCP_INFO's state), nor when an error is still
  * to be reported (POLLERR), which that connect() returns instead.  Neither
  * probe changes what the program sees (SO_ERROR would). */
-static int he_fault_new_attempt(int fd) {
+int he_fault_tcp_state(int fd) {
     struct tcp_info ti;
     socklen_t len = sizeof ti;
-    if (getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 && ti.tcpi_state != TCP_CLOSE) {
+    return getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) == 0 ? ti.tcpi_state : -1;
+}
+
+static int he_fault_new_attempt(int fd) {
+    int state = he_fault_tcp_state(fd);
+    if (state >= 0 && state != TCP_CLOSE) {
         return 0;
     }
     struct pollfd p = {.fd = fd, .events = POLLOUT};
@@ -156,10 +159,10 @@ static struct {
 static unsigned he_fault_peers_next;
 static int he_fault_peers_busy;
 
+/* The socket's cookie (common/fdid.h), 0 without one. */
 static uint64_t he_fault_cookie(int fd) {
-    uint64_t c = 0;
-    socklen_t l = sizeof c;
-    return getsockopt(fd, SOL_SOCKET, SO_COOKIE, &c, &l) == 0 ? c : 0;
+    struct he_fdid id;
+    return he_fdid_of(fd, &id) == 0 ? id.cookie : 0;
 }
 
 static void he_fault_note_peer(int fd, const struct sockaddr *real, socklen_t len) {

@@ -60,6 +60,10 @@ void he_fault_resolved(const char *name, const struct he_addr *addrs, int n);
 int he_fault_peer(int fd, const struct sockaddr *got, socklen_t got_len, struct sockaddr *out,
                   socklen_t *len);
 
+/* fd's TCP state (TCP_INFO's tcpi_state: TCP_CLOSE, TCP_SYN_SENT...), or
+ * -1: read without changing anything the program sees. */
+int he_fault_tcp_state(int fd);
+
 /* Faults injected so far in this process; a forked child's start at 0. */
 unsigned long he_fault_injected(void);
 void he_fault_reset_count(void);

@@ -127,10 +127,7 @@ static int he_faults_delay(int fd, const struct sockaddr *real, socklen_t len,
         /* Settling.  A non-blocking socket, or one no longer waiting at the
          * sink (connected: EISCONN; failed): the kernel's answer.  A
          * blocking one still waiting: wait, as the kernel would. */
-        struct tcp_info ti;
-        socklen_t tl = sizeof ti;
-        int waiting =
-            getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &tl) == 0 && ti.tcpi_state == TCP_SYN_SENT;
+        int waiting = he_fault_tcp_state(fd) == TCP_SYN_SENT;
         return (fl & O_NONBLOCK) || !waiting ? he_faults_libc.connect(fd, real, len)
                                              : he_faults_wait(fd, real, len, EALREADY);
     }
