@@ -159,6 +159,11 @@ unsigned he_fdmap_fresh(int fd) {
     return (unsigned)(w >> (2 * (fd & 31))) & HE_FRESH_ALL;
 }
 
+void he_fdmap_fresh_shared(int fd, int other) {
+    he_fdmap_fresh_clear(fd, HE_FRESH_ALL);
+    he_fdmap_fresh_clear(other, HE_FRESH_ALL);
+}
+
 void he_fdmap_fresh_clear_range(unsigned first, unsigned last) {
     const unsigned end = __atomic_load_n(&he_fdmap_fresh_top, __ATOMIC_RELAXED);
     for (unsigned fd = first; fd <= last && fd < end; fd++) {

@@ -109,6 +109,10 @@ void he_fdmap_fresh_set(int fd, unsigned bits);
 void he_fdmap_fresh_clear(int fd, unsigned bits);
 unsigned he_fdmap_fresh(int fd);
 void he_fdmap_fresh_clear_range(unsigned first, unsigned last);
+/* fd's socket got a second number, other (dup, F_DUPFD, dup2/dup3): a
+ * bind or an option through either would not clear the other's bits, so
+ * both lose theirs. */
+void he_fdmap_fresh_shared(int fd, int other);
 
 /* Records what a successful epoll_ctl(epfd, op, fd, ev) did. */
 void he_fdmap_epoll(int epfd, int op, int fd, const void *ev);

@@ -35,10 +35,8 @@ static int he_close_before_dup(int oldfd, int newfd) {
     if (oldfd == newfd) {
         return 0;
     }
-    /* newfd's socket ends; oldfd's gets a second number, through which it
-     * can be bound or set up unseen by oldfd's bits. */
-    he_fdmap_fresh_clear(newfd, HE_FRESH_ALL);
-    he_fdmap_fresh_clear(oldfd, HE_FRESH_ALL);
+    /* newfd's socket ends; oldfd's gets newfd as a second number. */
+    he_fdmap_fresh_shared(oldfd, newfd);
     if (!he_close_watched(newfd)) {
         return 0;
     }

@@ -42,8 +42,7 @@ HE_EXPORT int setsockopt(int fd, int level, int name, const void *value, socklen
 HE_EXPORT int dup(int fd) {
     int rc = he_real_get()->dup(fd);
     if (rc >= 0) {
-        he_fdmap_fresh_clear(fd, HE_FRESH_ALL);
-        he_fdmap_fresh_clear(rc, HE_FRESH_ALL);
+        he_fdmap_fresh_shared(fd, rc);
     }
     return rc;
 }
@@ -52,8 +51,7 @@ HE_EXPORT int dup(int fd) {
 static int he_socket_fcntl(int (*real)(int, int, ...), int fd, int cmd, void *arg) {
     int rc = real(fd, cmd, arg);
     if (rc >= 0 && (cmd == F_DUPFD || cmd == F_DUPFD_CLOEXEC)) {
-        he_fdmap_fresh_clear(fd, HE_FRESH_ALL);
-        he_fdmap_fresh_clear(rc, HE_FRESH_ALL);
+        he_fdmap_fresh_shared(fd, rc);
     }
     return rc;
 }
