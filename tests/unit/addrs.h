@@ -1,5 +1,5 @@
 /* Address literals and helpers shared by the unit suites that handle
- * struct he_addr (check_race.c, check_memo.c).  Documentation addresses
+ * struct he_addr (check_race.c, check_memo.c, check_faults.c...).  Documentation addresses
  * only (RFC 5737, RFC 3849). */
 #ifndef HE_TEST_ADDRS_H
 #define HE_TEST_ADDRS_H
@@ -31,6 +31,25 @@ static inline struct he_addr addr_of(const char *text) {
         ck_abort_msg("bad address literal in test: %s", text);
     }
     return a;
+}
+
+/* The sockaddr a literal names (port 0), as a program would pass it;
+ * its length.  Through he_addr_from_sockaddr an IPv4-mapped literal
+ * becomes IPv4, as the code under test sees it. */
+static inline socklen_t sockaddr_of(const char *text, struct sockaddr_storage *ss) {
+    memset(ss, 0, sizeof *ss);
+    struct sockaddr_in *sin = (struct sockaddr_in *)ss;
+    struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)ss;
+    if (inet_pton(AF_INET, text, &sin->sin_addr) == 1) {
+        sin->sin_family = AF_INET;
+        return sizeof *sin;
+    }
+    if (inet_pton(AF_INET6, text, &sin6->sin6_addr) == 1) {
+        sin6->sin6_family = AF_INET6;
+        return sizeof *sin6;
+    }
+    ck_abort_msg("bad address literal in test: %s", text);
+    return 0;
 }
 
 #endif

@@ -11,6 +11,7 @@
 #include "../../racer/fdmap.h"
 #include "../../racer/strand.h"
 
+#include "addrs.h"
 #include "he_check.h"
 #include <arpa/inet.h>
 
@@ -342,19 +343,9 @@ START_TEST(test_addr_loopback) {
         {AF_INET6, "::127.0.0.1", 0},
     };
     for (size_t i = 0; i < sizeof t / sizeof t[0]; i++) {
-        struct sockaddr_storage ss = {0};
-        socklen_t len;
-        if (t[i].family == AF_INET) {
-            struct sockaddr_in *sin = (struct sockaddr_in *)&ss;
-            sin->sin_family = AF_INET;
-            ck_assert_int_eq(inet_pton(AF_INET, t[i].text, &sin->sin_addr), 1);
-            len = sizeof *sin;
-        } else {
-            struct sockaddr_in6 *sin6 = (struct sockaddr_in6 *)&ss;
-            sin6->sin6_family = AF_INET6;
-            ck_assert_int_eq(inet_pton(AF_INET6, t[i].text, &sin6->sin6_addr), 1);
-            len = sizeof *sin6;
-        }
+        struct sockaddr_storage ss;
+        socklen_t len = sockaddr_of(t[i].text, &ss);
+        ck_assert_int_eq(ss.ss_family, t[i].family);
         struct he_addr a;
         ck_assert_int_eq(he_addr_from_sockaddr(&a, (struct sockaddr *)&ss, len), 0);
         ck_assert_msg(he_addr_is_loopback(&a) == t[i].want, "%s: wanted %d", t[i].text, t[i].want);

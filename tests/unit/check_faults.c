@@ -3,6 +3,7 @@
 #include "../../faults/fault.h"
 #include "../../faults/spec.h"
 
+#include "addrs.h"
 #include "he_check.h"
 
 #include <arpa/inet.h>
@@ -21,18 +22,10 @@ static void collect(void *ctx, const char *msg) {
     strcpy(warnings[nwarnings++], msg);
 }
 
-static struct he_addr addr_of(const char *text) {
-    struct sockaddr_storage ss = {0};
-    socklen_t len;
-    if (strchr(text, ':') != NULL) {
-        ss.ss_family = AF_INET6;
-        ck_assert_int_eq(inet_pton(AF_INET6, text, &((struct sockaddr_in6 *)&ss)->sin6_addr), 1);
-        len = sizeof(struct sockaddr_in6);
-    } else {
-        ss.ss_family = AF_INET;
-        ck_assert_int_eq(inet_pton(AF_INET, text, &((struct sockaddr_in *)&ss)->sin_addr), 1);
-        len = sizeof(struct sockaddr_in);
-    }
+/* As the layer sees a literal: through a sockaddr, IPv4-mapped made IPv4. */
+static struct he_addr seen_addr(const char *text) {
+    struct sockaddr_storage ss;
+    socklen_t len = sockaddr_of(text, &ss);
     struct he_addr a;
     ck_assert_int_eq(he_addr_from_sockaddr(&a, (struct sockaddr *)&ss, len), 0);
     return a;
@@ -122,7 +115,7 @@ START_TEST(test_entry) {
                   nwarnings ? warnings[0] : "");
     const struct he_fault_rule *r = &spec.rule[0];
     if (row->addr != NULL) {
-        struct he_addr want = addr_of(row->addr);
+        struct he_addr want = seen_addr(row->addr);
         ck_assert(he_addr_equal(&r->addr, &want));
         ck_assert_str_eq(r->name, "");
         ck_assert_int_eq(spec.names, 0);
@@ -222,8 +215,8 @@ START_TEST(test_match) {
                                     "[2001:db8::1]:443=silent",
                                     &spec, NULL, NULL),
                      0);
-    struct he_addr a = addr_of("192.0.2.1"), b = addr_of("192.0.2.2"), c = addr_of("2001:db8::1"),
-                   m = addr_of("::ffff:192.0.2.1");
+    struct he_addr a = seen_addr("192.0.2.1"), b = seen_addr("192.0.2.2"),
+                   c = seen_addr("2001:db8::1"), m = seen_addr("::ffff:192.0.2.1");
     ck_assert_ptr_eq(he_fault_match(&spec, &a, 80, NULL), &spec.rule[0]);
     ck_assert_ptr_eq(he_fault_match(&spec, &a, 81, NULL), &spec.rule[1]);
     ck_assert_ptr_eq(he_fault_match(&spec, &m, 81, NULL), &spec.rule[1]);
