@@ -683,6 +683,28 @@ f_case_count() {
 }
 he_case faults/count f_case_count
 
+# The same modifier with libhe's defaults (racing on): refuse*1 on the
+# first address of multi.test.  The first connect is rescued by the second
+# address, the second finds the count used up (or the history sends it to
+# the second address): both connect, and the summary counts one fault.
+f_case_count_defaults() {
+    local py='
+import socket, sys
+for i in range(2):
+    s = socket.create_connection((sys.argv[1], int(sys.argv[2])))
+    print("connected", s.getpeername()[0]); s.close()
+'
+    F_WHICH="HE_FAULTS=${LAB_LIVE4[0]}=refuse*1"
+    he_run --env HE_STATS=1 --env "$F_WHICH" /usr/bin/python3 -c "$py" multi.test "$LAB_PORT_WHOAMI"
+    expect_rc 0
+    [ "$(grep -c '^connected ' <<<"$HE_OUT")" = 2 ] || he_fail "$F_WHICH: wanted two connects; $(he_ctx)"
+    grep -qx "connected ${LAB_LIVE4[1]}" <<<"$(head -1 <<<"$HE_OUT")" ||
+        he_fail "$F_WHICH: wanted the first rescued by ${LAB_LIVE4[1]}; $(he_ctx)"
+    grep -qE "summary: races 2, own [01], rescued [12], failed 0, left 0, dead_wait_ms [0-9]+, faults 1$" \
+        <<<"$HE_ERR" || he_fail "$F_WHICH: wanted two races, no failure, one fault; $(he_ctx)"
+}
+he_case faults/count-defaults f_case_count_defaults
+
 # The same with drop*1, blocking: the first connect waits out the
 # program's alarm, the second connects.
 f_case_count_drop() {
