@@ -51,7 +51,8 @@ check_feed_OBJS    := resolver/feed.o common/addr.o
 check_sort_OBJS    := resolver/sort.o resolver/gaiconf.o resolver/source.o common/addr.o
 check_answer_OBJS  := resolver/answer.o common/addr.o
 check_fdmap_OBJS   := racer/fdmap.o common/fdid.o
-check_faults_OBJS  := faults/spec.o faults/fault.o faults/sink.o common/addr.o common/fdid.o common/log.o
+check_faults_OBJS  := faults/spec.o faults/fault.o faults/sink.o resolver/hosts.o common/addr.o common/fdid.o \
+                      common/log.o
 check_history_OBJS := $(HISTORY_OBJS) common/addr.o common/log.o
 check_histshare_OBJS := $(HISTORY_OBJS) common/addr.o common/log.o
 check_connector_OBJS := racer/connector.o racer/options.o racer/strand.o racer/fdmap.o racer/race.o racer/stats.o \
@@ -67,7 +68,8 @@ FUZZ_TARGETS := config hosts history faults
 fuzz_config_OBJS := shim/config.o common/log.o
 fuzz_hosts_OBJS  := resolver/hosts.o common/addr.o
 fuzz_history_OBJS := history/table.o history/rules.o common/addr.o
-fuzz_faults_OBJS := faults/spec.o faults/fault.o faults/sink.o common/addr.o common/fdid.o common/log.o
+fuzz_faults_OBJS := faults/spec.o faults/fault.o faults/sink.o resolver/hosts.o common/addr.o \
+                    common/fdid.o common/log.o
 FUZZ_SECONDS ?= 60
 FUZZ_REPLAYS := $(FUZZ_TARGETS:%=$(BUILD)/fuzz/replay_%)
 

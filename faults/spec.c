@@ -1,5 +1,7 @@
 #include "spec.h"
 
+#include "../resolver/hosts.h"
+
 #include <arpa/inet.h>
 #include <errno.h>
 #include <stdio.h>
@@ -68,43 +70,28 @@ static int he_fault_address(const char *s, size_t len, int v6, struct he_addr *o
     return he_addr_from_sockaddr(out, (struct sockaddr *)&ss, sl);
 }
 
-/* A host name as HE_HOSTS takes one: labels of [A-Za-z0-9_-] joined by
- * dots, one trailing dot allowed, kept in lower case without it.  A last
- * label of digits only is a mistyped address, not a name. */
+/* A host name as HE_HOSTS takes one (he_hosts_name_valid), one trailing
+ * dot allowed, kept in lower case without it.  A last label of digits
+ * only is a mistyped address, not a name. */
 static const char *he_fault_name(const char *s, size_t len, char *out) {
-    if (len > 0 && s[len - 1] == '.') {
-        len--;
-    }
+    len -= len > 0 && s[len - 1] == '.';
     if (len == 0 || len > HE_FAULT_NAME_MAX) {
         return len == 0 ? "empty target" : "name longer than 255 characters";
     }
-    size_t label = 0;
-    int digits_only = 1;
-    for (size_t i = 0; i < len; i++) {
-        char c = s[i];
-        if (c == '.') {
-            if (label == 0) {
-                return "empty label in the name";
-            }
-            out[i] = '.';
-            label = 0;
-            digits_only = 1;
-            continue;
-        }
-        int ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
-                 c == '-' || c == '_';
-        if (!ok) {
-            return "not an address or a host name";
-        }
-        digits_only &= c >= '0' && c <= '9';
-        out[i] = (c >= 'A' && c <= 'Z') ? (char)(c - 'A' + 'a') : c;
-        label++;
+    if (!he_hosts_name_valid(s, len)) {
+        return s[0] == '.' || s[len - 1] == '.' || memmem(s, len, "..", 2) != NULL
+                   ? "empty label in the name"
+                   : "not an address or a host name";
     }
-    if (label == 0) {
-        return "empty label in the name";
+    size_t last = len;
+    while (last > 0 && s[last - 1] != '.') {
+        last--;
     }
-    if (digits_only) {
+    if (strspn(s + last, "0123456789") >= len - last) {
         return "not a valid address";
+    }
+    for (size_t i = 0; i < len; i++) {
+        out[i] = (s[i] >= 'A' && s[i] <= 'Z') ? (char)(s[i] - 'A' + 'a') : s[i];
     }
     out[len] = '\0';
     return NULL;

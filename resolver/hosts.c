@@ -242,10 +242,7 @@ static size_t he_hosts_name_len(const char *name, size_t len) {
     return len > 0 && name[len - 1] == '.' ? len - 1 : len;
 }
 
-/* A name (without its trailing dot) of letters, digits, '_' and '-' in
- * labels separated by single dots: an empty label ("a..b", ".a", "a..")
- * would make a name that no query spells. */
-static int he_hosts_name_ok(const char *name, size_t len) {
+int he_hosts_name_valid(const char *name, size_t len) {
     if (len == 0 || name[0] == '.' || name[len - 1] == '.') {
         return 0;
     }
@@ -307,7 +304,7 @@ static const char *he_hosts_check_line(const char *line, size_t len, struct he_a
         if (nlen > HE_HOSTS_NAME_MAX) {
             return "name too long";
         }
-        if (!he_hosts_name_ok(field, nlen)) {
+        if (!he_hosts_name_valid(field, nlen)) {
             return "bad name";
         }
         names++;

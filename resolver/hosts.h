@@ -49,6 +49,12 @@ struct he_hosts_stats {
     int first_capped_line;
 };
 
+/* Whether name[0..len) (without its trailing dot) is a host name: letters,
+ * digits, '_' and '-' in labels separated by single dots.  An empty label
+ * ("a..b", ".a", "a..") would make a name that no query spells.  Also
+ * HE_FAULTS's names (faults/spec.c). */
+int he_hosts_name_valid(const char *name, size_t len);
+
 /* Parses text[0..len), which may hold NUL bytes and needs no terminator.
  * Returns 0 and a new table in *out (empty for an empty text), -EFBIG when
  * len exceeds HE_HOSTS_MAX_BYTES, -ENOMEM.  st may be NULL; it is filled on

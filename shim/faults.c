@@ -215,12 +215,9 @@ void he_faults_prepare(void) {
     he_faults_resolving = 1;
     int saved = errno;
     for (int i = 0; i < he_faults.n; i++) {
+        /* he_fault_resolved fills every rule of the name at once. */
         const struct he_fault_rule *r = &he_faults.rule[i];
-        int first = r->name[0] != '\0';
-        for (int k = 0; k < i && first; k++) {
-            first = strcmp(he_faults.rule[k].name, r->name) != 0;
-        }
-        if (first) {
+        if (r->name[0] != '\0' && r->nresolved == 0) {
             he_faults_resolve(r->name);
         }
     }
