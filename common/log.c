@@ -110,6 +110,19 @@ static void he_log_emit(const char *line, size_t len) {
     }
 }
 
+void he_log_appendf(char *buf, size_t room, size_t *used, const char *fmt, ...) {
+    if (*used + 1 >= room) {
+        return;
+    }
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(buf + *used, room - *used, fmt, ap);
+    va_end(ap);
+    if (n > 0) {
+        *used = *used + (size_t)n < room - 1 ? *used + (size_t)n : room - 1;
+    }
+}
+
 void he_log_json_str(char *buf, size_t room, size_t *used, const char *s) {
     static const char hex[] = "0123456789abcdef";
     size_t u = *used;

@@ -40,6 +40,12 @@ void he_log_write(int level, const char *fmt, ...) __attribute__((format(printf,
  * the summary). */
 void he_log_line(const char *line, size_t len);
 
+/* Appends printf's output to buf[*used..room), cut rather than
+ * overflowing: *used never passes room - 1, so calls can follow each
+ * other without checking. */
+void he_log_appendf(char *buf, size_t room, size_t *used, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
 /* Appends s to buf[*used..room) as a JSON string (quotes included),
  * cutting it rather than overflowing; *used stays below room. */
 void he_log_json_str(char *buf, size_t room, size_t *used, const char *s);

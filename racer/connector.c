@@ -654,38 +654,40 @@ static const char *const he_connector_outcome_names[] = {"own", "rescued", "fail
 static void he_connector_log_json(const struct he_race *r, const char *name, int rc,
                                   int64_t elapsed, const char *note) {
     char line[3072], addr[HE_ADDR_STRLEN];
-    size_t u = (size_t)snprintf(line, sizeof line,
-                                "{\"event\":\"race\",\"pid\":%d,\"name\":", (int)getpid());
+    size_t u = 0;
+    he_log_appendf(line, sizeof line, &u,
+                   "{\"event\":\"race\",\"pid\":%d,\"name\":", (int)getpid());
     he_log_json_str(line, sizeof line, &u, name);
-    enum he_stats_outcome o = he_connector_outcome_of(r, rc);
-    u += (size_t)snprintf(
-        line + u, sizeof line - u,
-        ",\"result\":\"%s\",\"ms\":%lld,\"blocking\":%s,\"winner\":", he_connector_outcome_names[o],
-        (long long)elapsed, note == NULL ? "true" : "false");
+    he_log_appendf(line, sizeof line, &u,
+                   ",\"result\":\"%s\",\"ms\":%lld,\"blocking\":%s,\"winner\":",
+                   he_connector_outcome_names[he_connector_outcome_of(r, rc)], (long long)elapsed,
+                   note == NULL ? "true" : "false");
     if (r->winner >= 0) {
         he_log_json_str(line, sizeof line, &u,
                         he_addr_format(&r->att[r->winner].addr, addr, sizeof addr));
-        u += (size_t)snprintf(line + u, sizeof line - u, ",\"attempt\":%d", r->winner + 1);
+        he_log_appendf(line, sizeof line, &u, ",\"attempt\":%d", r->winner + 1);
     } else {
         const char *e = rc < 0 ? strerrorname_np(-rc) : NULL;
-        u += (size_t)snprintf(line + u, sizeof line - u, "null,\"error\":\"%s\"", e ? e : "?");
+        he_log_appendf(line, sizeof line, &u, "null,\"error\":\"%s\"", e ? e : "?");
     }
     if (note != NULL && *note != '\0') {
-        u += (size_t)snprintf(line + u, sizeof line - u, ",\"note\":");
+        he_log_appendf(line, sizeof line, &u, ",\"note\":");
         he_log_json_str(line, sizeof line, &u, note);
     }
-    u += (size_t)snprintf(line + u, sizeof line - u, ",\"attempts\":[");
+    he_log_appendf(line, sizeof line, &u, ",\"attempts\":[");
+    /* Room is kept for the closing "]}": a line is whole JSON, with as
+     * many attempts as fit. */
     for (int i = 0; i < r->count && u < sizeof line - 200; i++) {
         const struct he_attempt *a = &r->att[i];
-        u += (size_t)snprintf(line + u, sizeof line - u, "%s{\"addr\":", i ? "," : "");
+        he_log_appendf(line, sizeof line, &u, "%s{\"addr\":", i ? "," : "");
         he_log_json_str(line, sizeof line, &u, he_addr_format(&a->addr, addr, sizeof addr));
         const char *e = a->state == HE_ATTEMPT_FAILED ? strerrorname_np(a->err) : NULL;
-        u += (size_t)snprintf(line + u, sizeof line - u, ",\"state\":\"%s\"%s%s%s}",
-                              he_attempt_state_name(a->state), e ? ",\"error\":\"" : "", e ? e : "",
-                              e ? "\"" : "");
+        he_log_appendf(line, sizeof line, &u, ",\"state\":\"%s\"%s%s%s}",
+                       he_attempt_state_name(a->state), e ? ",\"error\":\"" : "", e ? e : "",
+                       e ? "\"" : "");
     }
-    u += (size_t)snprintf(line + u, sizeof line - u, "]}");
-    he_log_line(line, u < sizeof line ? u : sizeof line - 1);
+    he_log_appendf(line, sizeof line, &u, "]}");
+    he_log_line(line, u);
 }
 
 void he_connector_log(const struct he_race *r, const char *name, int rc, int64_t elapsed,
