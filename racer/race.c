@@ -250,6 +250,21 @@ void he_race_stop(struct he_race *r, const struct he_race_io *io, int result) {
     he_race_end(r, result);
 }
 
+void he_race_hurry(struct he_race *r, int64_t now, int64_t until) {
+    if (r->ended) {
+        return;
+    }
+    if (r->deadline_ms < 0 || until < r->deadline_ms) {
+        he_race_set_deadline(r, until, EINPROGRESS);
+    }
+    if (he_race_pending(r) > 0) {
+        int64_t at = now + he_race_delay(r, now);
+        if (at < r->next_at) {
+            r->next_at = at;
+        }
+    }
+}
+
 int he_race_siblings_left(const struct he_race *r) {
     int n = 0;
     for (int i = 1; i < r->count; i++) {

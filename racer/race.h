@@ -140,6 +140,13 @@ int he_race_wait_ms(const struct he_race *r, int64_t now);
 /* Ends the race with result: running siblings are cancelled, waiting ones
  * skipped; attempt 0 is left as it is. */
 void he_race_stop(struct he_race *r, const struct he_race_io *io, int result);
+/* Somebody waits for this race with a bound (a program reading the
+ * outcome of its own failed attempt, racer/rescue.c): it ends by until at
+ * the latest, as at an EINPROGRESS deadline (the caller's own errno when
+ * its attempt failed), and the attempts still waiting are spread so that
+ * each starts before then, never closer than RFC 8305 §5's 10 ms floor.
+ * An earlier deadline stays. */
+void he_race_hurry(struct he_race *r, int64_t now, int64_t until);
 /* Siblings still running or waiting to start. */
 int he_race_siblings_left(const struct he_race *r);
 

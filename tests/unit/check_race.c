@@ -1283,6 +1283,56 @@ START_TEST(test_stepped_own_wins) {
 }
 END_TEST
 
+/* The caller's own attempt failed and the program waits, at most 100 ms,
+ * for a rescue (racer/rescue.c): the siblings still waiting are spread
+ * over that bound instead of one attempt delay apart, and at the bound the
+ * race ends with the caller's own errno. */
+START_TEST(test_stepped_hurry) {
+    struct he_race r;
+    struct step_fake f;
+    struct he_race_io io;
+    step_setup(&r, &f, &io);
+    he_race_begin(&r, &io);
+    f.now = T0 + 1;
+    he_race_settle(&r, &io, 0, ECONNREFUSED);
+    ck_assert_int_eq(he_race_advance(&r, &io), 1);
+    ck_assert_int_eq(f.started_at[1], T0 + 1);
+    ck_assert_int_eq(he_race_wait_ms(&r, f.now), 250);
+    f.now = T0 + 2;
+    he_race_hurry(&r, f.now, T0 + 102);
+    ck_assert_int_eq(r.deadline_ms, T0 + 102);
+    ck_assert_int_eq(r.deadline_err, EINPROGRESS);
+    /* One waiting: half of what is left. */
+    ck_assert_int_eq(he_race_wait_ms(&r, f.now), 50);
+    f.now = T0 + 52;
+    ck_assert_int_eq(he_race_advance(&r, &io), 1);
+    ck_assert_int_eq(f.started_at[2], T0 + 52);
+    ck_assert_int_eq(he_race_wait_ms(&r, f.now), 50);
+    /* A later bound leaves the earlier one. */
+    he_race_hurry(&r, f.now, T0 + 500);
+    ck_assert_int_eq(r.deadline_ms, T0 + 102);
+    f.now = T0 + 102;
+    ck_assert_int_eq(he_race_advance(&r, &io), 0);
+    ck_assert(r.ended);
+    ck_assert_int_eq(r.result, -ECONNREFUSED);
+    ck_assert_int_eq(f.cancelled[1], 1);
+    ck_assert_int_eq(f.cancelled[2], 1);
+}
+END_TEST
+
+/* Many waiting, a short bound: never closer than RFC 8305 §5's 10 ms. */
+START_TEST(test_stepped_hurry_floor) {
+    struct he_race r;
+    struct step_fake f;
+    struct he_race_io io;
+    step_setup(&r, &f, &io);
+    he_race_begin(&r, &io);
+    f.now = T0 + 1;
+    he_race_hurry(&r, f.now, T0 + 21);
+    ck_assert_int_eq(he_race_wait_ms(&r, f.now), 10);
+}
+END_TEST
+
 static Suite *race_suite(void) {
     Suite *s = suite_create("race");
     TCase *tc = tcase_create("table");
@@ -1310,6 +1360,8 @@ static Suite *race_suite(void) {
     tcase_add_test(tc, test_stepped_schedule_and_stop);
     tcase_add_test(tc, test_stepped_sibling_wins);
     tcase_add_test(tc, test_stepped_own_wins);
+    tcase_add_test(tc, test_stepped_hurry);
+    tcase_add_test(tc, test_stepped_hurry_floor);
     suite_add_tcase(s, tc);
     return s;
 }
