@@ -29,9 +29,9 @@ RESOLVER_SRCS := resolver/memo.c resolver/memopick.c resolver/learn.c resolver/f
 FAULTS_SRCS   := faults/spec.c faults/sink.c faults/fault.c
 RACER_SRCS    := racer/race.c racer/order.c racer/options.c racer/strand.c racer/connector.c \
                  racer/fdmap.c racer/background.c racer/helper.c racer/splice.c racer/fdclose.c \
-                 racer/remember.c racer/stats.c
+                 racer/remember.c racer/stats.c racer/rescue.c
 SHIM_SRCS     := shim/init.c shim/real.c shim/config.c shim/connect.c shim/loopback.c shim/faults.c shim/socket.c shim/refresh.c shim/lookup.c shim/bind.c shim/getaddrinfo.c \
-                 shim/gethostbyname.c shim/close.c shim/epoll.c shim/exit.c shim/getpeername.c
+                 shim/gethostbyname.c shim/close.c shim/epoll.c shim/exit.c shim/getpeername.c shim/getsockopt.c
 LIB_SRCS      := $(COMMON_SRCS) $(HISTORY_SRCS) $(RESOLVER_SRCS) $(RACER_SRCS) $(FAULTS_SRCS) $(SHIM_SRCS)
 LIB_OBJS      := $(LIB_SRCS:%.c=$(BUILD)/obj/%.o)
 LIB           := $(BUILD)/libhe.so
@@ -111,7 +111,9 @@ $(HISTORY_CLI): $(BUILD)/obj/history/cli.o $(addprefix $(BUILD)/obj/,$(HISTORY_O
                 $(BUILD)/obj/shim/config.o $(BUILD)/obj/common/addr.o $(BUILD)/obj/common/log.o
 	$(CC) $(ALL_CFLAGS) -o $@ $^
 
--include $(LIB_OBJS:.o=.d)
+# cli.o is in no library: its header dependencies are read here too, or a
+# changed struct (shim/config.h) leaves it stale and he-history crashes.
+-include $(LIB_OBJS:.o=.d) $(BUILD)/obj/history/cli.d
 
 .SECONDEXPANSION:
 $(BUILD)/tests/%: tests/unit/%.c $$(addprefix $(BUILD)/obj/,$$($$*_OBJS))
