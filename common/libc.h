@@ -24,6 +24,7 @@ struct he_libc {
     int (*bind)(int fd, const struct sockaddr *addr, socklen_t len);
     int (*getsockname)(int fd, struct sockaddr *addr, socklen_t *len);
     int (*getpeername)(int fd, struct sockaddr *addr, socklen_t *len);
+    int (*getsockopt)(int fd, int level, int name, void *value, socklen_t *len);
     int (*setsockopt)(int fd, int level, int name, const void *value, socklen_t len);
     int (*dup)(int fd);
     int (*fcntl)(int fd, int cmd, ...);

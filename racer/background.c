@@ -15,8 +15,9 @@
 
 struct he_bg_state he_bg = {.ep = -1, .evfd = -1, .next_due = INT64_MAX};
 
-void he_bg_setup(const struct he_libc *sys) {
+void he_bg_setup(const struct he_libc *sys, int rescue_ms) {
     he_bg.sys = sys;
+    he_bg.rescue_ms = rescue_ms;
 }
 
 /* ---------------------------------------------------------------- fd roles */
@@ -90,6 +91,21 @@ void he_bg_io(struct he_bg_race *b, struct he_race_io *io) {
                               he_bg_cancel_attempt};
 }
 
+void he_bg_own_failed(struct he_bg_race *b, const struct he_race_io *io, int err) {
+    b->own_failed = 1;
+    if (he_bg.rescue_ms <= 0 || b->fault_delay || he_race_siblings_left(&b->r) == 0) {
+        he_race_stop(&b->r, io, -ECONNABORTED);
+        return;
+    }
+    /* Its readiness stays for good (level-triggered EPOLLERR): the helper
+     * must stop watching it, or its epoll_wait would spin. */
+    he_bg.sys->epoll_ctl(he_bg.ep, EPOLL_CTL_DEL, b->dupfd, NULL);
+    int64_t now = io->now_ms(io->ctx);
+    /* RFC 8305 §5: a hard failure starts the next attempt at once. */
+    he_race_settle(&b->r, io, 0, err);
+    he_race_hurry(&b->r, now, now + he_bg.rescue_ms);
+}
+
 /* ---------------------------------------------------------------- lifecycle */
 
 static void he_bg_log(const struct he_bg_race *b) {
@@ -137,6 +153,24 @@ void he_bg_retire(int slot, const char *why) {
     free(b);
     he_bg.race[slot] = NULL;
     he_bg.count--;
+    if (he_bg.held > 0) {
+        he_fdmap_wake(); /* a program waiting for this race (rescue.c) */
+    }
+}
+
+/* Why a race whose own attempt failed ended without a winner. */
+static const char *he_bg_unrescued(const struct he_bg_race *b) {
+    if (b->r.deadline_ms < 0) {
+        return "the caller's own attempt failed first; the program sees it";
+    }
+    for (int i = 1; i < b->r.count; i++) {
+        if (b->r.att[i].state == HE_ATTEMPT_CANCELLED) {
+            return "the caller's own attempt failed and no sibling connected within "
+                   "HE_RESCUE_WAIT_MS; the program sees its own error";
+        }
+    }
+    return "the caller's own attempt failed and so did every sibling; the program sees its "
+           "own error";
 }
 
 /* After any change: a race with a result ends (splicing a sibling that
@@ -156,7 +190,10 @@ void he_bg_check(int slot) {
     he_bg_remember(b);
     if (b->r.winner > 0) {
         enum he_splice_result rc = he_splice_winner(b);
-        if (rc != HE_SPLICE_DONE) {
+        if (rc == HE_SPLICE_DONE && b->own_failed) {
+            b->outcome =
+                "the caller's own attempt failed; rescued by a sibling spliced in its place";
+        } else if (rc != HE_SPLICE_DONE) {
             b->outcome = he_splice_why(rc);
             /* Not spliced: the log must not name a winner. */
             b->r.att[b->r.winner].state = HE_ATTEMPT_CANCELLED;
@@ -164,7 +201,7 @@ void he_bg_check(int slot) {
             b->r.result = -ECANCELED;
         }
     } else if (b->own_failed) {
-        b->outcome = "the caller's own attempt failed first; the program sees it";
+        b->outcome = he_bg_unrescued(b);
     }
     he_bg_retire(slot, NULL);
 }

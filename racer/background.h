@@ -42,14 +42,24 @@ struct he_bg_request {
     int fault_delay;
 };
 
-/* libc's functions for everything here; set once by he_init. */
-void he_bg_setup(const struct he_libc *sys);
+/* libc's functions for everything here, and HE_RESCUE_WAIT_MS (0: no
+ * rescue of a failed own attempt); set once by he_init. */
+void he_bg_setup(const struct he_libc *sys, int rescue_ms);
 
 /* Hands a caller's attempt in flight to the helper thread.  Returns 0 when
  * a race is pending, or -errno when not (already finished, EMFILE, no
  * thread, ...): the caller's attempt then simply goes on.  Never changes
  * what the program sees. */
 int he_bg_start(const struct he_bg_request *q);
+
+/* The program reads the outcome of its non-blocking connect on fd:
+ * getsockopt(SO_ERROR) read err (taken from the socket already), or a
+ * connect() again (err 0: not read).  When fd's race has siblings left and
+ * the caller's own attempt failed, waits until a sibling is spliced onto fd
+ * or the race ends: at most HE_RESCUE_WAIT_MS after the failure
+ * (racer/rescue.c).  Returns 1 when fd now holds a spliced winner, else 0:
+ * the program's own answer stands. */
+int he_bg_rescue(int fd, int err);
 
 /* The hooks.  Each does what libc's call would, after cancelling a race
  * pending on a number it closes or replaces; libhe's own descriptors are

@@ -19,11 +19,11 @@
 
 struct he_bg_race {
     unsigned gen;
-    int slot;          /* in he_bg.race */
-    int fd;            /* the program's number */
-    int dupfd;         /* the caller's socket, held: identity and the waiters' wake-up */
-    struct he_fdid id; /* the caller's socket (common/fdid.h) */
-    int own_failed;
+    int slot;            /* in he_bg.race */
+    int fd;              /* the program's number */
+    int dupfd;           /* the caller's socket, held: identity and the waiters' wake-up */
+    struct he_fdid id;   /* the caller's socket (common/fdid.h) */
+    int own_failed;      /* the caller's own attempt failed (racer/rescue.c) */
     int remembered;      /* its outcomes went to the history */
     int fault_delay;     /* he_bg_request's */
     const char *outcome; /* why no splice, for the log */
@@ -44,6 +44,8 @@ struct he_bg_state {
     int64_t next_due; /* the earliest time a race has something to start */
     unsigned gen;
     int next_slot;
+    int rescue_ms; /* HE_RESCUE_WAIT_MS: how long a race outlives a failed own attempt */
+    int held;      /* program threads waiting in he_bg_rescue */
     sigset_t fork_mask;
     struct he_bg_race *race[HE_BG_MAX];
 };
@@ -57,6 +59,18 @@ void he_bg_close_own(int fd);
 /* Watches fd, attempt index of race b, in the helper's epoll.  Returns 0
  * or -errno. */
 int he_bg_watch(const struct he_bg_race *b, int fd, int index);
+/* Lowers the helper's next sweep to when race b has something due, and
+ * wakes the helper if that is before it would wake by itself. */
+void he_bg_schedule(const struct he_bg_race *b, int64_t now);
+/* Race b's own attempt failed (err: its errno, or ECONNREFUSED when only
+ * the readiness is known: SO_ERROR is the program's to read).  With
+ * HE_RESCUE_WAIT_MS and siblings left, the race goes on, bounded by it
+ * (racer/rescue.c); else it stops and the program sees its failure. */
+void he_bg_own_failed(struct he_bg_race *b, const struct he_race_io *io, int err);
+/* Waits, the lock held, until race slot (generation gen), whose own
+ * attempt failed, has ended: spliced, or failed at its bound (the helper
+ * ends it then; should the helper be late, it is ended here). */
+void he_bg_hold(int slot, unsigned gen);
 /* The race engine's callbacks for race b (racer/race.h). */
 void he_bg_io(struct he_bg_race *b, struct he_race_io *io);
 /* After any change to race slot: ends it if it has a result (splicing a

@@ -6,8 +6,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <time.h>
 
 static pthread_mutex_t he_fdmap_mu = PTHREAD_MUTEX_INITIALIZER;
+static pthread_cond_t he_fdmap_cv = PTHREAD_COND_INITIALIZER;
 static __thread int he_fdmap_mine __attribute__((tls_model("initial-exec")));
 /* The first chunk (fds 0..1023, where nearly every program's sockets are)
  * is static: noting a bind there never allocates, so bind() in a signal
@@ -32,6 +34,15 @@ void he_fdmap_unlock(int block_signals, const sigset_t *old) {
     if (block_signals) {
         he_restore_signals(old);
     }
+}
+
+void he_fdmap_wait(int64_t until_ms) {
+    struct timespec ts = {(time_t)(until_ms / 1000), (long)(until_ms % 1000) * 1000000};
+    pthread_cond_clockwait(&he_fdmap_cv, &he_fdmap_mu, CLOCK_MONOTONIC, &ts);
+}
+
+void he_fdmap_wake(void) {
+    pthread_cond_broadcast(&he_fdmap_cv);
 }
 
 int he_fdmap_held(void) {
@@ -61,17 +72,27 @@ struct he_fd_slot *he_fdmap_slot(int fd, int create) {
 void he_fdmap_touch(struct he_fd_slot *s) {
     __atomic_store_n(
         &s->busy,
-        (unsigned char)(s->role != HE_FD_NONE || s->nreg != 0 || s->bind != HE_BIND_FIXED),
+        (unsigned char)((s->role != HE_FD_NONE || s->nreg != 0 || s->bind != HE_BIND_FIXED) |
+                        (s->role == HE_FD_CALLER) << 1),
         __ATOMIC_RELEASE);
 }
 
-int he_fdmap_busy(int fd) {
+static unsigned he_fdmap_busy_bits(int fd) {
     if (fd < 0 || ((unsigned)fd >> HE_FDMAP_CHUNK_BITS) >= HE_FDMAP_CHUNKS) {
         return 0;
     }
     struct he_fd_slot *chunk = he_fdmap_chunk(fd);
-    return chunk &&
-           __atomic_load_n(&chunk[fd & ((1 << HE_FDMAP_CHUNK_BITS) - 1)].busy, __ATOMIC_ACQUIRE);
+    return chunk ? __atomic_load_n(&chunk[fd & ((1 << HE_FDMAP_CHUNK_BITS) - 1)].busy,
+                                   __ATOMIC_ACQUIRE)
+                 : 0;
+}
+
+int he_fdmap_busy(int fd) {
+    return he_fdmap_busy_bits(fd) != 0;
+}
+
+int he_fdmap_racing(int fd) {
+    return (he_fdmap_busy_bits(fd) & 2) != 0;
 }
 
 void he_fdmap_bind_note(int fd, enum he_bind_kind kind) {
@@ -252,5 +273,6 @@ int he_fdmap_incomplete(void) {
 
 void he_fdmap_fork_child(void) {
     pthread_mutex_init(&he_fdmap_mu, NULL);
+    pthread_cond_init(&he_fdmap_cv, NULL);
     he_fdmap_mine = 0;
 }

@@ -61,7 +61,8 @@ struct he_fd_slot {
     unsigned char role;     /* enum he_fd_role */
     unsigned char nreg;     /* entries in reg[], or HE_FDMAP_UNKNOWN */
     unsigned char bind;     /* enum he_bind_kind noted, FIXED for none */
-    unsigned char busy;     /* role, nreg or bind set: read without the lock */
+    unsigned char busy;     /* bit 0: role, nreg or bind set; bit 1: role CALLER
+                             * (read without the lock) */
     struct he_fdid bind_id; /* the socket the bind note is about */
     struct he_fdmap_reg reg[HE_FDMAP_REGS];
 };
@@ -71,6 +72,12 @@ struct he_fd_slot {
  * old receives the mask to restore. */
 void he_fdmap_lock(int block_signals, sigset_t *old);
 void he_fdmap_unlock(int block_signals, const sigset_t *old);
+/* With the lock held: lets go of it until he_fdmap_wake is called or
+ * until_ms (CLOCK_MONOTONIC, as he_connector_now_ms) passes, then has it
+ * again.  Whoever waits checks again what it waits for. */
+void he_fdmap_wait(int64_t until_ms);
+/* Wakes every he_fdmap_wait (the lock held). */
+void he_fdmap_wake(void);
 /* Whether this thread holds the lock (a hook in a signal handler). */
 int he_fdmap_held(void);
 
@@ -82,6 +89,9 @@ void he_fdmap_touch(struct he_fd_slot *s);
 /* Whether anything is recorded for fd (no lock: a hint for the hooks'
  * fast path, exact for numbers only this thread changes). */
 int he_fdmap_busy(int fd);
+/* Whether fd is the program's end of a pending race (the same kind of
+ * hint). */
+int he_fdmap_racing(int fd);
 
 /* Notes how fd's socket got its local port (takes the lock, signals
  * blocked).  HE_BIND_FIXED forgets the note.  A note that cannot be made

@@ -31,6 +31,16 @@ static void he_bg_note_due(const struct he_bg_race *b, int64_t now) {
     }
 }
 
+void he_bg_schedule(const struct he_bg_race *b, int64_t now) {
+    he_bg_note_due(b, now);
+    if (he_bg.next_due < he_bg.wake_at) {
+        uint64_t one = 1;
+        if (write(he_bg.evfd, &one, sizeof one) < 0) {
+            /* the counter is full: the helper is being woken anyway */
+        }
+    }
+}
+
 /* epoll reported attempt index of a race finished (or woke spuriously). */
 static void he_bg_event(uint64_t data, uint32_t events) {
     int slot = (int)((data >> 8) & 0xffffff), index = (int)(data & 0xff);
@@ -45,8 +55,7 @@ static void he_bg_event(uint64_t data, uint32_t events) {
         /* The caller's own socket is the program's to read: its SO_ERROR
          * must stay for the program, so only the readiness is looked at. */
         if (events & (EPOLLERR | EPOLLHUP)) {
-            b->own_failed = 1;
-            he_race_stop(&b->r, &io, -ECONNABORTED);
+            he_bg_own_failed(b, &io, ECONNREFUSED);
         } else {
             he_race_settle(&b->r, &io, 0, 0);
         }
@@ -214,7 +223,9 @@ static int he_bg_identify(struct he_bg_race *b) {
     return he_fdid_of(b->dupfd, &b->id) == 0 ? 0 : -ENOTSUP;
 }
 
-static int he_bg_admit(struct he_bg_race *b, const struct he_bg_request *q) {
+/* own_failed: the caller's own attempt failed already (refused within
+ * the call): the race starts as a rescue (racer/rescue.c). */
+static int he_bg_admit(struct he_bg_race *b, const struct he_bg_request *q, int own_failed) {
     int fd = q->c->fd;
     struct he_fd_slot *s = he_fdmap_slot(fd, 1);
     if (s == NULL || s->role != HE_FD_NONE || s->nreg == HE_FDMAP_UNKNOWN) {
@@ -269,23 +280,36 @@ static int he_bg_admit(struct he_bg_race *b, const struct he_bg_request *q) {
     he_bg_mark(fd, HE_FD_CALLER, slot);
     he_bg_mark(b->dupfd, HE_FD_PRIVATE, slot);
     he_bg.count++;
-    he_bg_note_due(b, b->t0);
-    if (b->r.next_at < he_bg.wake_at) {
-        uint64_t one = 1;
-        if (write(he_bg.evfd, &one, sizeof one) < 0) {
-            /* the counter is full: the helper is being woken anyway */
+    if (own_failed) {
+        he_bg_own_failed(b, &io, ECONNREFUSED);
+        he_race_advance(&b->r, &io);
+        he_bg_check(slot);
+        if (he_bg.race[slot] != b) {
+            return 0; /* over already: the program sees its own failure */
         }
+        /* Refused within the call: connect() itself waits for the rescue,
+         * so that the program's first look at the fd finds the winner --
+         * some take POLLERR as the answer without reading SO_ERROR (curl). */
+        he_bg_schedule(b, he_connector_now_ms(NULL));
+        he_bg_hold(slot, b->gen);
+        return 0;
     }
+    he_bg_schedule(b, b->t0);
     return 0;
 }
 
 int he_bg_start(const struct he_bg_request *q) {
-    /* Done already (loopback, a LAN): nothing to race, no thread. */
+    /* Done already (loopback, a LAN): nothing to race, no thread -- unless
+     * it failed and a sibling may still rescue it (a LAN's refusal comes
+     * back before this poll). */
     struct pollfd p = {.fd = q->c->fd, .events = POLLOUT};
+    int own_failed = 0;
     if (poll(&p, 1, 0) != 0) {
-        he_remember_quick(q->first, he_sockaddr_port(q->c->addr),
-                          (p.revents & (POLLERR | POLLHUP)) != 0);
-        return -EALREADY;
+        own_failed = (p.revents & (POLLERR | POLLHUP)) != 0;
+        if (!own_failed || he_bg.rescue_ms <= 0 || q->fault_delay) {
+            he_remember_quick(q->first, he_sockaddr_port(q->c->addr), own_failed);
+            return -EALREADY;
+        }
     }
     /* A signal handler's connect() on top of this thread's own hold of the
      * lock (an epoll_ctl hook) would wait for itself. */
@@ -298,7 +322,7 @@ int he_bg_start(const struct he_bg_request *q) {
     }
     sigset_t old;
     he_fdmap_lock(1, &old);
-    int rc = he_bg_admit(b, q);
+    int rc = he_bg_admit(b, q, own_failed);
     he_fdmap_unlock(1, &old);
     if (rc != 0) {
         HE_LOG(HE_LOG_DEBUG, "race %s (non-blocking): not raced (%s)", q->name, strerror(-rc));

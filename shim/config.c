@@ -294,6 +294,8 @@ int he_config_parse(struct he_config *cfg, he_config_getenv_fn getenv_fn,
      * many; 0 or less says nothing clear (off? unlimited?). */
     he_config_int(&ctx, "HE_MAX_ATTEMPTS", &cfg->max_attempts, HE_MAX_ATTEMPTS_DEFAULT, 1,
                   HE_MAX_ATTEMPTS_LIMIT, HE_BELOW_IS_BAD);
+    he_config_int(&ctx, "HE_RESCUE_WAIT_MS", &cfg->rescue_wait_ms, HE_RESCUE_WAIT_DEFAULT_MS, 0,
+                  HE_RESCUE_WAIT_MAX_MS, HE_BELOW_CLAMPS);
     he_config_int(&ctx, "HE_MAP_MAX", &cfg->map_max, HE_MAP_MAX_DEFAULT, 1, HE_MAP_MAX_LIMIT,
                   HE_BELOW_CLAMPS);
     he_config_level(&ctx, &cfg->log_level);

@@ -19,6 +19,7 @@ struct he_config {
     int attempt_delay_ms;    /* HE_ATTEMPT_DELAY_MS, RFC 8305 §5 */
     int connect_timeout_ms;  /* HE_CONNECT_TIMEOUT_MS, 0 = no deadline of libhe's own */
     int max_attempts;        /* HE_MAX_ATTEMPTS, the caller's attempt included */
+    int rescue_wait_ms;      /* HE_RESCUE_WAIT_MS, 0 = a failed own non-blocking attempt is final */
     int map_max;             /* HE_MAP_MAX, names held by the name memory */
     int log_level;           /* HE_LOG, enum he_log_level */
     const char *log_file;    /* HE_LOG_FILE, NULL = stderr */
@@ -67,6 +68,14 @@ struct he_config {
 #define HE_HISTORY_WINDOW_MAX_DEFAULT_S 600
 #define HE_HISTORY_WINDOW_LIMIT_S 86400
 #define HE_MIN_ATTEMPT_DELAY_DEFAULT_MS 100
+
+/* A non-blocking connect whose own attempt failed (refused) is rescued by
+ * a sibling that connects within this long of the failure; the program's
+ * read of the outcome waits at most that much.  RFC 8305 §5's recommended
+ * Minimum Connection Attempt Delay, 100 ms: the longest a client is
+ * expected to wait before trying another address anyway. */
+#define HE_RESCUE_WAIT_DEFAULT_MS 100
+#define HE_RESCUE_WAIT_MAX_MS 10000
 
 #define HE_CONNECT_TIMEOUT_MAX_MS (24 * 3600 * 1000)
 #define HE_MAX_ATTEMPTS_DEFAULT 16

@@ -336,6 +336,12 @@ HE_EXPORT int connect(int fd, const struct sockaddr *addr, socklen_t len) {
         he_dns_count_reentry(); /* c-ares must use libc's connect directly */
         return he_real.connect(fd, addr, len);
     }
+    /* connect() again on a pending non-blocking race is how some programs
+     * (Perl's IO::Socket) read its outcome: a failed own attempt waits for
+     * a rescue as SO_ERROR does (racer/rescue.c), then the fd answers. */
+    if (__builtin_expect(he_fdmap_racing(fd), 0) && he_bg_rescue(fd, 0)) {
+        return he_real.connect(fd, addr, len);
+    }
     struct he_addr dst;
     if (he_addr_from_sockaddr(&dst, addr, len) != 0) {
         if (addr != NULL && len >= (socklen_t)sizeof(sa_family_t) && addr->sa_family == AF_UNSPEC) {

@@ -106,9 +106,9 @@ static void he_fork_child(void) {
 }
 
 static void he_init_once(void) {
-    he_bg_setup(he_real_get());
     /* secure_getenv: a setuid program ignores the variables entirely. */
     he_config_parse(&he_cfg, he_init_getenv, he_init_collect_warning);
+    he_bg_setup(he_real_get(), he_cfg.rescue_wait_ms);
     he_faults_configure(&he_cfg, he_init_getenv, he_init_collect_warning);
     he_init_log_path();
     he_init_history();

@@ -68,6 +68,7 @@ static void he_real_fill_all(void) {
     HE_REAL(bind, (void *)bind);
     HE_REAL(getsockname, NULL);
     HE_REAL(getpeername, (void *)getpeername);
+    HE_REAL(getsockopt, (void *)getsockopt);
     HE_REAL(setsockopt, (void *)setsockopt);
     HE_REAL(dup, (void *)dup);
     HE_REAL(fcntl, (void *)fcntl);

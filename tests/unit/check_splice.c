@@ -70,7 +70,7 @@ static int registered(int ep, int fd) {
 START_TEST(test_splice_table) {
     const struct splice_row *row = &rows[_i];
     memset(&fk, 0, sizeof fk);
-    he_bg_setup(&fake_libc);
+    he_bg_setup(&fake_libc, 0);
     int fd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC | SOCK_NONBLOCK, 0);
     int pair[2];
     ck_assert_int_eq(socketpair(AF_UNIX, SOCK_STREAM | SOCK_CLOEXEC, 0, pair), 0);

@@ -1,0 +1,96 @@
+/* The rescue of a non-blocking connect whose own attempt failed first
+ * (DESIGN.md, "Refused first: the rescue").
+ *
+ * A refusal reaches the program's own socket one round trip after its
+ * connect(), before any sibling could have connected: the program wakes
+ * in poll/select/epoll and reads SO_ERROR (or calls connect() again).
+ * Those two reads are where the program learns the outcome, so they are
+ * where it waits: the race goes on after the failure (racer/background.c,
+ * he_bg_own_failed), at most HE_RESCUE_WAIT_MS, and the program's read
+ * waits until a sibling is spliced onto its fd or the race ends.  A read
+ * made later than the failure waits only for what is left of that bound.
+ * Everything here runs under the lock of racer/fdmap.h. */
+#include "bg.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <pthread.h>
+
+/* The race pending on the program's fd, or NULL. */
+static struct he_bg_race *he_bg_race_on(int fd) {
+    struct he_fd_slot *s = he_fdmap_slot(fd, 0);
+    if (s == NULL || s->role != HE_FD_CALLER || s->race == 0) {
+        return NULL;
+    }
+    return he_bg.race[s->race - 1];
+}
+
+/* Whether race b's own attempt has failed: the helper saw it, the program
+ * read it (err), or the socket says so now. */
+static int he_bg_own_down(const struct he_bg_race *b, int err) {
+    if (b->own_failed || err != 0) {
+        return 1;
+    }
+    struct pollfd p = {.fd = b->dupfd, .events = POLLOUT};
+    return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
+}
+
+void he_bg_hold(int slot, unsigned gen) {
+    struct he_bg_race *b;
+    /* The wait is a cancellation point, and the lock is held. */
+    int cancel_state;
+    pthread_setcancelstate(PTHREAD_CANCEL_DISABLE, &cancel_state);
+    he_bg.held++;
+    while ((b = he_bg.race[slot]) != NULL && b->gen == gen && b->r.deadline_ms >= 0) {
+        if (he_connector_now_ms(NULL) >= b->r.deadline_ms) {
+            struct he_race_io io;
+            he_bg_io(b, &io);
+            he_race_advance(&b->r, &io);
+            he_bg_check(slot);
+            continue;
+        }
+        he_fdmap_wait(b->r.deadline_ms);
+    }
+    he_bg.held--;
+    pthread_setcancelstate(cancel_state, NULL);
+}
+
+/* The program asks for the outcome of race b's failed own attempt. */
+static int he_bg_rescue_race(struct he_bg_race *b, int fd, int err) {
+    struct he_race_io io;
+    he_bg_io(b, &io);
+    int slot = b->slot;
+    unsigned gen = b->gen;
+    struct he_fdid id = b->id;
+    int64_t now = he_connector_now_ms(NULL);
+    if (b->r.att[0].state == HE_ATTEMPT_RUNNING) {
+        /* The program saw it before the helper did. */
+        he_bg_own_failed(b, &io, err != 0 ? err : ECONNREFUSED);
+    } else if (err != 0 && b->r.att[0].state == HE_ATTEMPT_FAILED) {
+        b->r.att[0].err = err; /* the real errno, for the log and the history */
+    }
+    he_race_advance(&b->r, &io);
+    he_bg_check(slot);
+    if (he_bg.race[slot] == b && b->gen == gen) {
+        he_bg_schedule(b, now);
+        he_bg_hold(slot, gen);
+    }
+    return !he_fdid_same(fd, &id);
+}
+
+int he_bg_rescue(int fd, int err) {
+    if (he_bg.sys == NULL || he_bg.rescue_ms <= 0 || he_fdmap_held() ||
+        (err != 0 && !he_race_network_error(err))) {
+        return 0;
+    }
+    /* Signals are blocked while it waits, for at most the bound. */
+    int rescued = 0;
+    sigset_t old;
+    he_fdmap_lock(1, &old);
+    struct he_bg_race *b = he_bg_race_on(fd);
+    if (b != NULL && !b->fault_delay && he_fdid_same(fd, &b->id) && he_bg_own_down(b, err)) {
+        rescued = he_bg_rescue_race(b, fd, err);
+    }
+    he_fdmap_unlock(1, &old);
+    return rescued;
+}

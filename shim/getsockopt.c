@@ -1,0 +1,29 @@
+/* getsockopt(2): the program's read of SO_ERROR on a non-blocking connect
+ * whose own attempt failed while its race has siblings left waits, at most
+ * HE_RESCUE_WAIT_MS after the failure, for one of them to be spliced onto
+ * the fd (racer/rescue.c); then the winner's SO_ERROR, 0, is the answer.
+ * Every other call is libc's, with one compare more.  libhe's own
+ * getsockopt calls come here too: the helper's hold the lock
+ * (he_fdmap_held), and no other reads SO_ERROR of a race's caller fd. */
+#include "hook.h"
+
+#include "../racer/background.h"
+#include "../racer/fdmap.h"
+
+#include <string.h>
+
+HE_EXPORT int getsockopt(int fd, int level, int name, void *value, socklen_t *len) {
+    const struct he_libc *sys = he_real_get();
+    int rc = sys->getsockopt(fd, level, name, value, len);
+    if (__builtin_expect(name != SO_ERROR || level != SOL_SOCKET, 1) || rc != 0 ||
+        !he_fdmap_racing(fd) || value == NULL || *len < (socklen_t)sizeof(int)) {
+        return rc;
+    }
+    int err;
+    memcpy(&err, value, sizeof err);
+    if (err == 0 || !he_bg_rescue(fd, err)) {
+        return rc;
+    }
+    /* fd holds the winner now: its answer. */
+    return sys->getsockopt(fd, level, name, value, len);
+}
