@@ -32,13 +32,13 @@
 #       real peer.
 #   faults/race/PROG/MODE   racing on (the defaults): multi.test (.10 then
 #       .11, both live) with .10 faulted.  drop: every program reaches .11
-#       after the attempt delay.  refuse and unreach: blocking programs,
-#       and those that try every address (perl, curl), reach .11 at once;
-#       a non-blocking program that tries the first address only gets the
-#       error from its own attempt (libhe cannot hide what the kernel has
-#       already reported on its fd: README, "Non-blocking connects"), and
-#       its next connect in the same process goes to .11 (the process's
-#       history).  Each next to the real dead4.test / refuse.test, which
+#       after the attempt delay.  refuse: every program reaches .11 at
+#       once (a non-blocking one through libhe's rescue).  unreach:
+#       blocking programs, and those that try every address (perl, curl),
+#       reach .11 at once; a non-blocking program that tries the first
+#       address only gets EHOSTUNREACH from connect() itself, and its next
+#       connect in the same process goes to .11 (the process's history).
+#       Each next to the real dead4.test / refuse.test, which
 #       must give the same.  (unreach has no real counterpart here: glibc's
 #       RFC 6724 rule 1 puts an unroutable address after the others, so no
 #       name can have one first.)  py-block-v6: an IPv6 first address
@@ -493,12 +493,13 @@ he_case faults/delay/connect-again f_case_delay_again
 # ---------------------------------------------------------------- racing
 
 # Whether libhe can rescue PROG from MODE on multi.test's first address:
-# always from a drop; from a refusal or an unreachable address only when
-# the program's connect is blocking or the program tries the other
-# addresses itself (a non-blocking first-address program sees its own
-# attempt's error, reported by the kernel within connect()).
+# always from a drop and a refusal (a non-blocking first-address program
+# waits for the rescue: README, "A refused first address, non-blocking");
+# from an unreachable address only when the program's connect is blocking
+# or the program tries the other addresses itself (a non-blocking
+# connect() fails at once with EHOSTUNREACH, the program's answer).
 f_rescued() {
-    [ "$2" = drop ] && return 0
+    case $2 in drop | refuse) return 0 ;; esac
     case $1 in py-block | perl | curl) return 0 ;; esac
     return 1
 }

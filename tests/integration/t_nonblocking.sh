@@ -199,11 +199,30 @@ nb_case_baseline() {
 }
 he_case nonblocking/baseline nb_case_baseline
 
-# refuse.test: the caller's own attempt is refused at once and the kernel
-# reports it on the program's fd; libhe cannot hide that, so the program
-# sees ECONNREFUSED as without libhe, and the fd keeps that refused socket
-# (checked 400 ms later, past the attempt delay: no sibling was spliced onto
-# a socket whose failure the program has already seen).
+# refuse.test: the caller's own attempt is refused at once (within
+# connect() over the lab's veth).  Under libhe the sibling rescues it
+# (racer/rescue.c): connect() waits for it, and the program's first look
+# at the fd finds the winner, writable, nothing but POLLOUT/EPOLLOUT.
+nb_case_refuse_rescued() {
+    local mode=$1
+    he_run "$HE_BIN/nb_connect" -m "$mode" -s -t "$HE_RACE_MS" refuse.test "$LAB_PORT_WHOAMI"
+    nb_clean
+    nb_no_info
+    nb_result connected 0 "$NB_OWN_MS"
+    expect_rc 0
+    nb_connected "$mode" "$HE_LIVE"
+    nb_has "socket replaced"
+    expect_reached "$HE_LIVE"
+    expect_log_count whoami 1
+    nb_settled
+}
+he_case nonblocking/refuse-poll nb_case_refuse_rescued poll
+he_case nonblocking/refuse-epoll nb_case_refuse_rescued epoll
+
+# Without libhe, or with HE_RESCUE_WAIT_MS=0: the program sees
+# ECONNREFUSED, and the fd keeps that refused socket (checked 400 ms
+# later, past the attempt delay: no sibling was spliced onto a socket
+# whose failure the program has already seen).
 nb_case_refuse() {
     local mode=$1
     shift
@@ -218,7 +237,7 @@ nb_case_refuse() {
     expect_not_reached
     nb_settled
 }
-he_case nonblocking/refuse-poll nb_case_refuse poll
+he_case nonblocking/refuse-poll-no-rescue nb_case_refuse poll --env HE_RESCUE_WAIT_MS=0
 he_case nonblocking/refuse-poll-plain nb_case_refuse poll --plain
 
 # alldead.test: nothing answers; the program's own timeout expires as
