@@ -101,6 +101,10 @@ enum he_splice_result he_splice_winner(struct he_bg_race *b) {
          * delayed one): what it finds there next is still its socket. */
         he_fdid_moved(&b->id, &to);
     }
+    /* Out of the helper's epoll first: the file outlives this number as
+     * the program's fd, and so would its registration (keyed by file and
+     * number), reporting the connected socket to the helper for ever. */
+    he_bg.sys->epoll_ctl(he_bg.ep, EPOLL_CTL_DEL, s, NULL);
     int moved[HE_FDMAP_REGS] = {0};
     he_bg_epoll_detach(b->fd, slot, moved);
     if (he_bg.sys->dup3(s, b->fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {

@@ -199,6 +199,35 @@ nb_case_baseline() {
 }
 he_case nonblocking/baseline nb_case_baseline
 
+# After a splice the program holds the winner's file, which the helper
+# thread's epoll had watched: the helper must stop watching it, or it is
+# told "writable" for ever and spins.  The process's CPU time while it
+# sleeps 0.9 s after the splice (the helper lives about a second more)
+# was 0.9 s before the fix, 0 after.
+NB_SPIN_PY='
+import os, select, socket, sys, time
+socket.getaddrinfo("dead4.test", int(sys.argv[1]))
+s = socket.socket()
+s.setblocking(False)
+s.connect_ex(("198.51.100.20", int(sys.argv[1])))
+select.select([], [s], [], 3)
+t0 = os.times()
+time.sleep(0.9)
+t1 = os.times()
+print("peer", s.getpeername()[0])
+print("idle_cpu_ms", round((t1.user + t1.system - t0.user - t0.system) * 1000))
+'
+nb_case_no_spin() {
+    he_run /usr/bin/python3 -c "$NB_SPIN_PY" "$LAB_PORT_WHOAMI"
+    expect_rc 0
+    nb_has "peer $HE_LIVE"
+    local cpu
+    cpu=$(sed -n 's/^idle_cpu_ms //p' <<<"$HE_OUT")
+    [ -n "$cpu" ] && [ "$cpu" -le 200 ] ||
+        he_fail "the process used ${cpu:-?} ms of CPU while idle after the splice; $(he_ctx)"
+}
+he_case nonblocking/no-spin-after-splice nb_case_no_spin
+
 # refuse.test: the caller's own attempt is refused at once (within
 # connect() over the lab's veth).  Under libhe the sibling rescues it
 # (racer/rescue.c): connect() waits for it, and the program's first look
