@@ -267,7 +267,22 @@ static int he_connector_caller_intact(struct he_connector *c) {
     return !c->caller_gone;
 }
 
-/* A finished attempt's outcome (see he_connector_settle). */
+static int he_connector_fd_of(const struct he_connector *c, const struct he_race *r, int i) {
+    return i == 0 ? c->fd : r->att[i].handle;
+}
+
+enum he_settle he_connector_heard(int fd, int *err) {
+    char byte;
+    ssize_t n = recv(fd, &byte, 1, MSG_PEEK | MSG_DONTWAIT);
+    *err = n > 0 ? 0 : n == 0 ? ENODATA : errno;
+    if (n < 0 && (errno == EAGAIN || errno == EWOULDBLOCK || errno == EINTR)) {
+        return HE_SETTLE_PENDING;
+    }
+    return n > 0 ? HE_SETTLE_CONNECTED : HE_SETTLE_FAILED;
+}
+
+/* A finished attempt's outcome (see he_connector_settle), or for a SILENT
+ * one (a banner race) whether it spoke (he_connector_heard). */
 static enum he_settle he_connector_outcome(struct he_connector *c, struct he_race *r, int i,
                                            short revents, int *err) {
     *err = EBADF;
@@ -278,6 +293,12 @@ static enum he_settle he_connector_outcome(struct he_connector *c, struct he_rac
             r->att[i].handle = -1;
         }
         return HE_SETTLE_FAILED;
+    }
+    if (r->att[i].state == HE_ATTEMPT_SILENT) {
+        if (i == 0 && !he_connector_caller_intact(c)) {
+            return HE_SETTLE_FAILED;
+        }
+        return he_connector_heard(he_connector_fd_of(c, r, i), err);
     }
     if (i == 0) {
         if (!he_connector_caller_intact(c)) {
@@ -457,10 +478,6 @@ static int he_connector_restartable(const struct he_connector *c) {
     return 1;
 }
 
-static int he_connector_fd_of(const struct he_connector *c, const struct he_race *r, int i) {
-    return i == 0 ? c->fd : r->att[i].handle;
-}
-
 /* pthread_cancel during the race's wait (poll is a cancellation point, as
  * connect is): nothing of the race may outlive the thread. */
 static void he_connector_cancelled(void *ctx) {
@@ -530,8 +547,11 @@ static enum he_wait_result he_connector_wait(void *ctx, struct he_race *r, int t
     int which[HE_RACE_MAX_ATTEMPTS];
     int n = 0;
     for (int i = 0; i < r->count; i++) {
-        if (r->att[i].state == HE_ATTEMPT_RUNNING) {
-            pfd[n] = (struct pollfd){.fd = he_connector_fd_of(c, r, i), .events = POLLOUT};
+        /* Connecting: writable when done.  Connected but silent (a
+         * banner race): readable when it speaks, closes or is reset. */
+        if (r->att[i].state == HE_ATTEMPT_RUNNING || r->att[i].state == HE_ATTEMPT_SILENT) {
+            short ev = r->att[i].state == HE_ATTEMPT_RUNNING ? POLLOUT : POLLIN;
+            pfd[n] = (struct pollfd){.fd = he_connector_fd_of(c, r, i), .events = ev};
             which[n++] = i;
         }
     }
@@ -682,9 +702,8 @@ static void he_connector_log_json(const struct he_race *r, const char *name, int
         he_log_appendf(line, sizeof line, &u, "%s{\"addr\":", i ? "," : "");
         he_log_json_str(line, sizeof line, &u, he_addr_format(&a->addr, addr, sizeof addr));
         const char *e = a->state == HE_ATTEMPT_FAILED ? strerrorname_np(a->err) : NULL;
-        he_log_appendf(line, sizeof line, &u, ",\"state\":\"%s\"%s%s%s}",
-                       he_attempt_state_name(a->state), e ? ",\"error\":\"" : "", e ? e : "",
-                       e ? "\"" : "");
+        he_log_appendf(line, sizeof line, &u, ",\"state\":\"%s\"%s%s%s}", he_attempt_label(a),
+                       e ? ",\"error\":\"" : "", e ? e : "", e ? "\"" : "");
     }
     he_log_appendf(line, sizeof line, &u, "]}");
     he_log_line(line, u);
@@ -709,9 +728,10 @@ void he_connector_log(const struct he_race *r, const char *name, int rc, int64_t
         const struct he_attempt *a = &r->att[i];
         char addr[HE_ADDR_STRLEN];
         he_addr_format(&a->addr, addr, sizeof addr);
+        /* An EOF is said by "closed" alone. */
+        int why = a->state == HE_ATTEMPT_FAILED && !(a->connected && a->err == ENODATA);
         int n = snprintf(line + used, sizeof line - used, "%s%s %s%s%s", i ? ", " : "", addr,
-                         he_attempt_state_name(a->state), a->state == HE_ATTEMPT_FAILED ? " " : "",
-                         a->state == HE_ATTEMPT_FAILED ? strerror(a->err) : "");
+                         he_attempt_label(a), why ? " " : "", why ? strerror(a->err) : "");
         used += n > 0 ? (size_t)n : 0;
     }
     if (r->winner >= 0) {

@@ -118,6 +118,11 @@ enum he_settle {
     HE_SETTLE_FAILED,  /* with its errno */
     HE_SETTLE_PENDING, /* still under way (a spurious wake-up) */
 };
+/* Whether connected socket fd has something to read (CONNECTED: it spoke,
+ * read with MSG_PEEK so that the program still reads every byte), closed
+ * or was reset before a byte (FAILED: *err ENODATA for an EOF, else the
+ * errno), or neither yet (PENDING). */
+enum he_settle he_connector_heard(int fd, int *err);
 /* A sibling that its poll reported finished; *err is its errno when it
  * FAILED, else 0. */
 enum he_settle he_connector_sibling_outcome(struct he_connector *c, struct he_race *r, int index,

@@ -83,15 +83,29 @@ void he_race_init(struct he_race *r, const struct he_addr *first, const struct h
     }
 }
 
+void he_race_set_banner(struct he_race *r, int banner_ms) {
+    r->banner_ms = banner_ms > 0 ? banner_ms : 0;
+}
+
 void he_race_set_deadline(struct he_race *r, int64_t deadline_ms, int err) {
     r->deadline_ms = deadline_ms;
     r->deadline_err = err;
 }
 
 const char *he_attempt_state_name(enum he_attempt_state s) {
-    static const char *const names[] = {"not-started", "running",   "failed",
-                                        "won",         "cancelled", "skipped"};
+    static const char *const names[] = {"not-started", "running", "failed", "won",
+                                        "cancelled",   "skipped", "silent"};
     return (unsigned)s < sizeof names / sizeof names[0] ? names[s] : "?";
+}
+
+const char *he_attempt_label(const struct he_attempt *a) {
+    if (a->connected && (a->state == HE_ATTEMPT_CANCELLED || a->state == HE_ATTEMPT_SILENT)) {
+        return "silent";
+    }
+    if (a->connected && a->state == HE_ATTEMPT_FAILED) {
+        return "closed";
+    }
+    return he_attempt_state_name(a->state);
 }
 
 static int he_order_known(const struct he_race *r, const struct he_addr *a) {

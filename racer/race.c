@@ -15,12 +15,43 @@ static int he_race_pending(const struct he_race *r) {
     return n;
 }
 
+/* Taking part: connecting, or connected and silent (a banner race). */
+static int he_race_in_play(enum he_attempt_state s) {
+    return s == HE_ATTEMPT_RUNNING || s == HE_ATTEMPT_SILENT;
+}
+
 static int he_race_running(const struct he_race *r) {
     int n = 0;
     for (int i = 0; i < r->count; i++) {
-        n += r->att[i].state == HE_ATTEMPT_RUNNING;
+        n += he_race_in_play(r->att[i].state);
     }
     return n;
+}
+
+/* The SILENT attempt that connected first (the lowest index among equals),
+ * or -1. */
+static int he_race_first_silent(const struct he_race *r) {
+    int w = -1;
+    for (int i = 0; i < r->count; i++) {
+        if (r->att[i].state == HE_ATTEMPT_SILENT &&
+            (w < 0 || r->att[i].connected_ms < r->att[w].connected_ms)) {
+            w = i;
+        }
+    }
+    return w;
+}
+
+/* Attempt i's handshake completed at now.  Returns 1 when that makes it
+ * the winner: an ordinary race, or a banner race past its banner time;
+ * otherwise it is SILENT until it speaks or closes. */
+static int he_race_connected(struct he_race *r, int i, int64_t now) {
+    r->att[i].connected = 1;
+    r->att[i].connected_ms = now;
+    if (r->banner_ms == 0 || now >= r->banner_until) {
+        return 1;
+    }
+    r->att[i].state = HE_ATTEMPT_SILENT;
+    return 0;
 }
 
 static int he_race_next_waiting(const struct he_race *r) {
@@ -84,6 +115,9 @@ static int he_race_start(struct he_race *r, const struct he_race_io *io, int i) 
     int64_t now = io->now_ms(io->ctx);
     r->att[i].started_ms = now;
     int rc = io->start(io->ctx, r, i);
+    if (rc == 1 && !he_race_connected(r, i, now)) {
+        return 0;
+    }
     if (rc == 1) {
         r->att[i].state = HE_ATTEMPT_WON;
         r->att[i].ended_ms = now;
@@ -109,7 +143,7 @@ static void he_race_cancel_rest(struct he_race *r, const struct he_race_io *io, 
                                 int close_own) {
     int64_t now = io->now_ms(io->ctx);
     for (int i = 0; i < r->count; i++) {
-        if (i == keep || r->att[i].state != HE_ATTEMPT_RUNNING || (i == 0 && !close_own)) {
+        if (i == keep || !he_race_in_play(r->att[i].state) || (i == 0 && !close_own)) {
             continue;
         }
         io->cancel(io->ctx, r, i);
@@ -137,7 +171,7 @@ static int he_race_finish(struct he_race *r, const struct he_race_io *io, int wi
     r->att[winner].ended_ms = io->now_ms(io->ctx);
     r->winner = winner;
     he_race_cancel_rest(r, io, winner, 0);
-    if (winner > 0 && r->att[0].state == HE_ATTEMPT_RUNNING) {
+    if (winner > 0 && he_race_in_play(r->att[0].state)) {
         /* The splice replaces the caller's socket, and so ends it. */
         r->att[0].state = HE_ATTEMPT_CANCELLED;
         r->att[0].ended_ms = r->att[winner].ended_ms;
@@ -157,6 +191,12 @@ static int he_race_timeout(const struct he_race *r, int64_t now, int64_t next_at
             t = left;
         }
     }
+    if (he_race_first_silent(r) >= 0) {
+        int64_t left = r->banner_until > now ? r->banner_until - now : 0;
+        if (t < 0 || left < t) {
+            t = left;
+        }
+    }
     return t > INT_MAX ? INT_MAX : (int)t;
 }
 
@@ -168,12 +208,22 @@ int he_race_network_error(int err) {
     case ENETDOWN:
     case EHOSTDOWN:
     case ETIMEDOUT:
-    case EPERM: /* a local firewall rule for this destination */
+    case EPERM:         /* a local firewall rule for this destination */
     case EADDRNOTAVAIL: /* no source for this destination (::1 with IPv6 off) */
         return 1;
     default:
         return 0;
     }
+}
+
+/* Every attempt failed.  The caller's own one that connected and then
+ * closed before a word (a banner race) is what the program would have had
+ * without libhe: its socket, connected.  Else its errno. */
+static int he_race_nobody(struct he_race *r, const struct he_race_io *io) {
+    if (r->att[0].connected) {
+        return he_race_finish(r, io, 0);
+    }
+    return -r->att[0].err;
 }
 
 static int he_race_end(struct he_race *r, int result) {
@@ -184,6 +234,7 @@ static int he_race_end(struct he_race *r, int result) {
 
 int he_race_begin(struct he_race *r, const struct he_race_io *io) {
     r->t0 = io->now_ms(io->ctx);
+    r->banner_until = r->t0 + r->banner_ms;
     r->ended = 0;
     if (he_race_start(r, io, 0)) {
         return he_race_end(r, 0);
@@ -205,7 +256,14 @@ int he_race_advance(struct he_race *r, const struct he_race_io *io) {
         int running = he_race_running(r);
         int pending = he_race_pending(r);
         if (running == 0 && pending == 0) {
-            return he_race_end(r, -r->att[0].err);
+            return he_race_end(r, he_race_nobody(r, io));
+        }
+        /* Nothing has spoken by the banner time (or the deadline): the
+         * first that connected wins, as without libhe. */
+        int silent = he_race_first_silent(r);
+        if (silent >= 0 &&
+            (now >= r->banner_until || (r->deadline_ms >= 0 && now >= r->deadline_ms))) {
+            return he_race_end(r, he_race_finish(r, io, silent));
         }
         if (r->deadline_ms >= 0 && now >= r->deadline_ms) {
             return he_race_end(r, he_race_expire(r, io));
@@ -218,7 +276,7 @@ int he_race_advance(struct he_race *r, const struct he_race_io *io) {
             return he_race_end(r, he_race_finish(r, io, i));
         }
         /* An attempt that could not even start costs no delay. */
-        if (r->att[i].state == HE_ATTEMPT_RUNNING) {
+        if (he_race_in_play(r->att[i].state)) {
             r->next_at = now + he_race_delay(r, now);
         }
     }
@@ -227,6 +285,10 @@ int he_race_advance(struct he_race *r, const struct he_race_io *io) {
 
 void he_race_settle(struct he_race *r, const struct he_race_io *io, int index, int err) {
     if (err == 0) {
+        if (r->att[index].state == HE_ATTEMPT_RUNNING &&
+            !he_race_connected(r, index, io->now_ms(io->ctx))) {
+            return; /* connected, silent: the race goes on, on its schedule */
+        }
         he_race_end(r, he_race_finish(r, io, index));
         return;
     }
@@ -268,7 +330,7 @@ void he_race_hurry(struct he_race *r, int64_t now, int64_t until) {
 int he_race_siblings_left(const struct he_race *r) {
     int n = 0;
     for (int i = 1; i < r->count; i++) {
-        n += r->att[i].state == HE_ATTEMPT_WAITING || r->att[i].state == HE_ATTEMPT_RUNNING;
+        n += r->att[i].state == HE_ATTEMPT_WAITING || he_race_in_play(r->att[i].state);
     }
     return n;
 }

@@ -21,6 +21,9 @@ enum he_attempt_state {
     HE_ATTEMPT_WON,
     HE_ATTEMPT_CANCELLED, /* closed because another won or the race ended */
     HE_ATTEMPT_SKIPPED,   /* never started: family unreachable, cannot be carried */
+    /* Connected, on a banner port, and nothing received yet: it has not
+     * won (a handshake is not a server), it still takes part. */
+    HE_ATTEMPT_SILENT,
 };
 
 struct he_attempt {
@@ -29,6 +32,8 @@ struct he_attempt {
     int handle; /* the connector's socket, -1 when none */
     int err;    /* positive errno when FAILED */
     int64_t started_ms, ended_ms;
+    int connected;        /* its handshake completed (banner races) */
+    int64_t connected_ms; /* then */
 };
 
 struct he_race;
@@ -56,7 +61,8 @@ struct he_race_io {
      * attempt failed at once. */
     int (*start)(void *ctx, struct he_race *r, int index);
     /* Waits at most timeout_ms (-1: no limit) for a running attempt to
-     * finish (enum he_wait_result says what ended the wait). */
+     * finish, or a SILENT one to receive something or close (enum
+     * he_wait_result says what ended the wait). */
     enum he_wait_result (*wait)(void *ctx, struct he_race *r, int timeout_ms, int *index, int *err);
     /* Closes attempt index's socket: a loser, or a sibling that failed.  For
      * index 0 it is only called when the race's own deadline
@@ -79,6 +85,11 @@ struct he_race {
     /* Attempt 0 is not the caller's own address: the history sent the
      * caller's socket to a sibling (shim/connect.c); its win is a rescue. */
     int own_redirected;
+    /* Banner races (HE_BANNER_PORTS): an attempt wins when it has received
+     * a byte, not at its handshake; banner_ms (0: an ordinary race) after
+     * the race began, the first that connected wins. */
+    int banner_ms;
+    int64_t banner_until;
     int64_t deadline_ms;                         /* absolute, -1 for none */
     int deadline_err;                            /* EINPROGRESS (SO_SNDTIMEO) or ETIMEDOUT */
     int winner;                                  /* index, -1 while none */
@@ -118,6 +129,9 @@ int he_race_count_siblings(const struct he_addr *first, const struct he_addr *ad
  * (EINPROGRESS or ETIMEDOUT).  Call before he_race_run. */
 void he_race_set_deadline(struct he_race *r, int64_t deadline_ms, int err);
 
+/* Makes r a banner race (he_race's banner_ms).  Call before it begins. */
+void he_race_set_banner(struct he_race *r, int banner_ms);
+
 /* Runs the race to its end.  Returns the winner's index (0: the caller's own
  * attempt), or -errno: the errno of the caller's own attempt when all
  * failed, -EINPROGRESS or -ETIMEDOUT at the deadline, -EINTR, or an error the
@@ -133,7 +147,10 @@ int he_race_run(struct he_race *r, const struct he_race_io *io);
 int he_race_begin(struct he_race *r, const struct he_race_io *io);
 int he_race_advance(struct he_race *r, const struct he_race_io *io);
 /* Attempt index finished: err 0 (connected, it wins) or a positive errno.
- * Call he_race_advance next. */
+ * In a banner race, a connect (err 0) of a RUNNING attempt makes it
+ * SILENT; err 0 for a SILENT one says it has spoken (it wins), an errno
+ * that it closed or was reset first (ENODATA for an EOF).  Call
+ * he_race_advance next. */
 void he_race_settle(struct he_race *r, const struct he_race_io *io, int index, int err);
 /* Milliseconds until he_race_advance has something to do (-1: never). */
 int he_race_wait_ms(const struct he_race *r, int64_t now);
@@ -156,5 +173,10 @@ int he_race_siblings_left(const struct he_race *r);
 int he_race_network_error(int err);
 
 const char *he_attempt_state_name(enum he_attempt_state s);
+/* What became of attempt a, in a word for the log: its state's name, but
+ * "silent" for one that connected and never spoke (a banner race's
+ * loser) and "closed" for one that connected and then closed or was reset
+ * before a word. */
+const char *he_attempt_label(const struct he_attempt *a);
 
 #endif

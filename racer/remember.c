@@ -11,6 +11,8 @@
 static enum he_hist_outcome he_remember_failure(int err) {
     switch (err) {
     case ECONNREFUSED:
+    case ECONNRESET: /* a banner race's server that reset before a word */
+    case ENODATA:    /* ... or closed */
         return HE_HIST_REFUSED;
     case ETIMEDOUT:
         return HE_HIST_TIMEDOUT;

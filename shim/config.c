@@ -280,6 +280,56 @@ static void he_config_history_all(struct he_config_ctx *ctx, struct he_config *c
                   HE_BELOW_CLAMPS);
 }
 
+/* One entry of HE_BANNER_PORTS: a port number, 1..65535.  Returns it, or
+ * 0 (with a warning naming the entry) for anything else. */
+static unsigned he_config_port_item(struct he_config_ctx *ctx, const char *item, size_t len) {
+    char buf[16];
+    long v = 0;
+    if (len < sizeof buf) {
+        memcpy(buf, item, len);
+        buf[len] = '\0';
+    }
+    if (len >= sizeof buf || he_config_parse_long(buf, &v) != 0 || v < 1 || v > 65535) {
+        char entry[80];
+        snprintf(entry, sizeof entry, "%.*s", (int)(len < 64 ? len : 64), item);
+        he_config_warn(ctx, "HE_BANNER_PORTS", entry, "is not a port (1..65535)",
+                       "the other entries");
+        return 0;
+    }
+    return (unsigned)v;
+}
+
+/* HE_BANNER_PORTS: ports separated by commas or spaces; empty: none. */
+static void he_config_banner_ports(struct he_config_ctx *ctx, struct he_config *cfg) {
+    const char *s = ctx->get("HE_BANNER_PORTS");
+    if (s == NULL) {
+        s = HE_BANNER_PORTS_DEFAULT;
+    }
+    cfg->nbanner_ports = 0;
+    while (*s != '\0') {
+        size_t len = strcspn(s, ", \t");
+        unsigned port = len > 0 ? he_config_port_item(ctx, s, len) : 0;
+        if (port != 0 && !he_config_banner_port(cfg, port)) {
+            if (cfg->nbanner_ports == HE_BANNER_PORTS_MAX) {
+                he_config_warn(ctx, "HE_BANNER_PORTS", s, "has more than 64 ports", "the first 64");
+                return;
+            }
+            cfg->banner_ports[cfg->nbanner_ports++] = (unsigned short)port;
+        }
+        s += len;
+        s += strspn(s, ", \t");
+    }
+}
+
+int he_config_banner_port(const struct he_config *cfg, unsigned port) {
+    for (int i = 0; i < cfg->nbanner_ports; i++) {
+        if (cfg->banner_ports[i] == port) {
+            return 1;
+        }
+    }
+    return 0;
+}
+
 int he_config_parse(struct he_config *cfg, he_config_getenv_fn getenv_fn,
                     he_config_warn_fn warn_fn) {
     struct he_config_ctx ctx = {getenv_fn, warn_fn, 0};
@@ -296,6 +346,9 @@ int he_config_parse(struct he_config *cfg, he_config_getenv_fn getenv_fn,
                   HE_MAX_ATTEMPTS_LIMIT, HE_BELOW_IS_BAD);
     he_config_int(&ctx, "HE_RESCUE_WAIT_MS", &cfg->rescue_wait_ms, HE_RESCUE_WAIT_DEFAULT_MS, 0,
                   HE_RESCUE_WAIT_MAX_MS, HE_BELOW_CLAMPS);
+    he_config_int(&ctx, "HE_BANNER_TIMEOUT_MS", &cfg->banner_timeout_ms,
+                  HE_BANNER_TIMEOUT_DEFAULT_MS, 1, HE_BANNER_TIMEOUT_MAX_MS, HE_BELOW_CLAMPS);
+    he_config_banner_ports(&ctx, cfg);
     he_config_int(&ctx, "HE_MAP_MAX", &cfg->map_max, HE_MAP_MAX_DEFAULT, 1, HE_MAP_MAX_LIMIT,
                   HE_BELOW_CLAMPS);
     he_config_level(&ctx, &cfg->log_level);

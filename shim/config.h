@@ -14,12 +14,18 @@
 #define HE_NAMESERVERS_MAX 64
 #define HE_NAMESERVER_TEXT_MAX 96
 
+/* HE_BANNER_PORTS holds at most this many ports. */
+#define HE_BANNER_PORTS_MAX 64
+
 struct he_config {
     int disabled;            /* HE_DISABLE=1: every hook passes straight through */
     int attempt_delay_ms;    /* HE_ATTEMPT_DELAY_MS, RFC 8305 §5 */
     int connect_timeout_ms;  /* HE_CONNECT_TIMEOUT_MS, 0 = no deadline of libhe's own */
     int max_attempts;        /* HE_MAX_ATTEMPTS, the caller's attempt included */
     int rescue_wait_ms;      /* HE_RESCUE_WAIT_MS, 0 = a failed own non-blocking attempt is final */
+    int banner_timeout_ms;   /* HE_BANNER_TIMEOUT_MS */
+    int nbanner_ports;       /* HE_BANNER_PORTS: how many, 0 = off */
+    unsigned short banner_ports[HE_BANNER_PORTS_MAX];
     int map_max;             /* HE_MAP_MAX, names held by the name memory */
     int log_level;           /* HE_LOG, enum he_log_level */
     const char *log_file;    /* HE_LOG_FILE, NULL = stderr */
@@ -77,6 +83,22 @@ struct he_config {
 #define HE_RESCUE_WAIT_DEFAULT_MS 100
 #define HE_RESCUE_WAIT_MAX_MS 10000
 
+/* Banner races (HE_BANNER_PORTS): ports where the server speaks first, so
+ * that a connection proves a server only once it has said something.  The
+ * well-known server-speaks-first ports: FTP control, SSH, SMTP, POP3, NNTP,
+ * IMAP, SMTP submission (the server greets before STARTTLS), MySQL, VNC.
+ * Not their TLS-wrapped twins (465, 563, 990, 993, 995): there the client
+ * speaks first, its ClientHello, and the server says nothing until then. */
+#define HE_BANNER_PORTS_DEFAULT "21,22,25,110,119,143,587,3306,5900"
+/* Nothing has spoken this long after connect() was called: the first
+ * attempt that connected wins.  A second: at the default attempt delay
+ * (RFC 8305 §5, 250 ms) the next three addresses have started by then and
+ * had time to greet; it bounds what a silent server costs a program that
+ * would wait for its greeting anyway, and what a client-speaks-first
+ * protocol on a listed port loses. */
+#define HE_BANNER_TIMEOUT_DEFAULT_MS 1000
+#define HE_BANNER_TIMEOUT_MAX_MS 60000
+
 #define HE_CONNECT_TIMEOUT_MAX_MS (24 * 3600 * 1000)
 #define HE_MAX_ATTEMPTS_DEFAULT 16
 #define HE_MAX_ATTEMPTS_LIMIT 64
@@ -92,5 +114,8 @@ typedef void (*he_config_warn_fn)(const char *msg);
  * warn_fn once per bad variable.  Returns the number of warnings. */
 int he_config_parse(struct he_config *cfg, he_config_getenv_fn getenv_fn,
                     he_config_warn_fn warn_fn);
+
+/* Whether port (host order) is one of cfg's banner ports. */
+int he_config_banner_port(const struct he_config *cfg, unsigned port);
 
 #endif

@@ -141,6 +141,9 @@ int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, int fl,
     he_race_init(&r, dst, ans->addrs, ans->count, addr->sa_family, plan->delay_ms,
                  he_cfg.max_attempts);
     he_connect_apply_plan(&r, plan);
+    if (he_config_banner_port(&he_cfg, ntohs(he_sockaddr_port(addr)))) {
+        he_race_set_banner(&r, he_cfg.banner_timeout_ms);
+    }
     struct he_connector c;
     he_connect_connector(&c, fd, addr, len, fl);
     c.own_err = own_err;

@@ -127,6 +127,12 @@ static long field(const struct he_config *cfg, const char *var) {
     if (strcmp(var, "HE_LOG_FORMAT") == 0) {
         return cfg->log_json;
     }
+    if (strcmp(var, "HE_RESCUE_WAIT_MS") == 0) {
+        return cfg->rescue_wait_ms;
+    }
+    if (strcmp(var, "HE_BANNER_TIMEOUT_MS") == 0) {
+        return cfg->banner_timeout_ms;
+    }
     ck_abort_msg("no field for %s", var);
     return 0;
 }
@@ -154,6 +160,8 @@ static void assert_defaults_except(const struct he_config *cfg, const char *exce
         {"HE_MIN_ATTEMPT_DELAY_MS", HE_MIN_ATTEMPT_DELAY_DEFAULT_MS},
         {"HE_STATS", 0},
         {"HE_LOG_FORMAT", 0},
+        {"HE_RESCUE_WAIT_MS", HE_RESCUE_WAIT_DEFAULT_MS},
+        {"HE_BANNER_TIMEOUT_MS", HE_BANNER_TIMEOUT_DEFAULT_MS},
     };
     for (size_t i = 0; i < sizeof defaults / sizeof defaults[0]; i++) {
         if (except != NULL && strcmp(defaults[i].var, except) == 0) {
@@ -196,6 +204,14 @@ static const struct var_row var_rows[] = {
     {"HE_ATTEMPT_DELAY_MS", "10", 10, 0, NULL},
     {"HE_ATTEMPT_DELAY_MS", "2000", 2000, 0, NULL},
     {"HE_ATTEMPT_DELAY_MS", "0250", 250, 0, NULL},
+    {"HE_RESCUE_WAIT_MS", "0", 0, 0, NULL},
+    {"HE_RESCUE_WAIT_MS", "250", 250, 0, NULL},
+    {"HE_RESCUE_WAIT_MS", "-1", 0, 1, "0"},
+    {"HE_RESCUE_WAIT_MS", "20000", 10000, 1, "10000"},
+    {"HE_RESCUE_WAIT_MS", "soon", 100, 1, "100"},
+    {"HE_BANNER_TIMEOUT_MS", "2500", 2500, 0, NULL},
+    {"HE_BANNER_TIMEOUT_MS", "0", 1, 1, "1"},
+    {"HE_BANNER_TIMEOUT_MS", "", 1000, 1, "1000"},
     {"HE_CONNECT_TIMEOUT_MS", "5000", 5000, 0, NULL},
     {"HE_CONNECT_TIMEOUT_MS", "0", 0, 0, NULL},
     {"HE_CONNECT_TIMEOUT_MS", "86400000", 86400000, 0, NULL},
@@ -442,6 +458,52 @@ END_TEST
 /* ------------------------------------------------------------------------ */
 /* Several at once, the log file                                              */
 
+/* HE_BANNER_PORTS: a list; every bad entry its own warning, the good ones
+ * kept; empty turns banner races off. */
+static int banner_ports(const char *value, int *nwarn) {
+    env_reset();
+    if (value != NULL) {
+        env_set("HE_BANNER_PORTS", value);
+    }
+    struct he_config cfg;
+    parse(&cfg);
+    *nwarn = warnings_for("HE_BANNER_PORTS");
+    int n = cfg.nbanner_ports;
+    if (value != NULL && strcmp(value, "22, 2222") == 0) {
+        ck_assert(he_config_banner_port(&cfg, 22));
+        ck_assert(he_config_banner_port(&cfg, 2222));
+        ck_assert(!he_config_banner_port(&cfg, 25));
+    }
+    if (value == NULL) {
+        ck_assert(he_config_banner_port(&cfg, 22) && he_config_banner_port(&cfg, 25) &&
+                  he_config_banner_port(&cfg, 3306));
+        /* TLS-wrapped: the client speaks first. */
+        ck_assert(!he_config_banner_port(&cfg, 465) && !he_config_banner_port(&cfg, 993) &&
+                  !he_config_banner_port(&cfg, 443));
+    }
+    return n;
+}
+
+START_TEST(test_banner_ports) {
+    int w;
+    ck_assert_int_eq(banner_ports(NULL, &w), 9);
+    ck_assert_int_eq(w, 0);
+    ck_assert_int_eq(banner_ports("", &w), 0);
+    ck_assert_int_eq(w, 0);
+    ck_assert_int_eq(banner_ports("22, 2222", &w), 2);
+    ck_assert_int_eq(w, 0);
+    ck_assert_int_eq(banner_ports("22,ssh,70000,0,25,22", &w), 2);
+    ck_assert_int_eq(w, 3);
+    ck_assert_ptr_nonnull(strstr(warning_for("HE_BANNER_PORTS"), "\"ssh\""));
+    char many[600] = "";
+    for (int p = 1; p <= 70; p++) {
+        snprintf(many + strlen(many), sizeof many - strlen(many), "%d,", p);
+    }
+    ck_assert_int_eq(banner_ports(many, &w), HE_BANNER_PORTS_MAX);
+    ck_assert_int_eq(w, 1);
+}
+END_TEST
+
 START_TEST(test_one_warning_per_bad_variable) {
     env_reset();
     env_set("HE_DISABLE", "please");
@@ -638,6 +700,7 @@ static Suite *config_suite(void) {
     TCase *tc = tcase_create("config");
     tcase_add_test(tc, test_defaults_when_unset);
     tcase_add_loop_test(tc, test_one_variable, 0, VAR_ROWS);
+    tcase_add_test(tc, test_banner_ports);
     tcase_add_loop_test(tc, test_leading_whitespace_refused, 0,
                         (int)(sizeof leading_space_rows / sizeof leading_space_rows[0]));
     tcase_add_loop_test(tc, test_overflow_with_junk_is_garbage, 0,

@@ -1133,11 +1133,11 @@ END_TEST
 static const struct {
     int err, want;
 } neterr_rows[] = {
-    {ECONNREFUSED, 1}, {ENETUNREACH, 1}, {EHOSTUNREACH, 1}, {ENETDOWN, 1},
-    {EHOSTDOWN, 1},    {ETIMEDOUT, 1},   {EPERM, 1},        {EADDRNOTAVAIL, 1}, {0, 0},
-    {EBADF, 0},        {EINVAL, 0},      {EAFNOSUPPORT, 0}, {EISCONN, 0},
-    {EALREADY, 0},     {EINPROGRESS, 0}, {EINTR, 0},        {ENOTSOCK, 0},
-    {EFAULT, 0},       {ENOTSUP, 0},     {EMFILE, 0},       {-ECONNREFUSED, 0},
+    {ECONNREFUSED, 1},  {ENETUNREACH, 1},  {EHOSTUNREACH, 1},  {ENETDOWN, 1}, {EHOSTDOWN, 1},
+    {ETIMEDOUT, 1},     {EPERM, 1},        {EADDRNOTAVAIL, 1}, {0, 0},        {EBADF, 0},
+    {EINVAL, 0},        {EAFNOSUPPORT, 0}, {EISCONN, 0},       {EALREADY, 0}, {EINPROGRESS, 0},
+    {EINTR, 0},         {ENOTSOCK, 0},     {EFAULT, 0},        {ENOTSUP, 0},  {EMFILE, 0},
+    {-ECONNREFUSED, 0},
 };
 
 START_TEST(test_network_error) {
@@ -1333,6 +1333,143 @@ START_TEST(test_stepped_hurry_floor) {
 }
 END_TEST
 
+/* Banner races (HE_BANNER_PORTS): a handshake is not a win; the first
+ * attempt that has received a byte is. */
+static void banner_setup(struct he_race *r, struct step_fake *f, struct he_race_io *io) {
+    step_setup(r, f, io);
+    he_race_set_banner(r, 1000);
+    ck_assert_int_eq(he_race_begin(r, io), 1);
+}
+
+/* The own attempt connects but stays silent (a listener that never
+ * accepts): the sibling starts on the usual schedule and, once it speaks,
+ * wins over the own attempt that connected first. */
+START_TEST(test_banner_silent_own_loses_to_speaker) {
+    struct he_race r;
+    struct step_fake f;
+    struct he_race_io io;
+    banner_setup(&r, &f, &io);
+    f.now = T0 + 1;
+    he_race_settle(&r, &io, 0, 0);
+    ck_assert(!r.ended);
+    ck_assert_int_eq(r.att[0].state, HE_ATTEMPT_SILENT);
+    ck_assert_int_eq(he_race_advance(&r, &io), 1);
+    ck_assert_int_eq(f.started[1], 0);
+    ck_assert_int_eq(he_race_wait_ms(&r, f.now), 249);
+    f.now = T0 + 250;
+    he_race_advance(&r, &io);
+    ck_assert_int_eq(f.started_at[1], T0 + 250);
+    f.now = T0 + 251;
+    he_race_settle(&r, &io, 1, 0);
+    ck_assert(!r.ended);
+    ck_assert_int_eq(r.att[1].state, HE_ATTEMPT_SILENT);
+    f.now = T0 + 252;
+    he_race_settle(&r, &io, 1, 0); /* it spoke */
+    ck_assert(r.ended);
+    ck_assert_int_eq(r.result, 1);
+    ck_assert_int_eq(r.att[0].state, HE_ATTEMPT_CANCELLED);
+}
+END_TEST
+
+/* Closed (EOF) or reset before a word: a hard failure, the next attempt at
+ * once, as for a refusal. */
+START_TEST(test_banner_close_is_hard_failure) {
+    struct he_race r;
+    struct step_fake f;
+    struct he_race_io io;
+    banner_setup(&r, &f, &io);
+    f.now = T0 + 1;
+    he_race_settle(&r, &io, 0, 0);
+    f.now = T0 + 2;
+    he_race_settle(&r, &io, 0, ENODATA);
+    ck_assert_int_eq(r.att[0].state, HE_ATTEMPT_FAILED);
+    ck_assert_int_eq(he_race_advance(&r, &io), 1);
+    ck_assert_int_eq(f.started_at[1], T0 + 2);
+}
+END_TEST
+
+/* Nothing speaks by the banner time: the first that connected wins. */
+START_TEST(test_banner_time_first_connected_wins) {
+    struct he_race r;
+    struct step_fake f;
+    struct he_race_io io;
+    banner_setup(&r, &f, &io);
+    f.now = T0 + 250;
+    he_race_advance(&r, &io);
+    f.now = T0 + 260;
+    he_race_settle(&r, &io, 1, 0);
+    f.now = T0 + 270;
+    he_race_settle(&r, &io, 0, 0);
+    he_race_advance(&r, &io);
+    ck_assert(!r.ended);
+    ck_assert_int_eq(he_race_wait_ms(&r, f.now), 230); /* the third is due at 500 */
+    f.now = T0 + 500;
+    he_race_advance(&r, &io);
+    ck_assert_int_eq(he_race_wait_ms(&r, f.now), 500); /* the banner time */
+    f.now = T0 + 1000;
+    ck_assert_int_eq(he_race_advance(&r, &io), 0);
+    ck_assert_int_eq(r.result, 1);
+    ck_assert_int_eq(f.cancelled[2], 1);
+}
+END_TEST
+
+/* Past the banner time a handshake wins at once again. */
+START_TEST(test_banner_late_connect_wins) {
+    struct he_race r;
+    struct step_fake f;
+    struct he_race_io io;
+    banner_setup(&r, &f, &io);
+    f.now = T0 + 1200;
+    he_race_settle(&r, &io, 0, 0);
+    ck_assert(r.ended);
+    ck_assert_int_eq(r.result, 0);
+}
+END_TEST
+
+/* Every attempt failed, the own one after connecting: the program gets its
+ * own socket, connected, as without libhe. */
+START_TEST(test_banner_all_closed_own_socket_stays) {
+    struct he_race r;
+    struct step_fake f;
+    struct he_race_io io;
+    struct he_addr a[2] = {addr_of(V4A), addr_of(V4B)};
+    memset(&f, 0, sizeof f);
+    f.now = T0;
+    he_race_init(&r, &a[0], a, 2, AF_INET, 250, 16);
+    io = (struct he_race_io){&f, step_now, step_start, step_wait, step_cancel};
+    he_race_set_banner(&r, 1000);
+    he_race_begin(&r, &io);
+    f.now = T0 + 1;
+    he_race_settle(&r, &io, 0, 0);
+    he_race_settle(&r, &io, 0, ENODATA);
+    he_race_advance(&r, &io);
+    f.now = T0 + 2;
+    he_race_settle(&r, &io, 1, ECONNREFUSED);
+    ck_assert_int_eq(he_race_advance(&r, &io), 0);
+    ck_assert_int_eq(r.result, 0);
+    ck_assert_int_eq(r.winner, 0);
+}
+END_TEST
+
+/* The caller's deadline (SO_SNDTIMEO) while attempts are connected but
+ * silent: connected is what the kernel would have said. */
+START_TEST(test_banner_deadline_takes_silent) {
+    struct he_race r;
+    struct step_fake f;
+    struct he_race_io io;
+    step_setup(&r, &f, &io);
+    he_race_set_banner(&r, 1000);
+    he_race_set_deadline(&r, T0 + 100, EINPROGRESS);
+    he_race_begin(&r, &io);
+    f.now = T0 + 1;
+    he_race_settle(&r, &io, 0, 0);
+    ck_assert_int_eq(he_race_wait_ms(&r, f.now), 32); /* the deadline's spread */
+    f.now = T0 + 100;
+    ck_assert_int_eq(he_race_advance(&r, &io), 0);
+    ck_assert_int_eq(r.result, 0);
+}
+END_TEST
+
 static Suite *race_suite(void) {
     Suite *s = suite_create("race");
     TCase *tc = tcase_create("table");
@@ -1362,6 +1499,12 @@ static Suite *race_suite(void) {
     tcase_add_test(tc, test_stepped_own_wins);
     tcase_add_test(tc, test_stepped_hurry);
     tcase_add_test(tc, test_stepped_hurry_floor);
+    tcase_add_test(tc, test_banner_silent_own_loses_to_speaker);
+    tcase_add_test(tc, test_banner_close_is_hard_failure);
+    tcase_add_test(tc, test_banner_time_first_connected_wins);
+    tcase_add_test(tc, test_banner_late_connect_wins);
+    tcase_add_test(tc, test_banner_all_closed_own_socket_stays);
+    tcase_add_test(tc, test_banner_deadline_takes_silent);
     suite_add_tcase(s, tc);
     return s;
 }
