@@ -42,9 +42,30 @@ static uint64_t he_bg_data(const struct he_bg_race *b, int slot, int index) {
     return (uint64_t)b->gen << 32 | (uint64_t)slot << 8 | (uint64_t)index;
 }
 
-int he_bg_watch(const struct he_bg_race *b, int fd, int index) {
+int he_bg_watch(struct he_bg_race *b, int fd, int index) {
     struct epoll_event ev = {.events = EPOLLOUT, .data.u64 = he_bg_data(b, b->slot, index)};
-    return he_bg.sys->epoll_ctl(he_bg.ep, EPOLL_CTL_ADD, fd, &ev) == 0 ? 0 : -errno;
+    if (he_bg.sys->epoll_ctl(he_bg.ep, EPOLL_CTL_ADD, fd, &ev) != 0) {
+        return -errno;
+    }
+    b->watched |= 1ull << index;
+    return 0;
+}
+
+void he_bg_listen(struct he_bg_race *b) {
+    for (int i = 0; i < b->r.count; i++) {
+        uint64_t bit = 1ull << i;
+        if (b->r.att[i].state != HE_ATTEMPT_SILENT || (b->listening & bit)) {
+            continue;
+        }
+        int fd = i == 0 ? b->dupfd : b->r.att[i].handle;
+        struct epoll_event ev = {.events = EPOLLIN | EPOLLRDHUP,
+                                 .data.u64 = he_bg_data(b, b->slot, i)};
+        /* Should this fail, the banner time still ends the race. */
+        he_bg.sys->epoll_ctl(he_bg.ep, (b->watched & bit) ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
+        b->watched |= bit;
+        b->listening |= bit;
+        b->own_exposed |= i == 0;
+    }
 }
 
 static int64_t he_bg_now(void *ctx) {
@@ -89,6 +110,11 @@ static enum he_wait_result he_bg_wait_unused(void *ctx, struct he_race *r, int t
 void he_bg_io(struct he_bg_race *b, struct he_race_io *io) {
     *io = (struct he_race_io){b, he_bg_now, he_bg_start_attempt, he_bg_wait_unused,
                               he_bg_cancel_attempt};
+}
+
+void he_bg_own_closed(struct he_bg_race *b, const struct he_race_io *io) {
+    b->outcome = "the caller's own connection was closed before a word; the program sees it";
+    he_race_stop(&b->r, io, -ECONNABORTED);
 }
 
 void he_bg_own_failed(struct he_bg_race *b, const struct he_race_io *io, int err) {
@@ -185,6 +211,7 @@ void he_bg_check(int slot) {
         he_race_stop(&b->r, &io, -EINPROGRESS);
     }
     if (!b->r.ended) {
+        he_bg_listen(b);
         return;
     }
     he_bg_remember(b);

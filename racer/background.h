@@ -40,6 +40,9 @@ struct he_bg_request {
      * the one sibling is the real address, started after exactly
      * delay_ms; not logged as a race, not counted, not remembered. */
     int fault_delay;
+    /* HE_BANNER_TIMEOUT_MS when the port is one of HE_BANNER_PORTS: a
+     * banner race (racer/race.h), else 0. */
+    int banner_ms;
 };
 
 /* libc's functions for everything here, and HE_RESCUE_WAIT_MS (0: no

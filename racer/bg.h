@@ -19,13 +19,18 @@
 
 struct he_bg_race {
     unsigned gen;
-    int slot;            /* in he_bg.race */
-    int fd;              /* the program's number */
-    int dupfd;           /* the caller's socket, held: identity and the waiters' wake-up */
-    struct he_fdid id;   /* the caller's socket (common/fdid.h) */
-    int own_failed;      /* the caller's own attempt failed (racer/rescue.c) */
-    int remembered;      /* its outcomes went to the history */
-    int fault_delay;     /* he_bg_request's */
+    int slot;           /* in he_bg.race */
+    int fd;             /* the program's number */
+    int dupfd;          /* the caller's socket, held: identity and the waiters' wake-up */
+    struct he_fdid id;  /* the caller's socket (common/fdid.h) */
+    int own_failed;     /* the caller's own attempt failed (racer/rescue.c) */
+    int remembered;     /* its outcomes went to the history */
+    int fault_delay;    /* he_bg_request's */
+    uint64_t watched;   /* attempts (bit i) in the helper's epoll */
+    uint64_t listening; /* ... there for EPOLLIN: SILENT, a banner race's */
+    /* The caller's own attempt connected while the program had its fd (a
+     * banner race): the program may have written to it or read from it. */
+    int own_exposed;
     const char *outcome; /* why no splice, for the log */
     int64_t t0;
     struct sockaddr_storage addr;
@@ -58,7 +63,11 @@ void he_bg_mark(int fd, enum he_fd_role role, int slot);
 void he_bg_close_own(int fd);
 /* Watches fd, attempt index of race b, in the helper's epoll.  Returns 0
  * or -errno. */
-int he_bg_watch(const struct he_bg_race *b, int fd, int index);
+int he_bg_watch(struct he_bg_race *b, int fd, int index);
+/* Watches race b's SILENT attempts (connected, on a banner port, nothing
+ * heard yet) for EPOLLIN instead: EPOLLOUT stays ready on a connected
+ * socket and would spin the helper. */
+void he_bg_listen(struct he_bg_race *b);
 /* Lowers the helper's next sweep to when race b has something due, and
  * wakes the helper if that is before it would wake by itself. */
 void he_bg_schedule(const struct he_bg_race *b, int64_t now);
@@ -67,6 +76,11 @@ void he_bg_schedule(const struct he_bg_race *b, int64_t now);
  * HE_RESCUE_WAIT_MS and siblings left, the race goes on, bounded by it
  * (racer/rescue.c); else it stops and the program sees its failure. */
 void he_bg_own_failed(struct he_bg_race *b, const struct he_race_io *io, int err);
+/* Race b's own attempt connected (a banner race) and then its server
+ * closed or reset it before a word: the program, which has had it since
+ * the handshake, may be reading that EOF already, so nothing is spliced
+ * onto it; the race ends. */
+void he_bg_own_closed(struct he_bg_race *b, const struct he_race_io *io);
 /* Waits, the lock held, until race slot (generation gen), whose own
  * attempt failed, has ended: spliced, or failed at its bound (the helper
  * ends it then; should the helper be late, it is ended here). */
@@ -89,6 +103,9 @@ enum he_splice_result {
     HE_SPLICE_REGS_UNKNOWN, /* the fd's epoll registrations are not all known */
     HE_SPLICE_NO_FLAGS,     /* the caller's flags cannot be read or given */
     HE_SPLICE_DUP3_FAILED,
+    /* A banner race: the caller's own connection, connected but silent,
+     * has carried the program's bytes (it wrote, or read): it stays. */
+    HE_SPLICE_OWN_USED,
 };
 
 /* Puts race b's winning sibling on the program's fd.  Anything but DONE:

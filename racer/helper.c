@@ -46,12 +46,26 @@ static void he_bg_event(uint64_t data, uint32_t events) {
     int slot = (int)((data >> 8) & 0xffffff), index = (int)(data & 0xff);
     struct he_bg_race *b = slot < HE_BG_MAX ? he_bg.race[slot] : NULL;
     if (b == NULL || b->gen != (unsigned)(data >> 32) || b->r.ended || index >= b->r.count ||
-        b->r.att[index].state != HE_ATTEMPT_RUNNING) {
+        (b->r.att[index].state != HE_ATTEMPT_RUNNING &&
+         b->r.att[index].state != HE_ATTEMPT_SILENT)) {
         return;
     }
     struct he_race_io io;
     he_bg_io(b, &io);
-    if (index == 0) {
+    if (b->r.att[index].state == HE_ATTEMPT_SILENT) {
+        /* Connected on a banner port: did it speak, or close? */
+        int err;
+        int fd = index == 0 ? b->dupfd : b->r.att[index].handle;
+        enum he_settle s = he_connector_heard(fd, &err);
+        if (s == HE_SETTLE_PENDING) {
+            return;
+        }
+        if (index == 0 && s == HE_SETTLE_FAILED) {
+            he_bg_own_closed(b, &io);
+        } else {
+            he_race_settle(&b->r, &io, index, err);
+        }
+    } else if (index == 0) {
         /* The caller's own socket is the program's to read: its SO_ERROR
          * must stay for the program, so only the readiness is looked at. */
         if (events & (EPOLLERR | EPOLLHUP)) {
@@ -223,9 +237,41 @@ static int he_bg_identify(struct he_bg_race *b) {
     return he_fdid_of(b->dupfd, &b->id) == 0 ? 0 : -ENOTSUP;
 }
 
-/* own_failed: the caller's own attempt failed already (refused within
- * the call): the race starts as a rescue (racer/rescue.c). */
-static int he_bg_admit(struct he_bg_race *b, const struct he_bg_request *q, int own_failed) {
+/* What the caller's own attempt had come to when connect() was about to
+ * return. */
+enum he_bg_own {
+    HE_BG_OWN_PENDING = 0, /* still connecting: the usual race */
+    HE_BG_OWN_FAILED,      /* refused, or (a banner port) connected and closed */
+    HE_BG_OWN_SILENT,      /* a banner port: connected, nothing heard yet */
+    HE_BG_OWN_DONE,        /* connected (and, on a banner port, it spoke) */
+};
+
+static enum he_bg_own he_bg_own_now(const struct he_bg_request *q, int *err) {
+    struct pollfd p = {.fd = q->c->fd, .events = POLLOUT | POLLIN};
+    *err = ECONNREFUSED;
+    if (poll(&p, 1, 0) == 0) {
+        return HE_BG_OWN_PENDING;
+    }
+    if (p.revents & (POLLERR | POLLHUP)) {
+        return HE_BG_OWN_FAILED;
+    }
+    if (q->banner_ms == 0) {
+        return HE_BG_OWN_DONE;
+    }
+    if (!(p.revents & POLLIN)) {
+        return HE_BG_OWN_SILENT;
+    }
+    enum he_settle s = he_connector_heard(q->c->fd, err);
+    return s == HE_SETTLE_CONNECTED ? HE_BG_OWN_DONE
+           : s == HE_SETTLE_FAILED  ? HE_BG_OWN_FAILED
+                                    : HE_BG_OWN_SILENT;
+}
+
+/* own: the caller's attempt failed already (refused within the call: the
+ * race starts as a rescue, racer/rescue.c, err its errno), or connected
+ * silent on a banner port. */
+static int he_bg_admit(struct he_bg_race *b, const struct he_bg_request *q, enum he_bg_own own,
+                       int err) {
     int fd = q->c->fd;
     struct he_fd_slot *s = he_fdmap_slot(fd, 1);
     if (s == NULL || s->role != HE_FD_NONE || s->nreg == HE_FDMAP_UNKNOWN) {
@@ -263,6 +309,7 @@ static int he_bg_admit(struct he_bg_race *b, const struct he_bg_request *q, int 
     }
     b->r.sibling_at_once = q->sibling_at_once;
     b->r.own_redirected = q->own_redirected;
+    he_race_set_banner(&b->r, q->banner_ms);
     if (q->fault_delay) {
         b->fault_delay = 1;
         b->r.delay_ms = q->delay_ms; /* the fault's, not a race's (unclamped) */
@@ -280,8 +327,18 @@ static int he_bg_admit(struct he_bg_race *b, const struct he_bg_request *q, int 
     he_bg_mark(fd, HE_FD_CALLER, slot);
     he_bg_mark(b->dupfd, HE_FD_PRIVATE, slot);
     he_bg.count++;
-    if (own_failed) {
-        he_bg_own_failed(b, &io, ECONNREFUSED);
+    if (own == HE_BG_OWN_SILENT) {
+        he_race_settle(&b->r, &io, 0, 0);
+        he_bg_listen(b);
+    }
+    if (own == HE_BG_OWN_FAILED) {
+        if (err == ENODATA) {
+            /* Connected and closed: what the program has if nothing
+             * rescues it is that connected socket. */
+            b->r.att[0].connected = 1;
+            b->r.att[0].connected_ms = b->t0;
+        }
+        he_bg_own_failed(b, &io, err);
         he_race_advance(&b->r, &io);
         he_bg_check(slot);
         if (he_bg.race[slot] != b) {
@@ -301,15 +358,14 @@ static int he_bg_admit(struct he_bg_race *b, const struct he_bg_request *q, int 
 int he_bg_start(const struct he_bg_request *q) {
     /* Done already (loopback, a LAN): nothing to race, no thread -- unless
      * it failed and a sibling may still rescue it (a LAN's refusal comes
-     * back before this poll). */
-    struct pollfd p = {.fd = q->c->fd, .events = POLLOUT};
-    int own_failed = 0;
-    if (poll(&p, 1, 0) != 0) {
-        own_failed = (p.revents & (POLLERR | POLLHUP)) != 0;
-        if (!own_failed || he_bg.rescue_ms <= 0 || q->fault_delay) {
-            he_remember_quick(q->first, he_sockaddr_port(q->c->addr), own_failed);
-            return -EALREADY;
-        }
+     * back before this poll), or it connected on a banner port and has not
+     * spoken yet. */
+    int err;
+    enum he_bg_own own = he_bg_own_now(q, &err);
+    if (own == HE_BG_OWN_DONE ||
+        (own == HE_BG_OWN_FAILED && (he_bg.rescue_ms <= 0 || q->fault_delay))) {
+        he_remember_quick(q->first, he_sockaddr_port(q->c->addr), own == HE_BG_OWN_FAILED);
+        return -EALREADY;
     }
     /* A signal handler's connect() on top of this thread's own hold of the
      * lock (an epoll_ctl hook) would wait for itself. */
@@ -322,7 +378,7 @@ int he_bg_start(const struct he_bg_request *q) {
     }
     sigset_t old;
     he_fdmap_lock(1, &old);
-    int rc = he_bg_admit(b, q, own_failed);
+    int rc = he_bg_admit(b, q, own, err);
     he_fdmap_unlock(1, &old);
     if (rc != 0) {
         HE_LOG(HE_LOG_DEBUG, "race %s (non-blocking): not raced (%s)", q->name, strerror(-rc));

@@ -9,8 +9,12 @@
 
 #include <errno.h>
 #include <fcntl.h>
+#include <linux/sockios.h>
+#include <linux/tcp.h>
+#include <stddef.h>
 #include <string.h>
 #include <sys/epoll.h>
+#include <sys/ioctl.h>
 #include <sys/socket.h>
 
 /* Whether the program's number still holds the caller's socket.  The race
@@ -62,8 +66,29 @@ const char *he_splice_why(enum he_splice_result rc) {
         return "the caller's flags cannot be read";
     case HE_SPLICE_DUP3_FAILED:
         return "dup3 failed";
+    case HE_SPLICE_OWN_USED:
+        return "the program has used its own connection (written or read), which stays";
     }
     return "not spliced";
+}
+
+/* Whether the caller's own connection, connected while the program had
+ * it (a banner race, whose winner spoke first), has carried any of the
+ * program's bytes: some waiting to go (SIOCOUTQ), acknowledged (TCP_INFO's
+ * bytes_acked counts the SYN: 1 for none) or received (a FIN counts 1,
+ * but an own connection closed first ends the race: he_bg_own_closed).
+ * Unknown counts as used. */
+static int he_bg_own_used(int fd) {
+    int outq = 0;
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (ioctl(fd, SIOCOUTQ, &outq) != 0 || outq > 0 ||
+        he_bg.sys->getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+        len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received) {
+        return 1;
+    }
+    return ti.tcpi_bytes_acked > 1 || ti.tcpi_bytes_received > 0;
 }
 
 /* What stands in the way of the splice of winner s onto b's fd: DONE when
@@ -77,6 +102,9 @@ static enum he_splice_result he_splice_check(const struct he_bg_race *b, int s,
     }
     if (slot == NULL || slot->nreg == HE_FDMAP_UNKNOWN) {
         return HE_SPLICE_REGS_UNKNOWN;
+    }
+    if (b->own_exposed && he_bg_own_used(b->dupfd)) {
+        return HE_SPLICE_OWN_USED;
     }
     if (fl < 0 || *fdfl < 0 || fcntl(s, F_SETFL, fl) != 0) {
         return HE_SPLICE_NO_FLAGS;

@@ -132,6 +132,11 @@ static int he_connect_own_errno(const struct he_race *r, const struct he_plan *p
     return rc;
 }
 
+int he_connect_banner_ms(const struct sockaddr *addr) {
+    return he_config_banner_port(&he_cfg, ntohs(he_sockaddr_port(addr))) ? he_cfg.banner_timeout_ms
+                                                                         : 0;
+}
+
 int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, int fl,
                     const struct he_addr *dst, const struct he_memo_answer *ans,
                     const struct he_plan *plan, enum he_refresh_when refresh, uintptr_t frame,
@@ -141,9 +146,7 @@ int he_connect_race(int fd, const struct sockaddr *addr, socklen_t len, int fl,
     he_race_init(&r, dst, ans->addrs, ans->count, addr->sa_family, plan->delay_ms,
                  he_cfg.max_attempts);
     he_connect_apply_plan(&r, plan);
-    if (he_config_banner_port(&he_cfg, ntohs(he_sockaddr_port(addr)))) {
-        he_race_set_banner(&r, he_cfg.banner_timeout_ms);
-    }
+    he_race_set_banner(&r, he_connect_banner_ms(addr));
     struct he_connector c;
     he_connect_connector(&c, fd, addr, len, fl);
     c.own_err = own_err;
@@ -270,7 +273,8 @@ int he_connect_nonblocking(int fd, const struct sockaddr *addr, socklen_t len, i
                               plan->nbad,
                               plan->own == HE_PLAN_WITH_SIBLING,
                               plan->own == HE_PLAN_OWN_LAST,
-                              0};
+                              0,
+                              he_connect_banner_ms(addr)};
     he_bg_start(&q);
     errno = EINPROGRESS;
     return -1;
