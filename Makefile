@@ -57,7 +57,7 @@ check_history_OBJS := $(HISTORY_OBJS) common/addr.o common/log.o
 check_histshare_OBJS := $(HISTORY_OBJS) common/addr.o common/log.o
 check_connector_OBJS := racer/connector.o racer/options.o racer/strand.o racer/fdmap.o racer/race.o racer/stats.o \
                         racer/order.o common/addr.o common/fdid.o common/log.o
-check_splice_OBJS  := racer/splice.o racer/background.o racer/helper.o racer/rescue.o racer/remember.o \
+check_splice_OBJS  := racer/splice.o racer/background.o racer/helper.o racer/rescue.o faults/sink.o racer/remember.o \
                       $(HISTORY_OBJS) $(check_connector_OBJS)
 UNIT_BINS := $(UNIT_TESTS:%=$(BUILD)/tests/%)
 

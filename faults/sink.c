@@ -139,6 +139,19 @@ int he_sink_addr(enum he_fault_mode mode, int sock_family, int dst_family,
     return *len == 0 ? -EAFNOSUPPORT : 0;
 }
 
+int he_sink_private_drop(int family, int fds[2], struct sockaddr_storage *to, socklen_t *len) {
+    struct he_sink s;
+    int err = he_sink_make(&s, family, HE_FAULT_DROP);
+    if (err != 0) {
+        return err;
+    }
+    fds[0] = s.fd;
+    fds[1] = s.filler;
+    *to = s.addr;
+    *len = s.len;
+    return 0;
+}
+
 /* silent's accepted connections, held open and never read or written,
  * so that its queue holds only connections not yet seen: one whose client
  * has gone is closed at the next tidy. */

@@ -35,6 +35,12 @@ void he_sink_setup(const struct he_libc *sys);
 int he_sink_addr(enum he_fault_mode mode, int sock_family, int dst_family,
                  struct sockaddr_storage *out, socklen_t *len);
 
+/* A drop sink of family of the caller's own, shared with nobody and not
+ * remembered: fds[0] the listener, fds[1] the connection that fills its
+ * queue, both the caller's to close; *to, *len the address a connect then
+ * stays connecting to.  Returns 0 or -errno. */
+int he_sink_private_drop(int family, int fds[2], struct sockaddr_storage *to, socklen_t *len);
+
 /* After a connect to mode's sink of dst_family: close's connections are
  * accepted and closed; silent's are accepted and held (never read or
  * written) until their client closes, so that its queue never fills. */

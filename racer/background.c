@@ -36,6 +36,17 @@ void he_bg_close_own(int fd) {
     he_bg.sys->close(fd);
 }
 
+/* A rescue's stand-in and its listener (racer/rescue.c), closed with the
+ * race. */
+static void he_bg_close_standin(struct he_bg_race *b) {
+    if (b->has_standin) {
+        he_bg_close_own(b->standin);
+        he_bg_close_own(b->standin_sink[0]);
+        he_bg_close_own(b->standin_sink[1]);
+        b->has_standin = 0;
+    }
+}
+
 /* ---------------------------------------------------------------- attempts */
 
 static uint64_t he_bg_data(const struct he_bg_race *b, int slot, int index) {
@@ -175,6 +186,7 @@ void he_bg_retire(int slot, const char *why) {
     }
     he_bg.sys->epoll_ctl(he_bg.ep, EPOLL_CTL_DEL, b->dupfd, NULL);
     he_bg_close_own(b->dupfd);
+    he_bg_close_standin(b);
     he_bg_log(b);
     free(b);
     he_bg.race[slot] = NULL;
@@ -230,6 +242,11 @@ void he_bg_check(int slot) {
     } else if (b->own_failed) {
         b->outcome = he_bg_unrescued(b);
     }
+    if (b->r.winner <= 0 && b->has_standin && he_splice_put(b, b->dupfd) == HE_SPLICE_DONE) {
+        /* No rescue: the caller's own socket, its error unread, goes back
+         * onto the fd, and the program reads that error as without libhe. */
+        he_splice_wake(b);
+    }
     he_bg_retire(slot, NULL);
 }
 
@@ -259,6 +276,7 @@ void he_bg_fork_child(void) {
         }
         he_bg_mark(b->fd, HE_FD_NONE, 0);
         he_bg_close_own(b->dupfd);
+        he_bg_close_standin(b);
         free(b);
         he_bg.race[i] = NULL;
         he_bg.count--;

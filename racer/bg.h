@@ -31,6 +31,13 @@ struct he_bg_race {
     /* The caller's own attempt connected while the program had its fd (a
      * banner race): the program may have written to it or read from it. */
     int own_exposed;
+    /* The caller's attempt failed within connect() (refused): the fd holds
+     * a stand-in, a socket still connecting (to a loopback listener whose
+     * queue is full), until the race is decided; the caller's own socket,
+     * its error unread, is in dupfd (racer/rescue.c). */
+    int has_standin;
+    int standin;
+    int standin_sink[2]; /* the listener it connects to, and its filler */
     const char *outcome; /* why no splice, for the log */
     int64_t t0;
     struct sockaddr_storage addr;
@@ -81,6 +88,11 @@ void he_bg_own_failed(struct he_bg_race *b, const struct he_race_io *io, int err
  * the handshake, may be reading that EOF already, so nothing is spliced
  * onto it; the race ends. */
 void he_bg_own_closed(struct he_bg_race *b, const struct he_race_io *io);
+/* Race b's own attempt failed within connect(): a stand-in goes onto the
+ * program's fd until the race is decided (he_bg_check puts the winner, or
+ * the caller's own socket, back).  Returns 0, or -1 when none could be
+ * made (then connect() waits, he_bg_hold). */
+int he_bg_stand_in(struct he_bg_race *b);
 /* Waits, the lock held, until race slot (generation gen), whose own
  * attempt failed, has ended: spliced, or failed at its bound (the helper
  * ends it then; should the helper be late, it is ended here). */
@@ -111,6 +123,13 @@ enum he_splice_result {
 /* Puts race b's winning sibling on the program's fd.  Anything but DONE:
  * the winner is closed, and the caller's own attempt goes on. */
 enum he_splice_result he_splice_winner(struct he_bg_race *b);
+/* Puts socket s on race b's fd (the identity checked, the flags given,
+ * the epoll registrations carried), keeping s's own number open.  Does
+ * not wake waiters: he_splice_wake. */
+enum he_splice_result he_splice_put(struct he_bg_race *b, int s);
+/* Wakes threads blocked in poll/select on what b's fd held before a
+ * splice. */
+void he_splice_wake(struct he_bg_race *b);
 /* The result in words, for the log. */
 const char *he_splice_why(enum he_splice_result rc);
 

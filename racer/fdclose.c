@@ -34,6 +34,14 @@ static int he_bg_move(int fd, struct he_fd_slot *s) {
         if (b->dupfd == fd) {
             b->dupfd = b->c.fd = to;
         }
+        if (b->has_standin && b->standin == fd) {
+            b->standin = to;
+        }
+        for (int k = 0; k < 2; k++) {
+            if (b->has_standin && b->standin_sink[k] == fd) {
+                b->standin_sink[k] = to;
+            }
+        }
         for (int i = 1; i < b->r.count; i++) {
             if (b->r.att[i].handle == fd) {
                 b->r.att[i].handle = to;

@@ -344,11 +344,15 @@ static int he_bg_admit(struct he_bg_race *b, const struct he_bg_request *q, enum
         if (he_bg.race[slot] != b) {
             return 0; /* over already: the program sees its own failure */
         }
-        /* Refused within the call: connect() itself waits for the rescue,
-         * so that the program's first look at the fd finds the winner --
-         * some take POLLERR as the answer without reading SO_ERROR (curl). */
+        /* Refused within the call, before the program has seen anything:
+         * a stand-in keeps the error off its fd until the race is decided,
+         * so that its first look finds the winner -- some take POLLERR as
+         * the answer without reading SO_ERROR (curl) -- and connect()
+         * returns at once.  Without one, connect() waits for the rescue. */
         he_bg_schedule(b, he_connector_now_ms(NULL));
-        he_bg_hold(slot, b->gen);
+        if (he_bg_stand_in(b) != 0) {
+            he_bg_hold(slot, b->gen);
+        }
         return 0;
     }
     he_bg_schedule(b, b->t0);

@@ -12,6 +12,8 @@
  * Everything here runs under the lock of racer/fdmap.h. */
 #include "bg.h"
 
+#include "../faults/sink.h"
+
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
@@ -33,6 +35,41 @@ static int he_bg_own_down(const struct he_bg_race *b, int err) {
     }
     struct pollfd p = {.fd = b->dupfd, .events = POLLOUT};
     return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
+}
+
+/* The stand-in connects to a loopback listener of its own whose accept
+ * queue is full (faults/sink.c's drop): its SYNs are dropped and it stays
+ * connecting, as the caller's socket would towards a slow host -- writes
+ * say EAGAIN, SO_ERROR 0, connect() EALREADY -- and no packet leaves the
+ * machine.  Its three descriptors live as long as the race. */
+int he_bg_stand_in(struct he_bg_race *b) {
+    struct sockaddr_storage to;
+    socklen_t len;
+    int sink[2];
+    if (he_sink_private_drop(b->c.family, sink, &to, &len) != 0) {
+        return -1;
+    }
+    int s = he_bg.sys->socket(b->c.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    if (s < 0 || he_bg.sys->connect(s, (struct sockaddr *)&to, len) == 0 || errno != EINPROGRESS ||
+        he_splice_put(b, s) != HE_SPLICE_DONE) {
+        int fds[3] = {s, sink[0], sink[1]};
+        for (int i = 0; i < 3; i++) {
+            if (fds[i] >= 0) {
+                he_bg.sys->close(fds[i]);
+            }
+        }
+        return -1;
+    }
+    he_bg_mark(s, HE_FD_PRIVATE, b->slot);
+    he_bg_mark(sink[0], HE_FD_PRIVATE, b->slot);
+    he_bg_mark(sink[1], HE_FD_PRIVATE, b->slot);
+    b->has_standin = 1;
+    b->standin = s;
+    b->standin_sink[0] = sink[0];
+    b->standin_sink[1] = sink[1];
+    /* The fd holds the stand-in's file now: the later splice checks it. */
+    he_fdid_of(s, &b->id);
+    return 0;
 }
 
 void he_bg_hold(int slot, unsigned gen) {

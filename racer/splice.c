@@ -91,11 +91,12 @@ static int he_bg_own_used(int fd) {
     return ti.tcpi_bytes_acked > 1 || ti.tcpi_bytes_received > 0;
 }
 
-/* What stands in the way of the splice of winner s onto b's fd: DONE when
- * nothing does (s then has the caller's status flags, *fdfl its fd flags). */
+/* What stands in the way of putting socket s onto b's fd: DONE when
+ * nothing does (s then has the caller's status flags, read from what the
+ * fd holds, *fdfl its fd flags). */
 static enum he_splice_result he_splice_check(const struct he_bg_race *b, int s,
                                              const struct he_fd_slot *slot, int *fdfl) {
-    int fl = fcntl(b->dupfd, F_GETFL);
+    int fl = fcntl(b->has_standin ? b->standin : b->dupfd, F_GETFL);
     *fdfl = fcntl(b->fd, F_GETFD);
     if (!he_bg_same_socket(b)) {
         return HE_SPLICE_CALLER_GONE;
@@ -112,41 +113,51 @@ static enum he_splice_result he_splice_check(const struct he_bg_race *b, int s,
     return HE_SPLICE_DONE;
 }
 
-enum he_splice_result he_splice_winner(struct he_bg_race *b) {
-    struct he_attempt *w = &b->r.att[b->r.winner];
-    int s = w->handle, fdfl = 0;
-    w->handle = -1;
-    he_bg_mark(s, HE_FD_NONE, 0);
+enum he_splice_result he_splice_put(struct he_bg_race *b, int s) {
+    int fdfl = 0;
     struct he_fd_slot *slot = he_fdmap_slot(b->fd, 0);
     enum he_splice_result rc = he_splice_check(b, s, slot, &fdfl);
     if (rc != HE_SPLICE_DONE) {
-        he_bg.sys->close(s);
         return rc;
     }
-    struct he_fdid to;
-    if (b->fault_delay && he_fdid_of(s, &to) == 0) {
-        /* A blocking race may wait on this fd (its own attempt is the
-         * delayed one): what it finds there next is still its socket. */
-        he_fdid_moved(&b->id, &to);
-    }
-    /* Out of the helper's epoll first: the file outlives this number as
-     * the program's fd, and so would its registration (keyed by file and
-     * number), reporting the connected socket to the helper for ever. */
-    he_bg.sys->epoll_ctl(he_bg.ep, EPOLL_CTL_DEL, s, NULL);
     int moved[HE_FDMAP_REGS] = {0};
     he_bg_epoll_detach(b->fd, slot, moved);
     if (he_bg.sys->dup3(s, b->fd, (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0) < 0) {
         int err = errno;
-        he_bg_epoll_attach(b->fd, slot, moved); /* back on the caller's socket */
-        he_bg.sys->close(s);
+        he_bg_epoll_attach(b->fd, slot, moved); /* back on the socket it held */
         errno = err;
         return HE_SPLICE_DUP3_FAILED;
     }
     he_bg_epoll_attach(b->fd, slot, moved);
-    he_bg.sys->close(s);
+    return HE_SPLICE_DONE;
+}
+
+void he_splice_wake(struct he_bg_race *b) {
     /* dup3 does not wake a thread blocked in poll/select on the fd: they
      * wait on the old socket.  Shutting it down does; they look again and
-     * find the new one connected. */
-    shutdown(b->dupfd, SHUT_RDWR);
-    return HE_SPLICE_DONE;
+     * find the new one there. */
+    shutdown(b->has_standin ? b->standin : b->dupfd, SHUT_RDWR);
+}
+
+enum he_splice_result he_splice_winner(struct he_bg_race *b) {
+    struct he_attempt *w = &b->r.att[b->r.winner];
+    int s = w->handle;
+    w->handle = -1;
+    he_bg_mark(s, HE_FD_NONE, 0);
+    /* Out of the helper's epoll first: the file outlives this number as
+     * the program's fd, and so would its registration (keyed by file and
+     * number), reporting the connected socket to the helper for ever. */
+    he_bg.sys->epoll_ctl(he_bg.ep, EPOLL_CTL_DEL, s, NULL);
+    enum he_splice_result rc = he_splice_put(b, s);
+    struct he_fdid to;
+    if (rc == HE_SPLICE_DONE && b->fault_delay && he_fdid_of(s, &to) == 0) {
+        /* A blocking race may wait on this fd (its own attempt is the
+         * delayed one): what it finds there next is still its socket. */
+        he_fdid_moved(&b->id, &to);
+    }
+    he_bg.sys->close(s);
+    if (rc == HE_SPLICE_DONE) {
+        he_splice_wake(b);
+    }
+    return rc;
 }

@@ -3,6 +3,7 @@
 #include "hook.h"
 
 #include "../common/log.h"
+#include "../faults/sink.h"
 #include "../history/history.h"
 #include "../racer/background.h"
 #include "faults.h"
@@ -109,6 +110,7 @@ static void he_init_once(void) {
     /* secure_getenv: a setuid program ignores the variables entirely. */
     he_config_parse(&he_cfg, he_init_getenv, he_init_collect_warning);
     he_bg_setup(he_real_get(), he_cfg.rescue_wait_ms);
+    he_sink_setup(he_real_get()); /* the rescue's stand-ins (racer/rescue.c) */
     he_faults_configure(&he_cfg, he_init_getenv, he_init_collect_warning);
     he_init_log_path();
     he_init_history();
