@@ -36,17 +36,6 @@ void he_bg_close_own(int fd) {
     he_bg.sys->close(fd);
 }
 
-/* A rescue's stand-in and its listener (racer/rescue.c), closed with the
- * race. */
-static void he_bg_close_standin(struct he_bg_race *b) {
-    if (b->has_standin) {
-        he_bg_close_own(b->standin);
-        he_bg_close_own(b->standin_sink[0]);
-        he_bg_close_own(b->standin_sink[1]);
-        b->has_standin = 0;
-    }
-}
-
 /* ---------------------------------------------------------------- attempts */
 
 static uint64_t he_bg_data(const struct he_bg_race *b, int slot, int index) {

@@ -37,13 +37,21 @@ struct he_bg_race {
      * its error unread, is in dupfd (racer/rescue.c). */
     int has_standin;
     int standin;
-    int standin_sink[2]; /* the listener it connects to, and its filler */
     const char *outcome; /* why no splice, for the log */
     int64_t t0;
     struct sockaddr_storage addr;
     struct he_connector c;
     char name[HE_BG_NAME_MAX];
     struct he_race r; /* last: large */
+};
+
+/* The loopback listener stand-ins connect to (racer/rescue.c), one per
+ * family, shared by every stand-in and closed with the last. */
+struct he_bg_sink {
+    int refs;
+    int fds[2]; /* the listener, and the connection that fills its queue */
+    struct sockaddr_storage addr;
+    socklen_t len;
 };
 
 /* The helper thread and every pending race. */
@@ -58,6 +66,7 @@ struct he_bg_state {
     int next_slot;
     int rescue_ms; /* HE_RESCUE_WAIT_MS: how long a race outlives a failed own attempt */
     int held;      /* program threads waiting in he_bg_rescue */
+    struct he_bg_sink sink[2]; /* [0] IPv4, [1] IPv6 */
     sigset_t fork_mask;
     struct he_bg_race *race[HE_BG_MAX];
 };
@@ -93,6 +102,8 @@ void he_bg_own_closed(struct he_bg_race *b, const struct he_race_io *io);
  * the caller's own socket, back).  Returns 0, or -1 when none could be
  * made (then connect() waits, he_bg_hold). */
 int he_bg_stand_in(struct he_bg_race *b);
+/* Closes race b's stand-in, if it has one, and lets go of its sink. */
+void he_bg_close_standin(struct he_bg_race *b);
 /* Waits, the lock held, until race slot (generation gen), whose own
  * attempt failed, has ended: spliced, or failed at its bound (the helper
  * ends it then; should the helper be late, it is ended here). */

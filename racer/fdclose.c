@@ -14,6 +14,23 @@
 
 /* ---------------------------------------------------------------- hooks */
 
+/* The helper's own descriptor at fd (its epoll, its eventfd, or a
+ * stand-ins' listener, racer/rescue.c) is at to now. */
+static void he_bg_move_helper(int fd, int to) {
+    if (fd == he_bg.ep) {
+        he_bg.ep = to;
+    } else if (fd == he_bg.evfd) {
+        he_bg.evfd = to;
+    }
+    for (int f = 0; f < 2; f++) {
+        for (int k = 0; k < 2 && he_bg.sink[f].refs > 0; k++) {
+            if (he_bg.sink[f].fds[k] == fd) {
+                he_bg.sink[f].fds[k] = to;
+            }
+        }
+    }
+}
+
 /* Moves libhe's descriptor at fd to another number, so that the program
  * can have that one.  Returns 0, or -errno (it stays). */
 static int he_bg_move(int fd, struct he_fd_slot *s) {
@@ -28,7 +45,7 @@ static int he_bg_move(int fd, struct he_fd_slot *s) {
     }
     int race = s->race - 1;
     if (s->role == HE_FD_HELPER) {
-        *(fd == he_bg.ep ? &he_bg.ep : &he_bg.evfd) = to;
+        he_bg_move_helper(fd, to);
     } else if (race >= 0 && he_bg.race[race] != NULL) {
         struct he_bg_race *b = he_bg.race[race];
         if (b->dupfd == fd) {
@@ -36,11 +53,6 @@ static int he_bg_move(int fd, struct he_fd_slot *s) {
         }
         if (b->has_standin && b->standin == fd) {
             b->standin = to;
-        }
-        for (int k = 0; k < 2; k++) {
-            if (b->has_standin && b->standin_sink[k] == fd) {
-                b->standin_sink[k] = to;
-            }
         }
         for (int i = 1; i < b->r.count; i++) {
             if (b->r.att[i].handle == fd) {

@@ -37,36 +37,61 @@ static int he_bg_own_down(const struct he_bg_race *b, int err) {
     return poll(&p, 1, 0) == 1 && (p.revents & (POLLERR | POLLHUP));
 }
 
-/* The stand-in connects to a loopback listener of its own whose accept
- * queue is full (faults/sink.c's drop): its SYNs are dropped and it stays
- * connecting, as the caller's socket would towards a slow host -- writes
- * say EAGAIN, SO_ERROR 0, connect() EALREADY -- and no packet leaves the
- * machine.  Its three descriptors live as long as the race. */
+/* The listener stand-ins of family connect to, made by the first and
+ * shared (he_bg.sink); NULL when none can be made. */
+static struct he_bg_sink *he_bg_sink_take(int family) {
+    struct he_bg_sink *k = &he_bg.sink[family == AF_INET6];
+    if (k->refs == 0) {
+        if (he_sink_private_drop(family, k->fds, &k->addr, &k->len) != 0) {
+            return NULL;
+        }
+        he_bg_mark(k->fds[0], HE_FD_HELPER, 0);
+        he_bg_mark(k->fds[1], HE_FD_HELPER, 0);
+    }
+    k->refs++;
+    return k;
+}
+
+static void he_bg_sink_drop(int family) {
+    struct he_bg_sink *k = &he_bg.sink[family == AF_INET6];
+    if (k->refs > 0 && --k->refs == 0) {
+        he_bg_close_own(k->fds[0]);
+        he_bg_close_own(k->fds[1]);
+    }
+}
+
+void he_bg_close_standin(struct he_bg_race *b) {
+    if (b->has_standin) {
+        he_bg_close_own(b->standin);
+        he_bg_sink_drop(b->c.family);
+        b->has_standin = 0;
+    }
+}
+
+/* The stand-in connects to a loopback listener whose accept queue is full
+ * (faults/sink.c's drop: listen(fd, 0) and one connection queued, never
+ * accepted): its SYNs are dropped and it stays connecting, as the caller's
+ * socket would towards a slow host -- writes say EAGAIN, SO_ERROR 0,
+ * connect() EALREADY -- and no packet leaves the machine.  One descriptor
+ * per race, for at most HE_RESCUE_WAIT_MS, and the listener's two while
+ * any stand-in is up. */
 int he_bg_stand_in(struct he_bg_race *b) {
-    struct sockaddr_storage to;
-    socklen_t len;
-    int sink[2];
-    if (he_sink_private_drop(b->c.family, sink, &to, &len) != 0) {
+    struct he_bg_sink *k = he_bg_sink_take(b->c.family);
+    if (k == NULL) {
         return -1;
     }
     int s = he_bg.sys->socket(b->c.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
-    if (s < 0 || he_bg.sys->connect(s, (struct sockaddr *)&to, len) == 0 || errno != EINPROGRESS ||
-        he_splice_put(b, s) != HE_SPLICE_DONE) {
-        int fds[3] = {s, sink[0], sink[1]};
-        for (int i = 0; i < 3; i++) {
-            if (fds[i] >= 0) {
-                he_bg.sys->close(fds[i]);
-            }
+    if (s < 0 || he_bg.sys->connect(s, (struct sockaddr *)&k->addr, k->len) == 0 ||
+        errno != EINPROGRESS || he_splice_put(b, s) != HE_SPLICE_DONE) {
+        if (s >= 0) {
+            he_bg.sys->close(s);
         }
+        he_bg_sink_drop(b->c.family);
         return -1;
     }
     he_bg_mark(s, HE_FD_PRIVATE, b->slot);
-    he_bg_mark(sink[0], HE_FD_PRIVATE, b->slot);
-    he_bg_mark(sink[1], HE_FD_PRIVATE, b->slot);
     b->has_standin = 1;
     b->standin = s;
-    b->standin_sink[0] = sink[0];
-    b->standin_sink[1] = sink[1];
     /* The fd holds the stand-in's file now: the later splice checks it. */
     he_fdid_of(s, &b->id);
     return 0;
