@@ -30,6 +30,22 @@
 # live ones until a case kills them (lab_kill ADDR..., DROP like the dead
 # ones) and come back with lab_revive; DNS cases move names onto them.
 #
+# Servers that speak first, for banner-aware racing (t_banner.sh): a second
+# servers.py in hesrv (--at, log $LAB_LOG_DIR/greet.log) listens on port 22
+# (LAB_PORT_GREET, in HE_BANNER_PORTS' default list) of single addresses:
+#
+#   198.51.100.10  greet        "SSH-2.0-lab" at once (the live greeter)
+#   198.51.100.40  noaccept     listens, never accepts
+#   198.51.100.41  acceptclose  accepts, closes without a byte
+#   198.51.100.42  silent       accepts, never speaks
+#   198.51.100.43  silent
+#   198.51.100.44  slowgreet    its banner 2 s after the accept
+#
+# and on port 2022 (LAB_PORT_GREET_OFF, in no list): 198.51.100.42 silent,
+# 198.51.100.10 greet.  Nothing else listens on these ports: the other
+# addresses refuse them (the dead ones drop them).  (servers.py's
+# header describes each kind.)
+#
 # DNS.  dnsmasq (Debian's dnsmasq-base) runs in hesrv on 198.51.100.53 and
 # 2001:db8:1::53, port 53, and a second instance on the same addresses,
 # port 5353 (the "alt" server, for HE_NAMESERVERS):
@@ -73,7 +89,8 @@
 # stderr, and every DNS case fails with the reason (dns_require).
 #
 # Uses: HE_WORK (scratch dir), HE_IT_DIR (this directory).
-# Sets: LAB_LOG_DIR, LAB_SERVER_PID, LAB_DNS_PID, LAB_DNS_ALT_PID.
+# Sets: LAB_LOG_DIR, LAB_SERVER_PID, LAB_GREET_PID, LAB_DNS_PID,
+# LAB_DNS_ALT_PID.
 #
 # The benchmarks (bench/run) build the same lab: they source this file,
 # add their own names to LAB_NAMES and LAB_DNS_NAMES, their own live
@@ -107,6 +124,8 @@ LAB_PORT_WHOAMI=7000
 LAB_PORT_HTTP=8080
 LAB_PORT_BANNER=2222
 LAB_PORT_RECORD=7001
+LAB_PORT_GREET=22
+LAB_PORT_GREET_OFF=2022
 
 # Names, in the order getaddrinfo must return their addresses.  t_lab.sh
 # checks that it does; /etc/hosts is generated from this table.
@@ -124,6 +143,14 @@ declare -A LAB_NAMES=(
     [refdeadlive.test]="198.51.100.30 198.51.100.20 198.51.100.10"
     [refdead.test]="198.51.100.30 198.51.100.20"
     [lonet.test]="::1 198.51.100.10"
+    # Banner-aware racing (t_banner.sh), port 22: a first address whose
+    # handshake completes but that never speaks, or closes, before the
+    # live greeter; two silent servers; a slow greeter before a dead one.
+    [bnoaccept.test]="198.51.100.40 198.51.100.10"
+    [bclose.test]="198.51.100.41 198.51.100.10"
+    [bsilent.test]="198.51.100.42 198.51.100.10"
+    [bsilent2.test]="198.51.100.42 198.51.100.43"
+    [bslow.test]="198.51.100.44 198.51.100.20"
 )
 
 # DNS names (dnsmasq's hosts file, never /etc/hosts), in file order.  Cases
@@ -295,6 +322,27 @@ lab_servers() {
         sleep 0.05
     done
     [ -s "$ready" ] || lab_die "servers.py not ready after 5 s"
+    lab_greet_servers
+}
+
+# The servers that speak first (see the header), one more servers.py.
+lab_greet_servers() {
+    local ready=$HE_WORK/greet.ready i g=$LAB_PORT_GREET o=$LAB_PORT_GREET_OFF
+    ip netns exec "$LAB_NETNS" /usr/bin/python3 "$HE_IT_DIR/servers.py" \
+        --log-dir "$LAB_LOG_DIR" --ready-file "$ready" --at-log greet \
+        --at "greet@${LAB_LIVE4[0]}:$g" --at "noaccept@${LAB_SPARE4[0]}:$g" \
+        --at "acceptclose@${LAB_SPARE4[1]}:$g" --at "silent@${LAB_SPARE4[2]}:$g" \
+        --at "silent@${LAB_SPARE4[3]}:$g" --at "slowgreet@${LAB_SPARE4[4]}:$g" \
+        --at "silent@${LAB_SPARE4[2]}:$o" --at "greet@${LAB_LIVE4[0]}:$o" \
+        >"$LAB_LOG_DIR/greet.out" 2>&1 &
+    LAB_GREET_PID=$!
+    for ((i = 0; i < 100; i++)); do
+        [ -s "$ready" ] && return 0
+        kill -0 "$LAB_GREET_PID" 2>/dev/null ||
+            lab_die "servers.py (greet) exited: $(tail -n 5 "$LAB_LOG_DIR/greet.out")"
+        sleep 0.05
+    done
+    lab_die "servers.py (greet) not ready after 5 s"
 }
 
 # ---------------------------------------------------------------- DNS
@@ -488,12 +536,12 @@ lab_teardown() {
         LAB_SERVER_PID=
     fi
     local pid
-    for pid in "${LAB_DNS_PID:-}" "${LAB_DNS_ALT_PID:-}"; do
+    for pid in "${LAB_GREET_PID:-}" "${LAB_DNS_PID:-}" "${LAB_DNS_ALT_PID:-}"; do
         [ -n "$pid" ] || continue
         kill "$pid" 2>/dev/null
         wait "$pid" 2>/dev/null
     done
-    LAB_DNS_PID='' LAB_DNS_ALT_PID=
+    LAB_GREET_PID='' LAB_DNS_PID='' LAB_DNS_ALT_PID=
 }
 
 # ---------------------------------------------------------------- DNS helpers

@@ -18,10 +18,31 @@ iptables in lab.sh, not here.
                   (N bytes, BYTES their Python repr), then answers like
                   whoami.  Shows exactly what went into the connection.
 
-With --at KIND@ADDR:PORT (repeatable; KIND whoami or http, ADDR in
-brackets for IPv6) it runs only those listeners, each on that one address
-(IPv6 ones IPV6_V6ONLY), logging to LOGDIR/at.log: t_loopback.sh runs such
-a process in the client's own namespace, for servers on loopback.
+With --at KIND@ADDR:PORT (repeatable; ADDR in brackets for IPv6) it runs
+only those listeners, each on that one address (IPv6 ones IPV6_V6ONLY),
+logging to LOGDIR/NAME.log (--at-log NAME, default "at"): t_loopback.sh
+runs such a process in the client's own namespace, for servers on
+loopback, and lab.sh one in the server namespace on port 22 (log
+"greet"), for banner-aware racing (t_banner.sh).  KIND is whoami or http
+(as above), or one of these servers that speak first (SSH, SMTP, ...) or
+only look as if they would:
+
+  greet        sends "SSH-2.0-lab\r\n" at once, then like banner: reads
+               the client's identification line (or waits BANNER_HOLD),
+               closes.
+  slowgreet    the same, SLOW_GREET seconds after the accept.
+  silent       accepts and says nothing: reads until the client closes
+               (or IO_TIMEOUT), then closes.  A connection that looks
+               fine and never speaks (a wedged server).
+  acceptclose  accepts and closes at once, without a byte (a server that
+               is out of workers or refuses the client).
+  noaccept     listens and never accepts: the kernel completes the
+               handshakes (up to its backlog), nobody reads or speaks.
+               Logs nothing.
+
+Each logs "reached <addr>" when it accepts; greet, slowgreet and silent
+log "ident <addr> <line>" for the first line the client sent (so silent
+shows whether a client that writes first wrote to it).
 
 Each connection appends "reached <addr>" to LOGDIR/<server>.log; the banner
 server also logs "ident <addr> <the client's identification line>", which
@@ -40,6 +61,7 @@ import threading
 import time
 
 BANNER_HOLD = 3.0  # seconds the banner server waits for the client's ident
+SLOW_GREET = 2.0   # seconds slowgreet waits before its banner
 IO_TIMEOUT = 5.0   # no connection is served for longer than this
 RECORD_WAIT = 0.3  # seconds the record server listens before answering
 
@@ -115,6 +137,41 @@ def serve_banner(conn, log):
         log.line("ident %s %s" % (addr, ident.decode("ascii", "replace")))
 
 
+def log_ident(conn, log, addr, wait):
+    """Reads the client's first line for up to WAIT seconds (until EOF
+    when None, within IO_TIMEOUT) and logs it as "ident ADDR LINE"."""
+    conn.settimeout(IO_TIMEOUT if wait is None else wait)
+    ident = read_until(conn, b"\n" if wait is not None else None)
+    ident = ident.split(b"\n")[0].strip()
+    if ident:
+        log.line("ident %s %s" % (addr, ident.decode("ascii", "replace")))
+
+
+def serve_greet(conn, log):
+    addr = local_addr(conn)
+    log.line("reached " + addr)
+    conn.sendall(b"SSH-2.0-lab\r\n")
+    log_ident(conn, log, addr, BANNER_HOLD)
+
+
+def serve_slowgreet(conn, log):
+    addr = local_addr(conn)
+    log.line("reached " + addr)
+    time.sleep(SLOW_GREET)
+    conn.sendall(b"SSH-2.0-lab\r\n")
+    log_ident(conn, log, addr, BANNER_HOLD)
+
+
+def serve_silent(conn, log):
+    addr = local_addr(conn)
+    log.line("reached " + addr)
+    log_ident(conn, log, addr, None)
+
+
+def serve_acceptclose(conn, log):
+    log.line("reached " + local_addr(conn))
+
+
 def serve_record(conn, log):
     addr = local_addr(conn)
     data = read_until(conn, None, deadline=time.monotonic() + RECORD_WAIT)
@@ -145,7 +202,7 @@ def listen(port):
 
 
 def listen_at(spec):
-    """KIND@ADDR:PORT -> (kind, bound socket)."""
+    """KIND@ADDR:PORT -> (kind, listening socket)."""
     kind, _, where = spec.partition("@")
     addr, _, port = where.rpartition(":")
     addr = addr.strip("[]")
@@ -155,7 +212,8 @@ def listen_at(spec):
     if family == socket.AF_INET6:
         sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 1)
     sock.bind((addr, int(port)))
-    sock.listen(128)
+    # noaccept's queue only grows: room for every case's connections.
+    sock.listen(1024 if kind == "noaccept" else 128)
     return kind, sock
 
 
@@ -182,6 +240,7 @@ def main():
     ap.add_argument("--banner-port", type=int, default=2222)
     ap.add_argument("--record-port", type=int, default=7001)
     ap.add_argument("--at", action="append", default=[])
+    ap.add_argument("--at-log", default="at")
     args = ap.parse_args()
 
     servers = [
@@ -191,11 +250,20 @@ def main():
         ("record", args.record_port, serve_record),
     ]
     threads = []
+    idle = []  # noaccept listeners: held open, never accepted from
     if args.at:
-        log = Log(os.path.join(args.log_dir, "at.log"))
-        handlers = {"whoami": serve_whoami, "http": serve_http}
+        log = Log(os.path.join(args.log_dir, args.at_log + ".log"))
+        handlers = {"whoami": serve_whoami, "http": serve_http,
+                    "greet": serve_greet, "slowgreet": serve_slowgreet,
+                    "silent": serve_silent, "acceptclose": serve_acceptclose,
+                    "noaccept": None}
         for spec in args.at:
+            if spec.partition("@")[0] not in handlers:
+                ap.error("unknown kind in --at " + spec)
             kind, sock = listen_at(spec)
+            if handlers[kind] is None:
+                idle.append(sock)
+                continue
             threads.append(threading.Thread(
                 target=accept_loop, args=(sock, handlers[kind], log),
                 daemon=True))
