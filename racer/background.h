@@ -63,6 +63,11 @@ int he_bg_start(const struct he_bg_request *q);
  * (racer/rescue.c).  Returns 1 when fd now holds a spliced winner, else 0:
  * the program's own answer stands. */
 int he_bg_rescue(int fd, int err);
+/* getsockopt(fd, SOL_SOCKET, SO_ERROR, value, len) for the program's end
+ * of a pending race: read under the race's lock, and when it says the
+ * caller's own attempt failed, the wait above; then the winner's answer,
+ * or the error read.  Returns as getsockopt does. */
+int he_bg_sockerr(int fd, void *value, socklen_t *len);
 
 /* The hooks.  Each does what libc's call would, after cancelling a race
  * pending on a number it closes or replaces; libhe's own descriptors are

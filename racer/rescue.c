@@ -17,6 +17,7 @@
 #include <errno.h>
 #include <poll.h>
 #include <pthread.h>
+#include <string.h>
 
 /* The race pending on the program's fd, or NULL. */
 static struct he_bg_race *he_bg_race_on(int fd) {
@@ -140,19 +141,48 @@ static int he_bg_rescue_race(struct he_bg_race *b, int fd, int err) {
     return !he_fdid_same(fd, &id);
 }
 
+/* Under the lock: fd's race, when the program's read (err, 0 for not
+ * read) finds its own attempt failed, waits for; 1 when fd then holds a
+ * spliced winner. */
+static int he_bg_rescue_locked(int fd, int err) {
+    if (err != 0 && !he_race_network_error(err)) {
+        return 0;
+    }
+    struct he_bg_race *b = he_bg_race_on(fd);
+    if (b == NULL || b->fault_delay || !he_fdid_same(fd, &b->id) || !he_bg_own_down(b, err)) {
+        return 0;
+    }
+    return he_bg_rescue_race(b, fd, err);
+}
+
 int he_bg_rescue(int fd, int err) {
-    if (he_bg.sys == NULL || he_bg.rescue_ms <= 0 || he_fdmap_held() ||
-        (err != 0 && !he_race_network_error(err))) {
+    if (he_bg.sys == NULL || he_bg.rescue_ms <= 0 || he_fdmap_held()) {
         return 0;
     }
     /* Signals are blocked while it waits, for at most the bound. */
-    int rescued = 0;
     sigset_t old;
     he_fdmap_lock(1, &old);
-    struct he_bg_race *b = he_bg_race_on(fd);
-    if (b != NULL && !b->fault_delay && he_fdid_same(fd, &b->id) && he_bg_own_down(b, err)) {
-        rescued = he_bg_rescue_race(b, fd, err);
-    }
+    int rescued = he_bg_rescue_locked(fd, err);
     he_fdmap_unlock(1, &old);
     return rescued;
+}
+
+int he_bg_sockerr(int fd, void *value, socklen_t *len) {
+    const struct he_libc *sys = he_bg.sys;
+    sigset_t old;
+    /* The read and what it decides are made under the lock that every
+     * splice takes: an error read from the caller's socket is never
+     * returned once a winner has taken its place. */
+    he_fdmap_lock(1, &old);
+    int rc = sys->getsockopt(fd, SOL_SOCKET, SO_ERROR, value, len);
+    int err = 0;
+    if (rc == 0 && *len >= (socklen_t)sizeof err) {
+        memcpy(&err, value, sizeof err);
+    }
+    if (err != 0 && he_bg.rescue_ms > 0 && he_bg_rescue_locked(fd, err)) {
+        /* fd holds the winner now: its answer. */
+        rc = sys->getsockopt(fd, SOL_SOCKET, SO_ERROR, value, len);
+    }
+    he_fdmap_unlock(1, &old);
+    return rc;
 }

@@ -10,20 +10,13 @@
 #include "../racer/background.h"
 #include "../racer/fdmap.h"
 
-#include <string.h>
-
+/* A race is pending on fd only once libhe is set up (he_bg_sockerr uses
+ * its table). */
 HE_EXPORT int getsockopt(int fd, int level, int name, void *value, socklen_t *len) {
     const struct he_libc *sys = he_real_get();
-    int rc = sys->getsockopt(fd, level, name, value, len);
-    if (__builtin_expect(name != SO_ERROR || level != SOL_SOCKET, 1) || rc != 0 ||
-        !he_fdmap_racing(fd) || value == NULL || *len < (socklen_t)sizeof(int)) {
-        return rc;
+    if (__builtin_expect(name != SO_ERROR || level != SOL_SOCKET, 1) || !he_fdmap_racing(fd) ||
+        value == NULL || len == NULL || *len < (socklen_t)sizeof(int) || he_fdmap_held()) {
+        return sys->getsockopt(fd, level, name, value, len);
     }
-    int err;
-    memcpy(&err, value, sizeof err);
-    if (err == 0 || !he_bg_rescue(fd, err)) {
-        return rc;
-    }
-    /* fd holds the winner now: its answer. */
-    return sys->getsockopt(fd, level, name, value, len);
+    return he_bg_sockerr(fd, value, len);
 }
