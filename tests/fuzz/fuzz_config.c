@@ -2,8 +2,9 @@
  *
  * The input is split at NUL bytes into the values of the HE_* variables, in
  * the order of he_fuzz_vars; a missing part leaves the variable unset.  The
- * parser must never crash, must warn at most once per variable, and must
- * always produce values inside their documented ranges. */
+ * parser must never crash, must warn at most once per variable (once per
+ * entry for HE_BANNER_PORTS, a list), and must always produce values
+ * inside their documented ranges. */
 #include "../../shim/config.h"
 
 #include <stdint.h>
@@ -25,6 +26,9 @@ static const char *const he_fuzz_vars[] = {
     "HE_NAMESERVERS",
     "HE_STATS",
     "HE_LOG_FORMAT",
+    "HE_RESCUE_WAIT_MS",
+    "HE_BANNER_TIMEOUT_MS",
+    "HE_BANNER_PORTS",
 };
 #define HE_FUZZ_NVARS (sizeof he_fuzz_vars / sizeof he_fuzz_vars[0])
 
@@ -59,7 +63,20 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     }
     struct he_config cfg;
     int warnings = he_config_parse(&cfg, he_fuzz_getenv, he_fuzz_warn);
-    if (warnings < 0 || warnings > (int)HE_FUZZ_NVARS ||
+    /* HE_BANNER_PORTS: a warning per entry at most, entries split at
+     * commas, spaces and tabs; every port kept is 1..65535. */
+    const char *ports = he_fuzz_values[HE_FUZZ_NVARS - 1];
+    int entries = 1;
+    for (const char *c = ports; c != NULL && *c != '\0'; c++) {
+        entries += *c == ',' || *c == ' ' || *c == '\t';
+    }
+    int ports_ok = cfg.nbanner_ports >= 0 && cfg.nbanner_ports <= HE_BANNER_PORTS_MAX;
+    for (int i = 0; ports_ok && i < cfg.nbanner_ports; i++) {
+        ports_ok = cfg.banner_ports[i] != 0;
+    }
+    if (warnings < 0 || warnings > (int)HE_FUZZ_NVARS - 1 + entries || !ports_ok ||
+        cfg.rescue_wait_ms < 0 || cfg.rescue_wait_ms > HE_RESCUE_WAIT_MAX_MS ||
+        cfg.banner_timeout_ms < 1 || cfg.banner_timeout_ms > HE_BANNER_TIMEOUT_MAX_MS ||
         cfg.attempt_delay_ms < HE_ATTEMPT_DELAY_MIN_MS ||
         cfg.attempt_delay_ms > HE_ATTEMPT_DELAY_MAX_MS || cfg.connect_timeout_ms < 0 ||
         cfg.max_attempts < 1 || cfg.max_attempts > HE_MAX_ATTEMPTS_LIMIT || cfg.map_max < 1 ||
