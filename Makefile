@@ -161,7 +161,8 @@ check-asan: deps
 
 check-tsan: deps
 	$(MAKE) BUILD=build/tsan SAN=tsan all check-unit
-	HE_LIB=$(abspath build/tsan/libhe.so) HE_SAN=tsan tests/integration/run.sh 'threads|nonblocking/(dead4|dead6|fork|close)'
+	HE_LIB=$(abspath build/tsan/libhe.so) HE_SAN=tsan tests/integration/run.sh \
+	    'threads|nonblocking/(dead4|dead6|fork|close|refuse)|rescue/(nb/ref(use|deadlive)|late-rst/nb)|banner/c-epoll/(noaccept|silent|close|write)'
 
 demo: deps $(LIB)
 	@scripts/demo $(abspath $(LIB))
