@@ -8,6 +8,7 @@
 #include "remember.h"
 
 #include <errno.h>
+#include <fcntl.h>
 #include <pthread.h>
 #include <stdlib.h>
 #include <string.h>
@@ -113,7 +114,9 @@ void he_bg_io(struct he_bg_race *b, struct he_race_io *io) {
 }
 
 void he_bg_own_closed(struct he_bg_race *b, const struct he_race_io *io) {
-    b->outcome = "the caller's own connection was closed before a word; the program sees it";
+    b->own_failed = 0;
+    b->outcome = "the caller's own connection was closed or reset after it was made; the program "
+                 "sees it";
     he_race_stop(&b->r, io, -ECONNABORTED);
 }
 
@@ -185,6 +188,19 @@ void he_bg_retire(int slot, const char *why) {
     }
 }
 
+/* No rescue: the caller's own socket, its error unread, goes back onto
+ * the fd in the stand-in's place, and the program reads that error as
+ * without libhe.  Should the ordinary splice refuse (the fd's epoll
+ * registrations not all known, its flags unreadable), a plain dup3 still
+ * takes the stand-in away: it must never stay. */
+static void he_bg_put_back(struct he_bg_race *b) {
+    if (he_splice_put(b, b->dupfd) != HE_SPLICE_DONE && he_fdid_same(b->fd, &b->id)) {
+        int fdfl = fcntl(b->fd, F_GETFD);
+        he_bg.sys->dup3(b->dupfd, b->fd, fdfl >= 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0);
+    }
+    he_splice_wake(b);
+}
+
 /* Why a race whose own attempt failed ended without a winner. */
 static const char *he_bg_unrescued(const struct he_bg_race *b) {
     if (b->r.deadline_ms < 0) {
@@ -231,10 +247,8 @@ void he_bg_check(int slot) {
     } else if (b->own_failed) {
         b->outcome = he_bg_unrescued(b);
     }
-    if (b->r.winner <= 0 && b->has_standin && he_splice_put(b, b->dupfd) == HE_SPLICE_DONE) {
-        /* No rescue: the caller's own socket, its error unread, goes back
-         * onto the fd, and the program reads that error as without libhe. */
-        he_splice_wake(b);
+    if (b->r.winner <= 0 && b->has_standin) {
+        he_bg_put_back(b);
     }
     he_bg_retire(slot, NULL);
 }
@@ -263,6 +277,12 @@ void he_bg_fork_child(void) {
                 he_bg_close_own(b->r.att[k].handle);
             }
         }
+        if (b->has_standin && he_fdid_same(b->fd, &b->id)) {
+            /* The child's copy of the fd is the caller's socket again,
+             * its error unread, as without libhe. */
+            int fdfl = fcntl(b->fd, F_GETFD);
+            he_bg.sys->dup3(b->dupfd, b->fd, fdfl >= 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0);
+        }
         he_bg_mark(b->fd, HE_FD_NONE, 0);
         he_bg_close_own(b->dupfd);
         he_bg_close_standin(b);
@@ -274,6 +294,7 @@ void he_bg_fork_child(void) {
         he_bg_stop_helper();
     }
     he_bg.count = 0;
+    he_bg.held = 0;
     he_bg.next_due = INT64_MAX;
     he_fdmap_fork_child();
     pthread_sigmask(SIG_SETMASK, &he_bg.fork_mask, NULL);

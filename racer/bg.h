@@ -92,6 +92,12 @@ void he_bg_schedule(const struct he_bg_race *b, int64_t now);
  * HE_RESCUE_WAIT_MS and siblings left, the race goes on, bounded by it
  * (racer/rescue.c); else it stops and the program sees its failure. */
 void he_bg_own_failed(struct he_bg_race *b, const struct he_race_io *io, int err);
+/* Whether the caller's socket (fd: the race's dup) completed its
+ * handshake before it failed: TCP_INFO's bytes_acked counts the SYN (1),
+ * and stays 0 for a refused one (checked on this kernel).  A connection
+ * that was made and then reset is the program's own failure to see, not a
+ * refusal to rescue.  Unknown counts as made. */
+int he_bg_own_handshaken(int fd);
 /* Race b's own attempt connected (a banner race) and then its server
  * closed or reset it before a word: the program, which has had it since
  * the handshake, may be reading that EOF already, so nothing is spliced

@@ -298,6 +298,13 @@ static enum he_settle he_connector_outcome(struct he_connector *c, struct he_rac
         if (i == 0 && !he_connector_caller_intact(c)) {
             return HE_SETTLE_FAILED;
         }
+        if (revents & POLLERR) {
+            /* Reset: the error stays in the socket (a MSG_PEEK would take
+             * it), for the program should its own connection be what it
+             * gets. */
+            *err = ECONNRESET;
+            return HE_SETTLE_FAILED;
+        }
         return he_connector_heard(he_connector_fd_of(c, r, i), err);
     }
     if (i == 0) {

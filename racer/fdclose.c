@@ -139,15 +139,26 @@ static int he_bg_private_in(unsigned first, unsigned last, int *out, int max) {
     }
     for (int i = 0; i < HE_BG_MAX && n < max; i++) {
         struct he_bg_race *b = he_bg.race[i];
-        for (int k = 0; b != NULL && k < b->r.count && n < max; k++) {
-            int fd = k == 0 ? b->dupfd : b->r.att[k].handle;
+        /* The dup, the siblings, and a rescue's stand-in last. */
+        for (int k = 0; b != NULL && k <= b->r.count && n < max; k++) {
+            int fd = k == 0           ? b->dupfd
+                     : k < b->r.count ? b->r.att[k].handle
+                     : b->has_standin ? b->standin
+                                      : -1;
             if (fd >= 0 && (unsigned)fd >= first && (unsigned)fd <= last) {
                 out[n++] = fd;
             }
         }
     }
-    int helper[2] = {he_bg.ep, he_bg.evfd};
-    for (int k = 0; k < 2 && n < max; k++) {
+    /* The helper's epoll and eventfd, and the stand-ins' listeners. */
+    int helper[6] = {he_bg.ep, he_bg.evfd, -1, -1, -1, -1};
+    for (int f = 0; f < 2; f++) {
+        if (he_bg.sink[f].refs > 0) {
+            helper[2 + 2 * f] = he_bg.sink[f].fds[0];
+            helper[3 + 2 * f] = he_bg.sink[f].fds[1];
+        }
+    }
+    for (int k = 0; k < 6 && n < max; k++) {
         if (helper[k] >= 0 && (unsigned)helper[k] >= first && (unsigned)helper[k] <= last) {
             out[n++] = helper[k];
         }
@@ -179,7 +190,7 @@ static int he_bg_close_each(unsigned first, unsigned last, const int *keep, int 
 }
 
 int he_bg_close_range(unsigned first, unsigned last, int flags) {
-    enum { MAX = HE_BG_MAX * 3 + 2 };
+    enum { MAX = HE_BG_MAX * 4 + 6 };
     static int keep[MAX]; /* under the lock */
     he_fdmap_lock(0, NULL);
     int n = he_bg_private_in(first, last, keep, MAX);

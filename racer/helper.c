@@ -52,7 +52,11 @@ static void he_bg_event(uint64_t data, uint32_t events) {
     }
     struct he_race_io io;
     he_bg_io(b, &io);
-    if (b->r.att[index].state == HE_ATTEMPT_SILENT) {
+    if (index == 0 && b->r.att[0].state == HE_ATTEMPT_SILENT && (events & (EPOLLERR | EPOLLHUP))) {
+        /* Reset: its error stays for the program (a MSG_PEEK would take
+         * it). */
+        he_bg_own_closed(b, &io);
+    } else if (b->r.att[index].state == HE_ATTEMPT_SILENT) {
         /* Connected on a banner port: did it speak, or close? */
         int err;
         int fd = index == 0 ? b->dupfd : b->r.att[index].handle;
@@ -68,7 +72,9 @@ static void he_bg_event(uint64_t data, uint32_t events) {
     } else if (index == 0) {
         /* The caller's own socket is the program's to read: its SO_ERROR
          * must stay for the program, so only the readiness is looked at. */
-        if (events & (EPOLLERR | EPOLLHUP)) {
+        if ((events & (EPOLLERR | EPOLLHUP)) && he_bg_own_handshaken(b->dupfd)) {
+            he_bg_own_closed(b, &io); /* connected, then reset */
+        } else if (events & (EPOLLERR | EPOLLHUP)) {
             he_bg_own_failed(b, &io, ECONNREFUSED);
         } else {
             he_race_settle(&b->r, &io, 0, 0);
@@ -329,7 +335,10 @@ static int he_bg_admit(struct he_bg_race *b, const struct he_bg_request *q, enum
     he_bg.count++;
     if (own == HE_BG_OWN_SILENT) {
         he_race_settle(&b->r, &io, 0, 0);
-        he_bg_listen(b);
+        he_bg_check(slot); /* over, should the banner time be over already */
+        if (he_bg.race[slot] != b) {
+            return 0;
+        }
     }
     if (own == HE_BG_OWN_FAILED) {
         if (err == ENODATA) {

@@ -82,8 +82,9 @@ int he_bg_stand_in(struct he_bg_race *b) {
         return -1;
     }
     int s = he_bg.sys->socket(b->c.family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+    struct he_fdid sid;
     if (s < 0 || he_bg.sys->connect(s, (struct sockaddr *)&k->addr, k->len) == 0 ||
-        errno != EINPROGRESS || he_splice_put(b, s) != HE_SPLICE_DONE) {
+        errno != EINPROGRESS || he_fdid_of(s, &sid) != 0 || he_splice_put(b, s) != HE_SPLICE_DONE) {
         if (s >= 0) {
             he_bg.sys->close(s);
         }
@@ -94,7 +95,7 @@ int he_bg_stand_in(struct he_bg_race *b) {
     b->has_standin = 1;
     b->standin = s;
     /* The fd holds the stand-in's file now: the later splice checks it. */
-    he_fdid_of(s, &b->id);
+    b->id = sid;
     return 0;
 }
 
@@ -126,7 +127,10 @@ static int he_bg_rescue_race(struct he_bg_race *b, int fd, int err) {
     unsigned gen = b->gen;
     struct he_fdid id = b->id;
     int64_t now = he_connector_now_ms(NULL);
-    if (b->r.att[0].state == HE_ATTEMPT_RUNNING) {
+    if (b->r.att[0].state == HE_ATTEMPT_RUNNING && he_bg_own_handshaken(b->dupfd)) {
+        /* Connected, then reset: the program's failure to see. */
+        he_bg_own_closed(b, &io);
+    } else if (b->r.att[0].state == HE_ATTEMPT_RUNNING) {
         /* The program saw it before the helper did. */
         he_bg_own_failed(b, &io, err != 0 ? err : ECONNREFUSED);
     } else if (err != 0 && b->r.att[0].state == HE_ATTEMPT_FAILED) {

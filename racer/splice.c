@@ -91,6 +91,17 @@ static int he_bg_own_used(int fd) {
     return ti.tcpi_bytes_acked > 1 || ti.tcpi_bytes_received > 0;
 }
 
+int he_bg_own_handshaken(int fd) {
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (he_bg.sys->getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+        len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof ti.tcpi_bytes_acked) {
+        return 1;
+    }
+    return ti.tcpi_bytes_acked >= 1;
+}
+
 /* What stands in the way of putting socket s onto b's fd: DONE when
  * nothing does (s then has the caller's status flags, read from what the
  * fd holds, *fdfl its fd flags). */
@@ -150,6 +161,17 @@ enum he_splice_result he_splice_winner(struct he_bg_race *b) {
     he_bg.sys->epoll_ctl(he_bg.ep, EPOLL_CTL_DEL, s, NULL);
     enum he_splice_result rc = he_splice_put(b, s);
     struct he_fdid to;
+    if (rc == HE_SPLICE_DONE && b->own_exposed && he_bg_own_used(b->dupfd) &&
+        he_fdid_of(s, &to) == 0) {
+        /* The program wrote to its own connection between the check and
+         * the dup3: those bytes went there, so it goes back. */
+        struct he_fdid own = b->id;
+        b->id = to;
+        if (he_splice_put(b, b->dupfd) == HE_SPLICE_DONE) {
+            rc = HE_SPLICE_OWN_USED;
+        }
+        b->id = own;
+    }
     if (rc == HE_SPLICE_DONE && b->fault_delay && he_fdid_of(s, &to) == 0) {
         /* A blocking race may wait on this fd (its own attempt is the
          * delayed one): what it finds there next is still its socket. */

@@ -413,6 +413,33 @@ for mode in epoll poll; do
     he_case "rescue/nb/refdead-$mode" rs_nb_refdead "$mode"
 done
 
+# close_range over libhe's numbers while a stand-in is on the fd
+# (refdead.test: it stays ~100 ms, the bound): the stand-in and its
+# listener are libhe's, kept out of the range like the race's dup, so the
+# program still gets its own ECONNREFUSED at the bound.  (A stand-in
+# closed under the race left the fd's SO_ERROR to a stale socket: ~1 s.)
+RS_CLOSERANGE_PY='
+import errno, os, select, socket, sys, time
+port = int(sys.argv[1])
+socket.getaddrinfo("refdead.test", port, socket.AF_INET, socket.SOCK_STREAM)
+s = socket.socket()
+s.setblocking(False)
+t0 = time.monotonic()
+s.connect_ex(("198.51.100.30", port))
+os.closerange(s.fileno() + 1, 65536)
+select.select([], [s], [], 2)
+err = s.getsockopt(socket.SOL_SOCKET, socket.SO_ERROR)
+print("so_error %s" % errno.errorcode.get(err, err))
+print("ms=%d" % ((time.monotonic() - t0) * 1000))
+'
+rs_closerange() {
+    he_run "$PY" -c "$RS_CLOSERANGE_PY" "$LAB_PORT_WHOAMI"
+    expect_rc 0
+    rs_has "so_error ECONNREFUSED"
+    rs_expect_ms 60 600
+}
+he_case rescue/closerange-during-standin rs_closerange
+
 # HE_RESCUE_WAIT_MS=0: the old behaviour.  late_loop's one connect: its
 # SO_ERROR says ECONNREFUSED at once (not held); nb_connect -k 400 (a
 # fresh history): refused, never spliced later, nothing logged.
