@@ -65,7 +65,6 @@ void he_bg_listen(struct he_bg_race *b) {
         he_bg.sys->epoll_ctl(he_bg.ep, (b->watched & bit) ? EPOLL_CTL_MOD : EPOLL_CTL_ADD, fd, &ev);
         b->watched |= bit;
         b->listening |= bit;
-        b->own_exposed |= i == 0;
     }
 }
 
@@ -114,10 +113,17 @@ void he_bg_io(struct he_bg_race *b, struct he_race_io *io) {
 }
 
 void he_bg_own_closed(struct he_bg_race *b, const struct he_race_io *io) {
-    b->own_failed = 0;
     b->outcome = "the caller's own connection was closed or reset after it was made; the program "
                  "sees it";
     he_race_stop(&b->r, io, -ECONNABORTED);
+}
+
+void he_bg_own_error(struct he_bg_race *b, const struct he_race_io *io, int err) {
+    if (he_bg_own_handshaken(b->dupfd)) {
+        he_bg_own_closed(b, io); /* connected, then reset */
+    } else {
+        he_bg_own_failed(b, io, err);
+    }
 }
 
 void he_bg_own_failed(struct he_bg_race *b, const struct he_race_io *io, int err) {
@@ -195,8 +201,7 @@ void he_bg_retire(int slot, const char *why) {
  * takes the stand-in away: it must never stay. */
 static void he_bg_put_back(struct he_bg_race *b) {
     if (he_splice_put(b, b->dupfd) != HE_SPLICE_DONE && he_fdid_same(b->fd, &b->id)) {
-        int fdfl = fcntl(b->fd, F_GETFD);
-        he_bg.sys->dup3(b->dupfd, b->fd, fdfl >= 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0);
+        he_splice_own_back(b);
     }
     he_splice_wake(b);
 }
@@ -244,7 +249,7 @@ void he_bg_check(int slot) {
             b->r.winner = -1;
             b->r.result = -ECANCELED;
         }
-    } else if (b->own_failed) {
+    } else if (b->own_failed && b->outcome == NULL) {
         b->outcome = he_bg_unrescued(b);
     }
     if (b->r.winner <= 0 && b->has_standin) {
@@ -279,9 +284,9 @@ void he_bg_fork_child(void) {
         }
         if (b->has_standin && he_fdid_same(b->fd, &b->id)) {
             /* The child's copy of the fd is the caller's socket again,
-             * its error unread, as without libhe. */
-            int fdfl = fcntl(b->fd, F_GETFD);
-            he_bg.sys->dup3(b->dupfd, b->fd, fdfl >= 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0);
+             * its error unread, as without libhe (no wake: the stand-in's
+             * file is the parent's too). */
+            he_splice_own_back(b);
         }
         he_bg_mark(b->fd, HE_FD_NONE, 0);
         he_bg_close_own(b->dupfd);

@@ -28,9 +28,6 @@ struct he_bg_race {
     int fault_delay;    /* he_bg_request's */
     uint64_t watched;   /* attempts (bit i) in the helper's epoll */
     uint64_t listening; /* ... there for EPOLLIN: SILENT, a banner race's */
-    /* The caller's own attempt connected while the program had its fd (a
-     * banner race): the program may have written to it or read from it. */
-    int own_exposed;
     /* The caller's attempt failed within connect() (refused): the fd holds
      * a stand-in, a socket still connecting (to a loopback listener whose
      * queue is full), until the race is decided; the caller's own socket,
@@ -98,6 +95,11 @@ void he_bg_own_failed(struct he_bg_race *b, const struct he_race_io *io, int err
  * that was made and then reset is the program's own failure to see, not a
  * refusal to rescue.  Unknown counts as made. */
 int he_bg_own_handshaken(int fd);
+/* Race b's own attempt, still connecting when last looked at, has
+ * failed (readiness, or the program's read: err): a refusal is rescued
+ * (he_bg_own_failed), a connection made and then reset is the program's
+ * (he_bg_own_closed). */
+void he_bg_own_error(struct he_bg_race *b, const struct he_race_io *io, int err);
 /* Race b's own attempt connected (a banner race) and then its server
  * closed or reset it before a word: the program, which has had it since
  * the handshake, may be reading that EOF already, so nothing is spliced
@@ -147,6 +149,17 @@ enum he_splice_result he_splice_put(struct he_bg_race *b, int s);
 /* Wakes threads blocked in poll/select on what b's fd held before a
  * splice. */
 void he_splice_wake(struct he_bg_race *b);
+/* dup3 of the caller's own socket (the race's dup) onto b's fd, with the
+ * fd's close-on-exec flag and nothing else: for when the splice's checks
+ * refuse but a stand-in must not stay. */
+void he_splice_own_back(struct he_bg_race *b);
+
+/* The caller's own attempt connected while the program had its fd (its
+ * SILENT attempt 0 was watched for EPOLLIN: a banner race): the program
+ * may have written to it or read from it. */
+static inline int he_bg_own_exposed(const struct he_bg_race *b) {
+    return (b->listening & 1) != 0;
+}
 /* The result in words, for the log. */
 const char *he_splice_why(enum he_splice_result rc);
 

@@ -122,6 +122,11 @@ int he_bg_epoll_ctl(int epfd, int op, int fd, struct epoll_event *ev) {
     return rc;
 }
 
+/* Race b's stand-in (racer/rescue.c), or -1. */
+static int he_bg_standin_of(const struct he_bg_race *b) {
+    return b->has_standin ? b->standin : -1;
+}
+
 static int he_bg_cmp_int(const void *a, const void *b) {
     int x = *(const int *)a, y = *(const int *)b;
     return (x > y) - (x < y);
@@ -139,12 +144,9 @@ static int he_bg_private_in(unsigned first, unsigned last, int *out, int max) {
     }
     for (int i = 0; i < HE_BG_MAX && n < max; i++) {
         struct he_bg_race *b = he_bg.race[i];
-        /* The dup, the siblings, and a rescue's stand-in last. */
         for (int k = 0; b != NULL && k <= b->r.count && n < max; k++) {
-            int fd = k == 0           ? b->dupfd
-                     : k < b->r.count ? b->r.att[k].handle
-                     : b->has_standin ? b->standin
-                                      : -1;
+            /* The dup, the siblings, and last a rescue's stand-in. */
+            int fd = k == 0 ? b->dupfd : k < b->r.count ? b->r.att[k].handle : he_bg_standin_of(b);
             if (fd >= 0 && (unsigned)fd >= first && (unsigned)fd <= last) {
                 out[n++] = fd;
             }

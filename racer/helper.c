@@ -72,10 +72,8 @@ static void he_bg_event(uint64_t data, uint32_t events) {
     } else if (index == 0) {
         /* The caller's own socket is the program's to read: its SO_ERROR
          * must stay for the program, so only the readiness is looked at. */
-        if ((events & (EPOLLERR | EPOLLHUP)) && he_bg_own_handshaken(b->dupfd)) {
-            he_bg_own_closed(b, &io); /* connected, then reset */
-        } else if (events & (EPOLLERR | EPOLLHUP)) {
-            he_bg_own_failed(b, &io, ECONNREFUSED);
+        if (events & (EPOLLERR | EPOLLHUP)) {
+            he_bg_own_error(b, &io, ECONNREFUSED);
         } else {
             he_race_settle(&b->r, &io, 0, 0);
         }

@@ -29,10 +29,10 @@ static int he_race_running(const struct he_race *r) {
 }
 
 /* The SILENT attempt that connected first (the lowest index among equals),
- * or -1. */
+ * or -1 (always for an ordinary race: it has none). */
 static int he_race_first_silent(const struct he_race *r) {
     int w = -1;
-    for (int i = 0; i < r->count; i++) {
+    for (int i = 0; r->banner_ms > 0 && i < r->count; i++) {
         if (r->att[i].state == HE_ATTEMPT_SILENT &&
             (w < 0 || r->att[i].connected_ms < r->att[w].connected_ms)) {
             w = i;
@@ -47,7 +47,7 @@ static int he_race_first_silent(const struct he_race *r) {
 static int he_race_connected(struct he_race *r, int i, int64_t now) {
     r->att[i].connected = 1;
     r->att[i].connected_ms = now;
-    if (r->banner_ms == 0 || now >= r->banner_until) {
+    if (r->banner_ms == 0 || now >= r->t0 + r->banner_ms) {
         return 1;
     }
     r->att[i].state = HE_ATTEMPT_SILENT;
@@ -192,7 +192,8 @@ static int he_race_timeout(const struct he_race *r, int64_t now, int64_t next_at
         }
     }
     if (he_race_first_silent(r) >= 0) {
-        int64_t left = r->banner_until > now ? r->banner_until - now : 0;
+        int64_t until = r->t0 + r->banner_ms;
+        int64_t left = until > now ? until - now : 0;
         if (t < 0 || left < t) {
             t = left;
         }
@@ -234,7 +235,6 @@ static int he_race_end(struct he_race *r, int result) {
 
 int he_race_begin(struct he_race *r, const struct he_race_io *io) {
     r->t0 = io->now_ms(io->ctx);
-    r->banner_until = r->t0 + r->banner_ms;
     r->ended = 0;
     if (he_race_start(r, io, 0)) {
         return he_race_end(r, 0);
@@ -262,7 +262,7 @@ int he_race_advance(struct he_race *r, const struct he_race_io *io) {
          * first that connected wins, as without libhe. */
         int silent = he_race_first_silent(r);
         if (silent >= 0 &&
-            (now >= r->banner_until || (r->deadline_ms >= 0 && now >= r->deadline_ms))) {
+            (now >= r->t0 + r->banner_ms || (r->deadline_ms >= 0 && now >= r->deadline_ms))) {
             return he_race_end(r, he_race_finish(r, io, silent));
         }
         if (r->deadline_ms >= 0 && now >= r->deadline_ms) {

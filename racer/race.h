@@ -89,7 +89,6 @@ struct he_race {
      * a byte, not at its handshake; banner_ms (0: an ordinary race) after
      * the race began, the first that connected wins. */
     int banner_ms;
-    int64_t banner_until;
     int64_t deadline_ms;                         /* absolute, -1 for none */
     int deadline_err;                            /* EINPROGRESS (SO_SNDTIMEO) or ETIMEDOUT */
     int winner;                                  /* index, -1 while none */

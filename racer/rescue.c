@@ -127,12 +127,9 @@ static int he_bg_rescue_race(struct he_bg_race *b, int fd, int err) {
     unsigned gen = b->gen;
     struct he_fdid id = b->id;
     int64_t now = he_connector_now_ms(NULL);
-    if (b->r.att[0].state == HE_ATTEMPT_RUNNING && he_bg_own_handshaken(b->dupfd)) {
-        /* Connected, then reset: the program's failure to see. */
-        he_bg_own_closed(b, &io);
-    } else if (b->r.att[0].state == HE_ATTEMPT_RUNNING) {
+    if (b->r.att[0].state == HE_ATTEMPT_RUNNING) {
         /* The program saw it before the helper did. */
-        he_bg_own_failed(b, &io, err != 0 ? err : ECONNREFUSED);
+        he_bg_own_error(b, &io, err != 0 ? err : ECONNREFUSED);
     } else if (err != 0 && b->r.att[0].state == HE_ATTEMPT_FAILED) {
         b->r.att[0].err = err; /* the real errno, for the log and the history */
     }

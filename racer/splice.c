@@ -12,6 +12,7 @@
 #include <linux/sockios.h>
 #include <linux/tcp.h>
 #include <stddef.h>
+#include <stdint.h>
 #include <string.h>
 #include <sys/epoll.h>
 #include <sys/ioctl.h>
@@ -72,6 +73,21 @@ const char *he_splice_why(enum he_splice_result rc) {
     return "not spliced";
 }
 
+/* TCP_INFO's byte counts for fd (glibc's struct tcp_info stops before
+ * them, hence linux/tcp.h).  Returns 0, or -1 when unknown. */
+static int he_bg_tcp_bytes(int fd, uint64_t *acked, uint64_t *received) {
+    struct tcp_info ti;
+    socklen_t len = sizeof ti;
+    memset(&ti, 0, sizeof ti);
+    if (he_bg.sys->getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
+        len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received) {
+        return -1;
+    }
+    *acked = ti.tcpi_bytes_acked;
+    *received = ti.tcpi_bytes_received;
+    return 0;
+}
+
 /* Whether the caller's own connection, connected while the program had
  * it (a banner race, whose winner spoke first), has carried any of the
  * program's bytes: some waiting to go (SIOCOUTQ), acknowledged (TCP_INFO's
@@ -80,26 +96,16 @@ const char *he_splice_why(enum he_splice_result rc) {
  * Unknown counts as used. */
 static int he_bg_own_used(int fd) {
     int outq = 0;
-    struct tcp_info ti;
-    socklen_t len = sizeof ti;
-    memset(&ti, 0, sizeof ti);
-    if (ioctl(fd, SIOCOUTQ, &outq) != 0 || outq > 0 ||
-        he_bg.sys->getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
-        len < offsetof(struct tcp_info, tcpi_bytes_received) + sizeof ti.tcpi_bytes_received) {
+    uint64_t acked, received;
+    if (ioctl(fd, SIOCOUTQ, &outq) != 0 || outq > 0 || he_bg_tcp_bytes(fd, &acked, &received)) {
         return 1;
     }
-    return ti.tcpi_bytes_acked > 1 || ti.tcpi_bytes_received > 0;
+    return acked > 1 || received > 0;
 }
 
 int he_bg_own_handshaken(int fd) {
-    struct tcp_info ti;
-    socklen_t len = sizeof ti;
-    memset(&ti, 0, sizeof ti);
-    if (he_bg.sys->getsockopt(fd, IPPROTO_TCP, TCP_INFO, &ti, &len) != 0 ||
-        len < offsetof(struct tcp_info, tcpi_bytes_acked) + sizeof ti.tcpi_bytes_acked) {
-        return 1;
-    }
-    return ti.tcpi_bytes_acked >= 1;
+    uint64_t acked, received;
+    return he_bg_tcp_bytes(fd, &acked, &received) != 0 || acked >= 1;
 }
 
 /* What stands in the way of putting socket s onto b's fd: DONE when
@@ -115,7 +121,7 @@ static enum he_splice_result he_splice_check(const struct he_bg_race *b, int s,
     if (slot == NULL || slot->nreg == HE_FDMAP_UNKNOWN) {
         return HE_SPLICE_REGS_UNKNOWN;
     }
-    if (b->own_exposed && he_bg_own_used(b->dupfd)) {
+    if (he_bg_own_exposed(b) && he_bg_own_used(b->dupfd)) {
         return HE_SPLICE_OWN_USED;
     }
     if (fl < 0 || *fdfl < 0 || fcntl(s, F_SETFL, fl) != 0) {
@@ -143,6 +149,11 @@ enum he_splice_result he_splice_put(struct he_bg_race *b, int s) {
     return HE_SPLICE_DONE;
 }
 
+void he_splice_own_back(struct he_bg_race *b) {
+    int fdfl = fcntl(b->fd, F_GETFD);
+    he_bg.sys->dup3(b->dupfd, b->fd, fdfl >= 0 && (fdfl & FD_CLOEXEC) ? O_CLOEXEC : 0);
+}
+
 void he_splice_wake(struct he_bg_race *b) {
     /* dup3 does not wake a thread blocked in poll/select on the fd: they
      * wait on the old socket.  Shutting it down does; they look again and
@@ -161,7 +172,7 @@ enum he_splice_result he_splice_winner(struct he_bg_race *b) {
     he_bg.sys->epoll_ctl(he_bg.ep, EPOLL_CTL_DEL, s, NULL);
     enum he_splice_result rc = he_splice_put(b, s);
     struct he_fdid to;
-    if (rc == HE_SPLICE_DONE && b->own_exposed && he_bg_own_used(b->dupfd) &&
+    if (rc == HE_SPLICE_DONE && he_bg_own_exposed(b) && he_bg_own_used(b->dupfd) &&
         he_fdid_of(s, &to) == 0) {
         /* The program wrote to its own connection between the check and
          * the dup3: those bytes went there, so it goes back. */

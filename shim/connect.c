@@ -132,7 +132,9 @@ static int he_connect_own_errno(const struct he_race *r, const struct he_plan *p
     return rc;
 }
 
-int he_connect_banner_ms(const struct sockaddr *addr) {
+/* HE_BANNER_TIMEOUT_MS when addr's port is one of HE_BANNER_PORTS (its
+ * race is a banner race, racer/race.h), else 0. */
+static int he_connect_banner_ms(const struct sockaddr *addr) {
     return he_config_banner_port(&he_cfg, ntohs(he_sockaddr_port(addr))) ? he_cfg.banner_timeout_ms
                                                                          : 0;
 }

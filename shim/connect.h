@@ -34,10 +34,6 @@ int he_connect_nonblocking(int fd, const struct sockaddr *addr, socklen_t len, i
                            const struct he_plan *plan, const struct sockaddr *own,
                            socklen_t own_len);
 
-/* HE_BANNER_TIMEOUT_MS when addr's port is one of HE_BANNER_PORTS (its
- * race is a banner race, racer/race.h), else 0. */
-int he_connect_banner_ms(const struct sockaddr *addr);
-
 /* The cheap checks, cheapest first, that decide whether connect() to dst
  * might race: an address a name taught.  Returns 1 and fills *ans when it
  * does. */
