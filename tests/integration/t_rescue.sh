@@ -648,6 +648,25 @@ for mode in poll epoll; do
     dns_case "rescue/late-rst/nb-$mode" rs_rst_nb "$mode"
 done
 
+# The same late refusal with libhe's defaults, as users run it: the
+# attempt delay (250 ms) comes before the refusal (1 s), so the ordinary
+# race has the live sibling on the fd by then -- a rescue either way, one
+# connection, well before the refusal.
+rs_rst_nb_defaults() {
+    rs_rst_setup
+    he_run --env HE_LOG=info "$HE_BIN/nb_connect" -m poll -g -s -t "$HE_RACE_MS" \
+        "$RS_RST_NAME" "$LAB_PORT_HTTP"
+    rs_clean
+    rs_result connected "$((HE_DELAY_MS * 9 / 10))" "$RS_RST_MIN_MS"
+    rs_connected poll "$HE_LIVE"
+    expect_reached "$HE_LIVE"
+    expect_log_count http 1
+    rs_settled
+    grep -qF "race $RS_RST_NAME: winner $HE_LIVE (attempt 2) " <<<"$HE_ERR" ||
+        he_fail "wanted libhe to log the race won by $HE_LIVE; $(he_ctx)"
+}
+dns_case rescue/late-rst/nb-poll-defaults rs_rst_nb_defaults
+
 # Java decides from its own poll: POLLHUP there is ENOTCONN even when
 # SO_ERROR then reads 0 (Net.pollConnect).  A refusal that comes after
 # connect() returned is therefore not rescued for Java (README, Limits):
